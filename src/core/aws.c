@@ -1,0 +1,236 @@
+/* One aws CLI call -> json_t, with errors classified and throttling retried. */
+#include "aws.h"
+#include "spawn.h"
+
+FerryAws *
+ferry_aws_new (const char *endpoint_url, const char *region, const char *profile)
+{
+  FerryAws *aws = g_new0 (FerryAws, 1);
+  const char *backoff = g_getenv ("FERRY_AWS_BACKOFF_MS");
+
+  aws->endpoint_url = g_strdup (endpoint_url);
+  aws->region = g_strdup (region);
+  aws->profile = g_strdup (profile);
+  aws->max_attempts = 6;
+  aws->backoff_base_ms = backoff ? (guint) g_ascii_strtoull (backoff, NULL, 10) : 400;
+  return aws;
+}
+
+void
+ferry_aws_free (FerryAws *aws)
+{
+  if (aws == NULL)
+    return;
+  g_free (aws->endpoint_url);
+  g_free (aws->region);
+  g_free (aws->profile);
+  g_free (aws);
+}
+
+const char *const *
+ferry_aws_env (void)
+{
+  static const char *const env[] = { "AWS_PAGER=", "AWS_CLI_AUTO_PROMPT=off", NULL };
+  return env;
+}
+
+GStrv
+ferry_aws_argv (FerryAws *aws, const char *service, const char *operation,
+                const char *const *args)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  g_strv_builder_add_many (b, "aws", service, operation, NULL);
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_strv_builder_add (b, args[i]);
+  g_strv_builder_add_many (b, "--output", "json", NULL);
+  if (aws->endpoint_url != NULL)
+    g_strv_builder_add_many (b, "--endpoint-url", aws->endpoint_url, NULL);
+  if (aws->region != NULL)
+    g_strv_builder_add_many (b, "--region", aws->region, NULL);
+  if (aws->profile != NULL)
+    g_strv_builder_add_many (b, "--profile", aws->profile, NULL);
+  return g_strv_builder_end (b);
+}
+
+gboolean
+ferry_aws_operation_is_mutating (const char *operation)
+{
+  static const char *const readonly[] = { "describe-", "get-", "list-", "head-", "wait", "ls" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (readonly); i++)
+    if (g_str_has_prefix (operation, readonly[i]))
+      return FALSE;
+  return TRUE;
+}
+
+FerryAwsErrorKind
+ferry_aws_classify (const char *stderr_text, char **out_code)
+{
+  static const char *const throttled[] = { "RequestLimitExceeded", "Throttling", "TooManyRequests",
+                                           "SlowDown", "RequestThrottled" };
+  static const char *const auth[] = { "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
+                                      "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied",
+                                      "InvalidAccessKeyId", "UnrecognizedClientException" };
+  g_autofree char *code = NULL;
+  const char *p;
+
+  if (out_code)
+    *out_code = NULL;
+  if (stderr_text == NULL || *stderr_text == '\0')
+    return FERRY_AWS_ERROR_OTHER;
+
+  p = strstr (stderr_text, "An error occurred (");
+  if (p != NULL)
+    {
+      const char *start = p + strlen ("An error occurred (");
+      const char *end = strchr (start, ')');
+      if (end != NULL)
+        code = g_strndup (start, end - start);
+    }
+  else if (strstr (stderr_text, "Unable to locate credentials") != NULL
+           || strstr (stderr_text, "could not be found") != NULL && strstr (stderr_text, "profile") != NULL)
+    {
+      if (out_code)
+        *out_code = g_strdup ("NoCredentials");
+      return FERRY_AWS_ERROR_AUTH;
+    }
+
+  if (code == NULL)
+    return FERRY_AWS_ERROR_OTHER;
+
+  if (out_code)
+    *out_code = g_strdup (code);
+  for (guint i = 0; i < G_N_ELEMENTS (throttled); i++)
+    if (g_str_has_prefix (code, throttled[i]))
+      return FERRY_AWS_ERROR_THROTTLED;
+  for (guint i = 0; i < G_N_ELEMENTS (auth); i++)
+    if (g_str_has_prefix (code, auth[i]))
+      return FERRY_AWS_ERROR_AUTH;
+  if (g_str_has_suffix (code, "NotFound") || g_str_has_prefix (code, "NoSuch")
+      || g_str_equal (code, "404") || g_str_equal (code, "ParameterNotFound"))
+    return FERRY_AWS_ERROR_NOT_FOUND;
+  return FERRY_AWS_ERROR_OTHER;
+}
+
+gboolean
+ferry_aws_error_has_code (const GError *error, const char *code)
+{
+  g_autofree char *needle = NULL;
+
+  if (error == NULL || error->domain != FERRY_ERROR)
+    return FALSE;
+  needle = g_strdup_printf ("(%s)", code);
+  return strstr (error->message, needle) != NULL;
+}
+
+static void
+aws_log (FerryAws *aws, const char *prefix, const char *const *argv)
+{
+  g_autofree char *shown = NULL;
+  g_autofree char *line = NULL;
+
+  if (aws->log == NULL)
+    return;
+  shown = ferry_argv_display (argv);
+  line = g_strconcat (prefix, shown, NULL);
+  aws->log (line, aws->log_data);
+}
+
+json_t *
+ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
+                const char *const *args, GCancellable *cancellable, GError **error)
+{
+  g_auto(GStrv) argv = ferry_aws_argv (aws, service, operation, args);
+
+  if (aws->dry_run && ferry_aws_operation_is_mutating (operation))
+    {
+      aws_log (aws, "would run: ", (const char *const *) argv);
+      return json_object ();
+    }
+  if (aws->verbose)
+    aws_log (aws, "+ ", (const char *const *) argv);
+
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *code = NULL;
+      g_autoptr(GError) child_error = NULL;
+      json_error_t jerr;
+      FerryAwsErrorKind kind;
+      int status = 0;
+
+      if (!ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, &err,
+                                &status, cancellable, error))
+        return NULL;
+      g_atomic_int_inc (&aws->n_calls);
+
+      if (ferry_spawn_status_check ((const char *const *) argv, status, err, &child_error))
+        {
+          json_t *root;
+
+          g_strstrip (out);
+          if (*out == '\0')
+            return json_object ();
+          root = json_loads (out, 0, &jerr);
+          if (root == NULL)
+            return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                                 "aws %s %s printed something that is not JSON (%s at line %d); is `aws` the AWS CLI?",
+                                 service, operation, jerr.text, jerr.line),
+                    NULL);
+          return root;
+        }
+
+      kind = ferry_aws_classify (err, &code);
+      if (kind == FERRY_AWS_ERROR_THROTTLED && attempt < aws->max_attempts)
+        {
+          /* Full jitter: sleep a random time up to base * 2^attempt. */
+          guint64 cap = (guint64) aws->backoff_base_ms << MIN (attempt, 6u);
+          guint64 ms = cap > 0 ? (guint64) g_random_int_range (0, (gint32) MIN (cap, G_MAXINT32)) : 0;
+          if (aws->verbose && aws->log)
+            {
+              g_autofree char *line = g_strdup_printf ("aws %s %s throttled (%s); retrying in %" G_GUINT64_FORMAT " ms",
+                                                       service, operation, code, ms + cap / 2);
+              aws->log (line, aws->log_data);
+            }
+          g_usleep ((ms + cap / 2) * 1000);
+          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return NULL;
+          continue;
+        }
+
+      switch (kind)
+        {
+        case FERRY_AWS_ERROR_THROTTLED:
+          child_error->code = FERRY_ERROR_THROTTLED;
+          break;
+        case FERRY_AWS_ERROR_NOT_FOUND:
+          child_error->code = FERRY_ERROR_NOT_FOUND;
+          break;
+        case FERRY_AWS_ERROR_AUTH:
+          g_prefix_error (&child_error, "AWS refused the credentials (run `ferry check`): ");
+          break;
+        default:
+          break;
+        }
+      g_propagate_error (error, g_steal_pointer (&child_error));
+      return NULL;
+    }
+}
+
+gboolean
+ferry_json_unpack (json_t *root, const char *what, GError **error, const char *fmt, ...)
+{
+  json_error_t jerr;
+  va_list ap;
+  int r;
+
+  va_start (ap, fmt);
+  r = json_vunpack_ex (root, &jerr, 0, fmt, ap);
+  va_end (ap);
+  if (r != 0)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "unexpected output from %s: %s", what,
+                        jerr.text);
+  return TRUE;
+}

@@ -1,0 +1,56 @@
+/* Error domain, ferry_throw, and autocleanups for the foreign types the core uses. */
+#pragma once
+
+#include <gio/gio.h>
+#include <jansson.h>
+#include <archive.h>
+#include <archive_entry.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_ERROR (ferry_error_quark ())
+
+typedef enum
+{
+  FERRY_ERROR_FAILED,
+  FERRY_ERROR_USAGE,
+  FERRY_ERROR_CONFIG,
+  FERRY_ERROR_CHILD,
+  FERRY_ERROR_INVALID_DATA,
+  FERRY_ERROR_NOT_FOUND,
+  FERRY_ERROR_THROTTLED,
+} FerryErrorEnum;
+
+GQuark ferry_error_quark (void);
+
+/* Always returns FALSE, so a check reads `return ferry_throw (error, ...)`. */
+gboolean ferry_throw (GError **error, FerryErrorEnum code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* Where the templates live: $FERRY_TEMPLATES_DIR, else the installed pkgdatadir, else the source tree. */
+const char *ferry_templates_dir (void);
+char *ferry_template_path (const char *name);
+gboolean ferry_template_load (const char *name, char **out_contents, GError **error);
+
+/* Messages the core wants shown (dry-run commands, -v traces, progress); the builtin decides where. */
+typedef void (*FerryLogFunc) (const char *message, gpointer user_data);
+
+typedef struct archive FerryArchiveWrite;
+typedef struct archive FerryArchiveRead;
+typedef struct archive_entry FerryArchiveEntry;
+static inline void
+ferry_archive_write_free (FerryArchiveWrite *a)
+{
+  archive_write_free (a);
+}
+static inline void
+ferry_archive_read_free (FerryArchiveRead *a)
+{
+  archive_read_free (a);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryArchiveWrite, ferry_archive_write_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryArchiveRead, ferry_archive_read_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryArchiveEntry, archive_entry_free)
+
+G_END_DECLS

@@ -1,0 +1,81 @@
+/* The subcommand table's types, the shared options every subcommand takes, and one prototype per verb. */
+#pragma once
+
+#include "core/ferry-common.h"
+#include "core/aws.h"
+#include "core/state.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  FERRY_BUILTIN_FLAG_NONE = 0,
+  FERRY_BUILTIN_FLAG_CONNECT = 1 << 0, /* takes --ssh-user and --ssh-option */
+} FerryBuiltinFlags;
+
+/* What the shared options, the environment, the config files and the kept state settle on. */
+typedef struct
+{
+  const char *verb;
+  char *endpoint_url;
+  char *region;
+  char *profile;
+  char *state_dir;
+  char *name;
+  gboolean dry_run;
+  gboolean yes;
+  gboolean verbose;
+  char *ssh_user;
+  GStrv ssh_options;
+  FerryAws *aws;     /* ready after ferry_option_context_parse */
+  FerryState *state; /* opened by ferry_invocation_open_state */
+  int exit_status;   /* a builtin that succeeds may still ask for this status (run: snakemake's) */
+} FerryInvocation;
+
+/* Parses argv with the verb's own entries plus the shared group (and the ssh group with CONNECT),
+ * then settles the settings. Unknown options and stray arguments are FERRY_ERROR_USAGE (exit 2). */
+gboolean ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                                     char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
+                                     GCancellable *cancellable, GError **error);
+
+/* Opens <state-dir>/state.json (see ferry_state_open); settings kept in the state fill what the
+ * command line, environment and config left unset. */
+gboolean ferry_invocation_open_state (FerryInvocation *inv, gboolean create, gboolean lock,
+                                      GError **error);
+
+/* A usage error (exit 2). */
+gboolean ferry_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
+
+/* Asks "PROMPT [y/N]" on a terminal; TRUE without asking with --yes or when stdin is not a terminal. */
+gboolean ferry_confirm (FerryInvocation *inv, const char *prompt);
+
+/* Where the core's messages go: stderr, or stdout under --dry-run. */
+void ferry_print_log (const char *message, gpointer user_data);
+
+#define FERRY_BUILTIN(verb)                                                                         \
+  gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
+                                 GError **error)
+
+FERRY_BUILTIN (bootstrap);
+FERRY_BUILTIN (keypair);
+FERRY_BUILTIN (network);
+FERRY_BUILTIN (firewall);
+FERRY_BUILTIN (bucket);
+FERRY_BUILTIN (role);
+FERRY_BUILTIN (launch);
+FERRY_BUILTIN (status);
+FERRY_BUILTIN (stop);
+FERRY_BUILTIN (start);
+FERRY_BUILTIN (terminate);
+FERRY_BUILTIN (teardown);
+FERRY_BUILTIN (ls);
+FERRY_BUILTIN (check);
+FERRY_BUILTIN (ssh);
+FERRY_BUILTIN (export);
+FERRY_BUILTIN (archive);
+FERRY_BUILTIN (push);
+FERRY_BUILTIN (pull);
+FERRY_BUILTIN (run);
+
+G_END_DECLS

@@ -1,0 +1,356 @@
+/* ferry's entry point: the subcommand table, the shared options, and the one place an error is printed. */
+#include "build-config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "ferry-builtins.h"
+
+typedef struct
+{
+  const char *name;
+  FerryBuiltinFlags flags;
+  gboolean (*fn) (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error);
+  const char *description;
+} FerryCommand;
+
+static const FerryCommand commands[] = {
+  { "bootstrap", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_bootstrap, "Create everything and launch an instance (idempotent)" },
+  { "keypair", 0, ferry_builtin_keypair, "Generate the SSH key locally and import it as an EC2 key pair" },
+  { "network", 0, ferry_builtin_network, "Adopt (or create) the default VPC and pick a subnet" },
+  { "firewall", 0, ferry_builtin_firewall, "Create the security group allowing SSH from one address" },
+  { "bucket", 0, ferry_builtin_bucket, "Create a private S3 bucket" },
+  { "role", 0, ferry_builtin_role, "Create the IAM role and instance profile scoped to the bucket" },
+  { "launch", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_launch, "Launch the instance and wait for SSH" },
+  { "status", 0, ferry_builtin_status, "Show the deployment and the live instance state" },
+  { "stop", 0, ferry_builtin_stop, "Stop the instance (the volume still bills)" },
+  { "start", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_start, "Start a stopped instance" },
+  { "terminate", 0, ferry_builtin_terminate, "Terminate the instance" },
+  { "teardown", 0, ferry_builtin_teardown, "Delete everything ferry created" },
+  { "ls", 0, ferry_builtin_ls, "List resources tagged by ferry (am I paying for anything?)" },
+  { "check", 0, ferry_builtin_check, "Check aws, credentials, snakemake and ssh" },
+  { "ssh", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_ssh, "Open a shell on the instance, or run one command" },
+  { "export", 0, ferry_builtin_export, "Archive the existing input files a target needs" },
+  { "archive", 0, ferry_builtin_archive, "Archive the workflow files (snakemake --archive)" },
+  { "push", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_push, "Send the workflow and a target's inputs to the remote" },
+  { "pull", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_pull, "Bring a target's outputs back from the remote" },
+  { "run", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_run, "Push, run snakemake remotely, and pull the outputs" },
+  { NULL },
+};
+
+static gboolean opt_dry_run;
+static gboolean opt_yes;
+static gboolean opt_verbose;
+static char *opt_endpoint_url;
+static char *opt_region;
+static char *opt_profile;
+static char *opt_state_dir;
+static char *opt_name;
+static char *opt_ssh_user;
+static char **opt_ssh_options;
+
+static const GOptionEntry shared_entries[] = {
+  { "endpoint-url", 0, 0, G_OPTION_ARG_STRING, &opt_endpoint_url, "AWS endpoint (a local emulator, say)", "URL" },
+  { "region", 0, 0, G_OPTION_ARG_STRING, &opt_region, "AWS region", "REGION" },
+  { "profile", 0, 0, G_OPTION_ARG_STRING, &opt_profile, "AWS CLI profile", "PROFILE" },
+  { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_state_dir, "Where state and key live (default .ferry)", "DIR" },
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Deployment name, prefix and tag of everything created (default ferry)", "NAME" },
+  { "dry-run", 0, 0, G_OPTION_ARG_NONE, &opt_dry_run, "Show the commands that would change anything; change nothing", NULL },
+  { "yes", 0, 0, G_OPTION_ARG_NONE, &opt_yes, "Do not ask for confirmation", NULL },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Show every command run", NULL },
+  { NULL }
+};
+
+static const GOptionEntry connect_entries[] = {
+  { "ssh-user", 0, 0, G_OPTION_ARG_STRING, &opt_ssh_user, "User to log in as (default ec2-user)", "USER" },
+  { "ssh-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_ssh_options, "Passed to ssh as -o OPT (repeatable)", "OPT" },
+  { NULL }
+};
+
+void
+ferry_print_log (const char *message, gpointer user_data)
+{
+  FerryInvocation *inv = user_data;
+
+  if (inv != NULL && inv->dry_run)
+    g_print ("%s\n", message);
+  else
+    g_printerr ("%s\n", message);
+}
+
+gboolean
+ferry_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
+{
+  va_list args;
+
+  if (error == NULL)
+    return FALSE;
+  va_start (args, fmt);
+  *error = g_error_new_valist (FERRY_ERROR, FERRY_ERROR_USAGE, fmt, args);
+  va_end (args);
+  return FALSE;
+}
+
+gboolean
+ferry_confirm (FerryInvocation *inv, const char *prompt)
+{
+  char answer[16] = "";
+
+  if (inv->yes || !isatty (STDIN_FILENO))
+    return TRUE;
+  g_printerr ("%s [y/N] ", prompt);
+  if (fgets (answer, sizeof answer, stdin) == NULL)
+    return FALSE;
+  return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static void
+take (char **field, char **opt)
+{
+  if (*opt != NULL)
+    {
+      g_free (*field);
+      *field = g_steal_pointer (opt);
+    }
+}
+
+gboolean
+ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                            char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
+                            GCancellable *cancellable, GError **error)
+{
+  g_auto(FerryConfig) config = { 0 };
+  GOptionGroup *group;
+
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  group = g_option_group_new ("shared", "Options every subcommand takes:", "Show the shared options",
+                              NULL, NULL);
+  g_option_group_add_entries (group, shared_entries);
+  g_option_context_add_group (context, group);
+  if (flags & FERRY_BUILTIN_FLAG_CONNECT)
+    {
+      group = g_option_group_new ("ssh", "Connection options:", "Show the connection options", NULL,
+                                  NULL);
+      g_option_group_add_entries (group, connect_entries);
+      g_option_context_add_group (context, group);
+    }
+
+  if (!g_option_context_parse (context, argc, argv, error))
+    {
+      g_autoptr(GError) parse_error = g_steal_pointer (error);
+      return ferry_usage_error (context, error, "%s (see ferry %s --help)", parse_error->message,
+                                inv->verb);
+    }
+
+  config.endpoint_url = g_steal_pointer (&opt_endpoint_url);
+  config.region = g_steal_pointer (&opt_region);
+  config.profile = g_steal_pointer (&opt_profile);
+  config.state_dir = g_steal_pointer (&opt_state_dir);
+  config.name = g_steal_pointer (&opt_name);
+  config.ssh_user = g_steal_pointer (&opt_ssh_user);
+  config.ssh_options = g_steal_pointer (&opt_ssh_options);
+  ferry_config_fill_from_env (&config);
+  if (!ferry_config_fill_from_files (&config, error))
+    return FALSE;
+
+  inv->dry_run = opt_dry_run;
+  inv->yes = opt_yes;
+  inv->verbose = opt_verbose;
+  take (&inv->endpoint_url, &config.endpoint_url);
+  take (&inv->region, &config.region);
+  take (&inv->profile, &config.profile);
+  take (&inv->state_dir, &config.state_dir);
+  take (&inv->name, &config.name);
+  take (&inv->ssh_user, &config.ssh_user);
+  if (config.ssh_options != NULL)
+    {
+      g_strfreev (inv->ssh_options);
+      inv->ssh_options = g_steal_pointer (&config.ssh_options);
+    }
+  if (inv->state_dir == NULL)
+    inv->state_dir = g_strdup (".ferry");
+  if (inv->name == NULL)
+    inv->name = g_strdup ("ferry");
+  if (!g_regex_match_simple ("^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", inv->name, 0, 0))
+    return ferry_usage_error (context, error,
+                              "invalid --name \"%s\": use 1 to 32 letters, digits and dashes, starting with a letter or digit",
+                              inv->name);
+
+  inv->state = ferry_state_new (inv->state_dir, inv->name);
+  inv->aws = ferry_aws_new (inv->endpoint_url, inv->region, inv->profile);
+  inv->aws->dry_run = inv->dry_run;
+  inv->aws->verbose = inv->verbose;
+  inv->aws->log = ferry_print_log;
+  inv->aws->log_data = inv;
+  return TRUE;
+}
+
+static void
+fill_setting (FerryInvocation *inv, char **field, const char *key)
+{
+  if (*field == NULL)
+    *field = ferry_state_dup_setting_string (inv->state, key);
+}
+
+gboolean
+ferry_invocation_open_state (FerryInvocation *inv, gboolean create, gboolean lock, GError **error)
+{
+  if (!ferry_state_open (inv->state, create, lock, error))
+    return FALSE;
+
+  fill_setting (inv, &inv->endpoint_url, "endpoint_url");
+  fill_setting (inv, &inv->region, "region");
+  fill_setting (inv, &inv->profile, "profile");
+  fill_setting (inv, &inv->ssh_user, "ssh_user");
+  if (inv->ssh_options == NULL)
+    {
+      g_autoptr(json_t) opts = ferry_state_dup_setting (inv->state, "ssh_options");
+      if (json_is_array (opts) && json_array_size (opts) > 0)
+        {
+          g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+          size_t i;
+          json_t *v;
+          json_array_foreach (opts, i, v)
+            if (json_is_string (v))
+              g_strv_builder_add (b, json_string_value (v));
+          inv->ssh_options = g_strv_builder_end (b);
+        }
+    }
+  /* The aws context follows whatever the state filled in. */
+  if (inv->aws->endpoint_url == NULL)
+    inv->aws->endpoint_url = g_strdup (inv->endpoint_url);
+  if (inv->aws->region == NULL)
+    inv->aws->region = g_strdup (inv->region);
+  if (inv->aws->profile == NULL)
+    inv->aws->profile = g_strdup (inv->profile);
+  return TRUE;
+}
+
+static void
+invocation_clear (FerryInvocation *inv)
+{
+  g_free (inv->endpoint_url);
+  g_free (inv->region);
+  g_free (inv->profile);
+  g_free (inv->state_dir);
+  g_free (inv->name);
+  g_free (inv->ssh_user);
+  g_strfreev (inv->ssh_options);
+  ferry_aws_free (inv->aws);
+  ferry_state_free (inv->state);
+}
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: ferry COMMAND [OPTION...]\n\n"
+                "Run a Snakemake target on a rented EC2 instance or an HPC node, and bring the results back.\n\n"
+                "Commands:\n");
+  for (const FerryCommand *cmd = commands; cmd->name != NULL; cmd++)
+    fprintf (out, "  %-11s %s\n", cmd->name, cmd->description);
+  fprintf (out, "\nRun `ferry COMMAND --help` for a command's options. Options go after the command.\n");
+}
+
+static const FerryCommand *
+closest_command (const char *verb)
+{
+  const FerryCommand *best = NULL;
+  guint best_distance = G_MAXUINT;
+
+  for (const FerryCommand *cmd = commands; cmd->name != NULL; cmd++)
+    {
+      guint d = 0;
+      gsize la = strlen (verb), lb = strlen (cmd->name);
+      g_autofree guint *row = g_new (guint, lb + 1);
+
+      /* Levenshtein distance, one row at a time. */
+      for (gsize j = 0; j <= lb; j++)
+        row[j] = j;
+      for (gsize i = 1; i <= la; i++)
+        {
+          guint diag = row[0];
+          row[0] = i;
+          for (gsize j = 1; j <= lb; j++)
+            {
+              guint up = row[j];
+              row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1),
+                            diag + (verb[i - 1] == cmd->name[j - 1] ? 0 : 1));
+              diag = up;
+            }
+        }
+      d = row[lb];
+      if (d < best_distance || (g_str_has_prefix (cmd->name, verb) && best_distance > 0))
+        {
+          best_distance = g_str_has_prefix (cmd->name, verb) ? 0 : d;
+          best = cmd;
+        }
+    }
+  return best_distance <= 2 ? best : NULL;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  FerryInvocation inv = { 0 };
+  const FerryCommand *cmd;
+  const char *verb;
+  int status;
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("ferry");
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return 2;
+    }
+  verb = argv[1];
+  if (g_str_equal (verb, "--help") || g_str_equal (verb, "-h") || g_str_equal (verb, "help"))
+    {
+      print_usage (stdout);
+      return 0;
+    }
+  if (g_str_equal (verb, "--version"))
+    {
+      g_print ("ferry %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  for (cmd = commands; cmd->name != NULL; cmd++)
+    if (g_str_equal (cmd->name, verb))
+      break;
+  if (cmd->name == NULL)
+    {
+      const FerryCommand *near = closest_command (verb);
+      if (near != NULL)
+        g_printerr ("error: unknown command \"%s\"; did you mean \"%s\"? (see ferry --help)\n", verb,
+                    near->name);
+      else
+        g_printerr ("error: unknown command \"%s\" (see ferry --help)\n", verb);
+      return 2;
+    }
+
+  inv.verb = cmd->name;
+  /* The builtin sees argv as if it were its own program: argv[0] is "ferry VERB". */
+  {
+    g_autofree char *prgname = g_strdup_printf ("ferry %s", cmd->name);
+    argv[1] = prgname;
+    g_set_prgname (prgname);
+    if (cmd->fn (argc - 1, argv + 1, &inv, cancellable, &error))
+      status = inv.exit_status;
+    else
+      {
+        g_assert (error != NULL);
+        g_printerr ("error: %s\n", error->message);
+        status = (g_error_matches (error, FERRY_ERROR, FERRY_ERROR_USAGE)) ? 2 : 1;
+      }
+    argv[1] = (char *) verb;
+  }
+  invocation_clear (&inv);
+  return status;
+}

@@ -1,0 +1,206 @@
+# Shared helpers for the integration tests: TAP output, asserts, a temp dir per test, and real peers
+# (a moto server for AWS, an OpenSSH sshd on loopback) started on free ports and stopped on exit.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+: "${FERRY:?FERRY must point at the built ferry binary (meson test sets it)}"
+: "${FERRY_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+export FERRY_TEMPLATES_DIR="${FERRY_TEMPLATES_DIR:-$FERRY_SOURCE_DIR/templates}"
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
+export TEST_TMP
+_test_count=0
+_test_failed=0
+_cleanups=()
+
+_run_cleanups() {
+    local i
+    for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+        eval "${_cleanups[$i]}" >/dev/null 2>&1 || true
+    done
+    if [ -z "${FERRY_KEEP_TMP:-}" ]; then
+        rm -rf "$TEST_TMP"
+    else
+        echo "# kept $TEST_TMP" >&2
+    fi
+}
+trap _run_cleanups EXIT
+
+# Runs `$1` (a shell snippet) when the test exits, last registered first.
+on_exit() { _cleanups+=("$1"); }
+
+ferry() { "$FERRY" "$@"; }
+
+# --- TAP -------------------------------------------------------------------------------------------
+
+ok() {
+    _test_count=$((_test_count + 1))
+    echo "ok $_test_count - $*"
+}
+
+not_ok() {
+    _test_count=$((_test_count + 1))
+    _test_failed=$((_test_failed + 1))
+    echo "not ok $_test_count - $*"
+}
+
+# Ends the test: prints the plan and fails if any test failed.
+done_testing() {
+    echo "1..$_test_count"
+    [ "$_test_failed" -eq 0 ]
+}
+
+fatal() {
+    echo "# FATAL: $*" >&2
+    not_ok "$*"
+    done_testing || true
+    exit 1
+}
+
+# --- asserts: each one fails the whole test script at once, with the reason -------------------------
+
+assert_eq() { # ACTUAL EXPECTED [WHAT]
+    [ "$1" = "$2" ] || fatal "${3:-value}: expected '$2', got '$1'"
+}
+
+assert_ne() {
+    [ "$1" != "$2" ] || fatal "${3:-value}: did not expect '$2'"
+}
+
+assert_file_exists() { [ -e "$1" ] || fatal "expected file $1"; }
+assert_not_exists() { [ ! -e "$1" ] || fatal "expected no file $1"; }
+
+assert_file_has_content() { # FILE REGEX
+    grep -qE -- "$2" "$1" || { sed 's/^/# /' "$1" >&2; fatal "$1 does not match /$2/"; }
+}
+
+assert_not_file_has_content() {
+    if grep -qE -- "$2" "$1"; then sed 's/^/# /' "$1" >&2; fatal "$1 matches /$2/"; fi
+}
+
+assert_mode() { # FILE OCTAL
+    local m
+    m=$(stat -c %a "$1")
+    assert_eq "$m" "$2" "mode of $1"
+}
+
+# Runs a command with stdout in $TEST_TMP/out and stderr in $TEST_TMP/err, and checks its exit status.
+#   expect_exit 2 ferry bootstrap --cidr 0.0.0.0/0
+expect_exit() {
+    local want=$1 rc=0
+    shift
+    "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
+    if [ "$rc" != "$want" ]; then
+        echo "# command: $*" >&2
+        sed 's/^/# out: /' "$TEST_TMP/out" >&2
+        sed 's/^/# err: /' "$TEST_TMP/err" >&2
+        fatal "expected exit $want, got $rc: $*"
+    fi
+}
+
+# The one-line error contract: exactly one line on stderr, starting with "error: ".
+assert_one_error_line() {
+    local n
+    n=$(wc -l <"$TEST_TMP/err")
+    assert_eq "$n" 1 "stderr lines (one clear error line)"
+    assert_file_has_content "$TEST_TMP/err" '^error: .+'
+}
+
+# --- ports -------------------------------------------------------------------------------------------
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() { # PORT [SECONDS]
+    local i
+    for ((i = 0; i < ${2:-30} * 10; i++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- moto: a real AWS API on loopback, driven by the real aws CLI -------------------------------------
+
+# Starts moto_server on a free port, exports MOTO_URL and a private AWS config, and stops it on exit.
+moto_start() {
+    command -v moto_server >/dev/null || fatal "moto_server not found (install moto[server])"
+    local port
+    port=$(free_port)
+    moto_server -H 127.0.0.1 -p "$port" >"$TEST_TMP/moto.log" 2>&1 &
+    MOTO_PID=$!
+    on_exit "kill $MOTO_PID; wait $MOTO_PID"
+    wait_for_port "$port" 30 || { cat "$TEST_TMP/moto.log" >&2; fatal "moto_server did not start"; }
+    export MOTO_URL="http://127.0.0.1:$port"
+    mkdir -p "$TEST_TMP/aws"
+    printf '[default]\nregion = us-east-1\noutput = json\n' >"$TEST_TMP/aws/config"
+    printf '[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n' >"$TEST_TMP/aws/credentials"
+    chmod 600 "$TEST_TMP/aws/config" "$TEST_TMP/aws/credentials"
+    export AWS_CONFIG_FILE="$TEST_TMP/aws/config" AWS_SHARED_CREDENTIALS_FILE="$TEST_TMP/aws/credentials"
+    export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+    unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+    # ferry reads these, as a user's ~/.config/ferry/config would be read.
+    export FERRY_ENDPOINT_URL="$MOTO_URL"
+}
+
+moto_reset() {
+    python3 -c 'import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1]+"/moto-api/reset", method="POST"))' "$MOTO_URL"
+}
+
+# The real aws CLI against the test's moto.
+awsm() { aws --endpoint-url "$MOTO_URL" --region us-east-1 --output json "$@"; }
+
+# jq-free JSON queries: jget EXPR reads JSON on stdin and prints the Python expression's value ("j" is the document).
+jget() { python3 -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
+
+# --- sshd: a real OpenSSH server on loopback, standing in for the instance or an HPC login node -------
+
+# Starts sshd on a free port as the current user, exports SSHD_PORT and SSHD_AUTH (its authorized_keys).
+sshd_start() {
+    local d="$TEST_TMP/sshd" sshd_bin
+    sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
+    [ -x "$sshd_bin" ] || fatal "sshd not found (install openssh-server)"
+    mkdir -p "$d" && chmod 700 "$d"
+    [ -d /run/sshd ] || mkdir -p /run/sshd 2>/dev/null || true
+    ssh-keygen -q -t ed25519 -N '' -f "$d/host_key" >/dev/null
+    SSHD_PORT=$(free_port)
+    SSHD_AUTH="$d/authorized_keys"
+    : >"$SSHD_AUTH"
+    chmod 600 "$SSHD_AUTH"
+    cat >"$d/sshd_config" <<CONF
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_key
+AuthorizedKeysFile $SSHD_AUTH
+PidFile $d/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+MaxStartups 100
+MaxSessions 100
+AcceptEnv LANG LC_*
+Subsystem sftp internal-sftp
+CONF
+    "$sshd_bin" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+    SSHD_PID=$!
+    on_exit "kill $SSHD_PID; wait $SSHD_PID"
+    wait_for_port "$SSHD_PORT" 20 || { cat "$d/sshd.log" >&2; fatal "sshd did not start"; }
+    SSH_USER=$(id -un)
+    export SSHD_PORT SSHD_AUTH SSH_USER
+}
+
+# Authorizes a public key (a .pub file, or the private key whose public half is derived) on the test sshd.
+sshd_authorize() {
+    local key=$1
+    if [ "${key%.pub}" != "$key" ]; then cat "$key"; else ssh-keygen -y -f "$key"; fi >>"$SSHD_AUTH"
+}
+
+# The ferry options that point any host name at the test sshd.
+sshd_ferry_opts() {
+    echo "--ssh-user $SSH_USER --ssh-option HostName=127.0.0.1 --ssh-option Port=$SSHD_PORT"
+}

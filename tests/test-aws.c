@@ -1,0 +1,114 @@
+/* Unit tests for aws: error classification from real aws CLI texts, argv building, dry-run. */
+#include "aws.h"
+
+static void
+test_classify (void)
+{
+  struct
+  {
+    const char *text;
+    FerryAwsErrorKind kind;
+    const char *code;
+  } cases[] = {
+    { "\nAn error occurred (RequestLimitExceeded) when calling the RunInstances operation (reached max retries: 4): Request limit exceeded.\n",
+      FERRY_AWS_ERROR_THROTTLED, "RequestLimitExceeded" },
+    { "An error occurred (ThrottlingException) when calling the GetParameter operation: Rate exceeded",
+      FERRY_AWS_ERROR_THROTTLED, "ThrottlingException" },
+    { "An error occurred (Throttling) when calling the CreateRole operation: Rate exceeded",
+      FERRY_AWS_ERROR_THROTTLED, "Throttling" },
+    { "An error occurred (SlowDown) when calling the PutObject operation: Please reduce your request rate.",
+      FERRY_AWS_ERROR_THROTTLED, "SlowDown" },
+    { "An error occurred (TooManyRequestsException) when calling the X operation: Too many",
+      FERRY_AWS_ERROR_THROTTLED, "TooManyRequestsException" },
+    { "An error occurred (InvalidGroup.NotFound) when calling the DeleteSecurityGroup operation: The security group 'sg-1' does not exist",
+      FERRY_AWS_ERROR_NOT_FOUND, "InvalidGroup.NotFound" },
+    { "An error occurred (NoSuchEntity) when calling the GetRole operation: Role ferry-ec2 not found",
+      FERRY_AWS_ERROR_NOT_FOUND, "NoSuchEntity" },
+    { "An error occurred (NoSuchBucket) when calling the DeleteBucket operation: The specified bucket does not exist",
+      FERRY_AWS_ERROR_NOT_FOUND, "NoSuchBucket" },
+    { "An error occurred (AuthFailure) when calling the DescribeVpcs operation: AWS was not able to validate the provided access credentials",
+      FERRY_AWS_ERROR_AUTH, "AuthFailure" },
+    { "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".\n",
+      FERRY_AWS_ERROR_AUTH, "NoCredentials" },
+    { "An error occurred (DependencyViolation) when calling the DeleteSecurityGroup operation: resource sg-1 has a dependent object",
+      FERRY_AWS_ERROR_OTHER, "DependencyViolation" },
+    { "Could not connect to the endpoint URL: \"http://127.0.0.1:1/\"", FERRY_AWS_ERROR_OTHER, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *code = NULL;
+      g_assert_cmpint (ferry_aws_classify (cases[i].text, &code), ==, cases[i].kind);
+      g_assert_cmpstr (code, ==, cases[i].code);
+    }
+}
+
+static void
+test_argv (void)
+{
+  g_autoptr(FerryAws) aws = ferry_aws_new ("http://127.0.0.1:5000", "eu-west-1", NULL);
+  const char *args[] = { "--group-name", "ferry ssh", NULL };
+  g_auto(GStrv) argv = ferry_aws_argv (aws, "ec2", "create-security-group", args);
+  const char *want[] = { "aws", "ec2", "create-security-group", "--group-name", "ferry ssh",
+                         "--output", "json", "--endpoint-url", "http://127.0.0.1:5000",
+                         "--region", "eu-west-1", NULL };
+
+  g_assert_cmpstrv (argv, want);
+}
+
+static void
+test_mutating (void)
+{
+  g_assert_false (ferry_aws_operation_is_mutating ("describe-instances"));
+  g_assert_false (ferry_aws_operation_is_mutating ("get-parameter"));
+  g_assert_false (ferry_aws_operation_is_mutating ("list-roles"));
+  g_assert_true (ferry_aws_operation_is_mutating ("run-instances"));
+  g_assert_true (ferry_aws_operation_is_mutating ("delete-key-pair"));
+}
+
+static void
+record_log (const char *message, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (message));
+}
+
+static void
+test_dry_run (void)
+{
+  g_autoptr(FerryAws) aws = ferry_aws_new (NULL, NULL, NULL);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  const char *args[] = { "--instance-ids", "i-1", NULL };
+  g_autoptr(json_t) out = NULL;
+
+  aws->dry_run = TRUE;
+  aws->log = record_log;
+  aws->log_data = lines;
+  /* PATH is emptied so that a call that did run would fail. */
+  g_setenv ("PATH", "/nonexistent", TRUE);
+  out = ferry_aws_call (aws, "ec2", "terminate-instances", args, NULL, NULL);
+  g_assert_true (json_is_object (out));
+  g_assert_cmpuint (lines->len, ==, 1);
+  g_assert_cmpstr (lines->pdata[0], ==, "would run: aws ec2 terminate-instances --instance-ids i-1 --output json");
+  g_assert_cmpint (aws->n_calls, ==, 0);
+}
+
+static void
+test_error_code (void)
+{
+  g_autoptr(GError) error = g_error_new (FERRY_ERROR, FERRY_ERROR_CHILD,
+                                         "aws ec2 import-key-pair failed (exit 254): An error occurred (InvalidKeyPair.Duplicate) when calling");
+  g_assert_true (ferry_aws_error_has_code (error, "InvalidKeyPair.Duplicate"));
+  g_assert_false (ferry_aws_error_has_code (error, "InvalidKeyPair"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/aws/classify", test_classify);
+  g_test_add_func ("/aws/argv", test_argv);
+  g_test_add_func ("/aws/mutating", test_mutating);
+  g_test_add_func ("/aws/dry-run", test_dry_run);
+  g_test_add_func ("/aws/error-code", test_error_code);
+  return g_test_run ();
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The command line itself: usage, unknown verbs and options, --help for every verb, exit statuses.
+source "$(dirname "$0")/libtest.sh"
+cd "$TEST_TMP"
+
+expect_exit 2 ferry
+ok "no command is a usage error"
+
+expect_exit 0 ferry --help
+assert_file_has_content out '^  bootstrap '
+assert_file_has_content out '^  teardown '
+ok "--help lists the commands"
+
+expect_exit 2 ferry bootstrp
+assert_one_error_line
+assert_file_has_content err 'did you mean "bootstrap"'
+ok "an unknown command gets a suggestion"
+
+expect_exit 2 ferry frobnicate
+assert_one_error_line
+ok "an unknown command far from any is a usage error"
+
+for verb in bootstrap keypair network firewall bucket role launch status stop start terminate \
+    teardown ls check ssh export archive push pull run; do
+    expect_exit 0 ferry "$verb" --help
+    assert_file_has_content out "ferry $verb"
+    assert_file_has_content out -- '--state-dir'
+done
+ok "every command has --help with the shared options"
+
+expect_exit 2 ferry status --no-such-option
+assert_one_error_line
+ok "an unknown option is a usage error"
+
+expect_exit 2 ferry status --name 'bad name!'
+assert_one_error_line
+ok "an invalid --name is a usage error"
+
+done_testing

@@ -1,0 +1,125 @@
+/* Unit tests for state: atomic save and load, validation, a corrupt file left untouched, the lock. */
+#include <sys/stat.h>
+
+#include "state.h"
+
+static char *
+tmpdir (void)
+{
+  return g_dir_make_tmp ("ferry-state-XXXXXX", NULL);
+}
+
+static void
+test_roundtrip (void)
+{
+  g_autofree char *base = tmpdir ();
+  g_autofree char *dir = g_build_filename (base, "st", NULL);
+  g_autoptr(FerryState) a = ferry_state_new (dir, "demo");
+  g_autoptr(FerryState) b = ferry_state_new (dir, "demo");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *ignore = NULL;
+  struct stat st;
+
+  g_assert_true (ferry_state_open (a, TRUE, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+  g_assert_true (g_file_get_contents (g_build_filename (dir, ".gitignore", NULL), &ignore, NULL, NULL));
+  g_assert_cmpstr (ignore, ==, "*\n");
+
+  g_assert_true (ferry_state_record (a, FERRY_KIND_VPC, json_pack ("{s:s, s:b}", "id", "vpc-1", "created", 0), &error));
+  g_assert_true (ferry_state_update (a, FERRY_KIND_VPC, "subnet", json_string ("subnet-9"), &error));
+  g_assert_no_error (error);
+
+  g_assert_true (ferry_state_open (b, FALSE, FALSE, &error));
+  id = ferry_state_dup_resource_string (b, FERRY_KIND_VPC, "id");
+  g_assert_cmpstr (id, ==, "vpc-1");
+  g_free (id);
+  id = ferry_state_dup_resource_string (b, FERRY_KIND_VPC, "subnet");
+  g_assert_cmpstr (id, ==, "subnet-9");
+  g_assert_true (ferry_state_forget (a, FERRY_KIND_VPC, &error));
+  g_assert_false (ferry_state_has_resource (a, FERRY_KIND_VPC));
+}
+
+static void
+test_corrupt_untouched (void)
+{
+  g_autofree char *dir = tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "state.json", NULL);
+  const char *bad[] = { "{not json", "[]", "{\"schema\":\"other\"}",
+                        "{\"schema\":\"ferry-state\",\"version\":99,\"name\":\"ferry\",\"settings\":{},\"resources\":{}}",
+                        "{\"schema\":\"ferry-state\",\"version\":1,\"name\":\"ferry\",\"settings\":{},\"resources\":{\"vpc\":{}}}" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(FerryState) s = ferry_state_new (dir, "ferry");
+      g_autoptr(GError) error = NULL;
+      g_autofree char *after = NULL;
+
+      g_assert_true (g_file_set_contents (path, bad[i], -1, NULL));
+      g_assert_false (ferry_state_open (s, TRUE, TRUE, &error));
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, "state.json"));
+      g_assert_true (g_file_get_contents (path, &after, NULL, NULL));
+      g_assert_cmpstr (after, ==, bad[i]);
+    }
+}
+
+static void
+test_other_name (void)
+{
+  g_autofree char *dir = tmpdir ();
+  g_autoptr(FerryState) a = ferry_state_new (dir, "one");
+  g_autoptr(FerryState) b = ferry_state_new (dir, "two");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ferry_state_open (a, TRUE, FALSE, &error));
+  g_assert_true (ferry_state_save (a, &error));
+  g_assert_false (ferry_state_open (b, TRUE, FALSE, &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "--name one"));
+}
+
+static void
+test_lock (void)
+{
+  g_autofree char *dir = tmpdir ();
+  g_autoptr(FerryState) a = ferry_state_new (dir, "ferry");
+  g_autoptr(FerryState) b = ferry_state_new (dir, "ferry");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ferry_state_open (a, TRUE, TRUE, &error));
+  g_assert_false (ferry_state_open (b, TRUE, TRUE, &error));
+  g_assert_nonnull (strstr (error->message, "another ferry"));
+}
+
+static void
+test_umask (void)
+{
+  g_autofree char *base = tmpdir ();
+  g_autofree char *dir = g_build_filename (base, "a", "b", NULL);
+  g_autoptr(FerryState) s = ferry_state_new (dir, "ferry");
+  mode_t old = umask (0);
+  struct stat st;
+
+  g_assert_true (ferry_state_open (s, TRUE, FALSE, NULL));
+  g_assert_true (ferry_state_save (s, NULL));
+  umask (old);
+  g_assert_cmpint (stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+  g_assert_cmpint (stat (g_build_filename (dir, "state.json", NULL), &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 077, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/state/roundtrip", test_roundtrip);
+  g_test_add_func ("/state/corrupt-untouched", test_corrupt_untouched);
+  g_test_add_func ("/state/other-name", test_other_name);
+  g_test_add_func ("/state/lock", test_lock);
+  g_test_add_func ("/state/umask", test_umask);
+  return g_test_run ();
+}
