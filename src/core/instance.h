@@ -1,0 +1,25 @@
+/* The EC2 instance: describe it, wait for a state, and keep its changing address in the state. */
+#pragma once
+
+#include "aws.h"
+#include "state.h"
+
+G_BEGIN_DECLS
+
+/* describe-instances for one id: the instance object (a new reference), or FERRY_ERROR_NOT_FOUND. */
+json_t *ferry_instance_describe (FerryAws *aws, const char *id, GCancellable *cancellable,
+                                 GError **error);
+
+/* The instance's state name ("pending", "running", ...); borrowed from `instance`. */
+const char *ferry_instance_state_name (json_t *instance);
+
+/* Polls describe-instances (at once, then every 2 s backing off to 10 s; $FERRY_POLL_MS overrides the
+ * first interval) until the instance reaches `want`, for at most timeout_s seconds. A terminated
+ * instance never reaches another state, which is an error at once. Returns the last description. */
+json_t *ferry_instance_wait_state (FerryAws *aws, const char *id, const char *want, guint timeout_s,
+                                   GCancellable *cancellable, GError **error);
+
+/* Copies state, public DNS name and address from a description into the state's instance record. */
+gboolean ferry_instance_record (FerryState *state, json_t *instance, GError **error);
+
+G_END_DECLS
