@@ -25,7 +25,8 @@ test_roundtrip (void)
   g_assert_no_error (error);
   g_assert_cmpint (stat (dir, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 07777, ==, 0700);
-  g_assert_true (g_file_get_contents (g_build_filename (dir, ".gitignore", NULL), &ignore, NULL, NULL));
+  g_autofree char *ignore_path = g_build_filename (dir, ".gitignore", NULL);
+  g_assert_true (g_file_get_contents (ignore_path, &ignore, NULL, NULL));
   g_assert_cmpstr (ignore, ==, "*\n");
 
   g_assert_true (ferry_state_record (a, FERRY_KIND_VPC, json_pack ("{s:s, s:b}", "id", "vpc-1", "created", 0), &error));
@@ -108,7 +109,8 @@ test_umask (void)
   umask (old);
   g_assert_cmpint (stat (dir, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 07777, ==, 0700);
-  g_assert_cmpint (stat (g_build_filename (dir, "state.json", NULL), &st), ==, 0);
+  g_autofree char *state_path = g_build_filename (dir, "state.json", NULL);
+  g_assert_cmpint (stat (state_path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 077, ==, 0);
 }
 

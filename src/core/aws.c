@@ -89,7 +89,8 @@ ferry_aws_classify (const char *stderr_text, char **out_code)
         code = g_strndup (start, end - start);
     }
   else if (strstr (stderr_text, "Unable to locate credentials") != NULL
-           || strstr (stderr_text, "could not be found") != NULL && strstr (stderr_text, "profile") != NULL)
+           || (strstr (stderr_text, "could not be found") != NULL
+               && strstr (stderr_text, "profile") != NULL))
     {
       if (out_code)
         *out_code = g_strdup ("NoCredentials");
