@@ -3,10 +3,14 @@
 
 #include "state.h"
 
+/* A fresh dir inside the test's isolated XDG dirs, which GLib removes afterwards. */
 static char *
 tmpdir (void)
 {
-  return g_dir_make_tmp ("ferry-state-XXXXXX", NULL);
+  char *dir = g_build_filename (g_get_user_data_dir (), "ferry-state-XXXXXX", NULL);
+
+  g_mkdir_with_parents (g_get_user_data_dir (), 0700);
+  return g_mkdtemp (dir);
 }
 
 static void
