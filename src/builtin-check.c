@@ -1,12 +1,289 @@
-/* ferry check: placeholder until its issue lands. */
+/* ferry check: is everything ferry needs on this machine, and do the AWS credentials work? */
+#include <sys/stat.h>
+
 #include "ferry-builtins.h"
+#include "core/spawn.h"
+
+typedef enum
+{
+  CHECK_OK,
+  CHECK_WARN,
+  CHECK_FAIL,
+} CheckStatus;
+
+typedef struct
+{
+  const char *what;
+  CheckStatus status;
+  char *text;
+  const char *fix; /* what to do, for a failure */
+} Check;
+
+static void
+check_set (Check *check, CheckStatus status, const char *fix, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+check_set (Check *check, CheckStatus status, const char *fix, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  g_free (check->text);
+  check->text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  check->status = status;
+  check->fix = fix;
+}
+
+/* The first line a program prints about its version (stdout or stderr). */
+static char *
+version_line (const char *const *argv, GError **error)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  int status = 0;
+
+  if (!ferry_spawn_capture (argv, NULL, NULL, &out, &err, &status, NULL, error))
+    return NULL;
+  if (!ferry_spawn_status_check (argv, status, err, error))
+    return NULL;
+  lines = g_strsplit (g_strstrip (*out ? out : err), "\n", 2);
+  return g_strdup (lines[0] ? g_strstrip (lines[0]) : "");
+}
+
+typedef struct
+{
+  FerryInvocation *inv;
+  Check aws;
+  Check region;
+  Check credentials;
+  Check snakemake;
+  Check ssh;
+} Checks;
+
+static gpointer
+check_aws (gpointer data)
+{
+  Checks *checks = data;
+  const char *argv[] = { "aws", "--version", NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *line = version_line (argv, &local_error);
+  const char *fix = "install the AWS CLI (v2 from AWS's installer, or `apt install awscli` for v1)";
+
+  if (line == NULL)
+    check_set (&checks->aws, CHECK_FAIL, fix, "%s", local_error->message);
+  else if (g_str_has_prefix (line, "aws-cli/1."))
+    check_set (&checks->aws, CHECK_OK, NULL, "%s (v1)", line);
+  else if (g_str_has_prefix (line, "aws-cli/2."))
+    check_set (&checks->aws, CHECK_OK, NULL, "%s (v2)", line);
+  else
+    check_set (&checks->aws, CHECK_FAIL, fix, "`aws --version` printed \"%s\": is `aws` the AWS CLI?", line);
+  return NULL;
+}
+
+static gpointer
+check_credentials (gpointer data)
+{
+  Checks *checks = data;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(json_t) who = ferry_aws_call (checks->inv->aws, "sts", "get-caller-identity", NULL, NULL,
+                                          &local_error);
+  const char *fix = "run `aws configure` (or pass --profile, or set AWS_PROFILE)";
+
+  if (who == NULL)
+    check_set (&checks->credentials, CHECK_FAIL, fix, "%s", local_error->message);
+  else if (!json_is_string (json_object_get (who, "Arn")))
+    check_set (&checks->credentials, CHECK_FAIL, fix, "sts get-caller-identity named no identity");
+  else
+    check_set (&checks->credentials, CHECK_OK, NULL, "%s (account %s)",
+               json_string_value (json_object_get (who, "Arn")),
+               json_string_value (json_object_get (who, "Account")) ?: "?");
+  return NULL;
+}
+
+static gpointer
+check_region (gpointer data)
+{
+  Checks *checks = data;
+  FerryInvocation *inv = checks->inv;
+  const char *fix = "pass --region, or run `aws configure set region REGION`";
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *out = NULL;
+  int status = 0;
+
+  const char *const env[] = { "AWS_REGION", "AWS_DEFAULT_REGION" };
+
+  if (inv->region != NULL)
+    {
+      check_set (&checks->region, CHECK_OK, NULL, "%s (from ferry's settings)", inv->region);
+      return NULL;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (env); i++)
+    if (g_getenv (env[i]) != NULL && *g_getenv (env[i]) != '\0')
+      {
+        check_set (&checks->region, CHECK_OK, NULL, "%s (from %s)", g_getenv (env[i]), env[i]);
+        return NULL;
+      }
+  g_strv_builder_add_many (b, "aws", "configure", "get", "region", NULL);
+  if (inv->profile != NULL)
+    g_strv_builder_add_many (b, "--profile", inv->profile, NULL);
+  argv = g_strv_builder_end (b);
+  if (ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status, NULL, NULL)
+      && status == 0 && *g_strstrip (out) != '\0')
+    check_set (&checks->region, CHECK_OK, NULL, "%s (from the AWS CLI's configuration)", out);
+  else
+    check_set (&checks->region, CHECK_FAIL, fix, "none set (AWS calls need one)");
+  return NULL;
+}
+
+static gpointer
+check_snakemake (gpointer data)
+{
+  Checks *checks = data;
+  const char *argv[] = { "snakemake", "--version", NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *line = version_line (argv, &local_error);
+
+  if (line == NULL)
+    check_set (&checks->snakemake, CHECK_FAIL, "install snakemake (`apt install snakemake`, or conda/mamba)",
+               "%s", local_error->message);
+  else
+    check_set (&checks->snakemake, CHECK_OK, NULL, "%s", line);
+  return NULL;
+}
+
+static gpointer
+check_ssh (gpointer data)
+{
+  Checks *checks = data;
+  const char *argv[] = { "ssh", "-V", NULL };
+  const char *fix = "install OpenSSH's client (`apt install openssh-client`)";
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *line = version_line (argv, &local_error);
+  g_autofree char *keygen = g_find_program_in_path ("ssh-keygen");
+
+  if (line == NULL)
+    check_set (&checks->ssh, CHECK_FAIL, fix, "%s", local_error->message);
+  else if (keygen == NULL)
+    check_set (&checks->ssh, CHECK_FAIL, fix, "%s, but ssh-keygen is not on PATH", line);
+  else
+    check_set (&checks->ssh, CHECK_OK, NULL, "%s", line);
+  return NULL;
+}
+
+/* An AWS file with secrets in it is for its owner's eyes only. */
+static void
+check_private_file (Check *check, const char *env, const char *base)
+{
+  const char *from_env = g_getenv (env);
+  g_autofree char *path = from_env && *from_env ? g_strdup (from_env)
+                                                : g_build_filename (g_get_home_dir (), ".aws", base, NULL);
+  struct stat st;
+
+  if (stat (path, &st) != 0)
+    {
+      check_set (check, CHECK_OK, NULL, "%s (not present)", path);
+      return;
+    }
+  if ((st.st_mode & 077) != 0)
+    {
+      g_autofree char *quoted = g_shell_quote (path);
+      check_set (check, CHECK_WARN, NULL, "%s is mode %03o, readable by others: run chmod 600 %s", path,
+                 (unsigned) (st.st_mode & 0777), quoted);
+      return;
+    }
+  check_set (check, CHECK_OK, NULL, "%s (mode %03o)", path, (unsigned) (st.st_mode & 0777));
+}
+
+static void
+print_check (Check *check, guint *n_failed, GString *fixes)
+{
+  static const char *const labels[] = { "ok  ", "warn", "FAIL" };
+
+  g_print ("%s %s: %s\n", labels[check->status], check->what, check->text ? check->text : "");
+  if (check->status == CHECK_FAIL)
+    {
+      (*n_failed)++;
+      if (check->fix != NULL && strstr (fixes->str, check->fix) == NULL)
+        g_string_append_printf (fixes, "%s%s", fixes->len ? "; " : "", check->fix);
+    }
+}
+
+static void
+check_clear (Check *check)
+{
+  g_free (check->text);
+}
 
 gboolean
 ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- check");
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) state_error = NULL;
+  g_autoptr(GString) fixes = g_string_new (NULL);
+  Checks checks = { inv, { "aws" }, { "region" }, { "credentials" }, { "snakemake" }, { "ssh" } };
+  Check config = { "aws config file" }, credentials_file = { "aws credentials file" }, state = { "state" };
+  GThread *threads[5];
+  guint n_failed = 0;
 
+  g_option_context_set_summary (context,
+                                "Check what ferry needs: the AWS CLI (v1 or v2), a region, working credentials\n"
+                                "(sts get-caller-identity), private ~/.aws/config and ~/.aws/credentials, snakemake,\n"
+                                "and ssh. One line per item; exit 1 when something essential is missing.");
   if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry check is not available in this build yet");
+  if (argc > 1)
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry check --help)", argv[1]);
+
+  /* The state only adds settings (endpoint, region, profile): a bad one is reported, not fatal. */
+  if (!ferry_invocation_open_state (inv, FALSE, FALSE, &state_error))
+    check_set (&state, CHECK_WARN, NULL, "%s", state_error->message);
+  else if (ferry_state_exists_on_disk (inv->state))
+    {
+      g_autofree char *instance = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
+      check_set (&state, CHECK_OK, NULL, "deployment %s in %s%s%s", inv->name, inv->state_dir,
+                 instance ? ", instance " : ", no instance", instance ? instance : "");
+    }
+  else
+    check_set (&state, CHECK_OK, NULL, "no deployment in %s yet", inv->state_dir);
+
+  threads[0] = g_thread_new ("check-aws", check_aws, &checks);
+  threads[1] = g_thread_new ("check-region", check_region, &checks);
+  threads[2] = g_thread_new ("check-credentials", check_credentials, &checks);
+  threads[3] = g_thread_new ("check-snakemake", check_snakemake, &checks);
+  threads[4] = g_thread_new ("check-ssh", check_ssh, &checks);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  check_private_file (&config, "AWS_CONFIG_FILE", "config");
+  check_private_file (&credentials_file, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
+
+  /* Without the CLI, the region and credentials lines only repeat that. */
+  if (checks.aws.status == CHECK_FAIL)
+    {
+      check_set (&checks.region, CHECK_FAIL, checks.aws.fix, "not checked (no AWS CLI)");
+      check_set (&checks.credentials, CHECK_FAIL, checks.aws.fix, "not checked (no AWS CLI)");
+    }
+  print_check (&checks.aws, &n_failed, fixes);
+  print_check (&checks.region, &n_failed, fixes);
+  print_check (&checks.credentials, &n_failed, fixes);
+  print_check (&config, &n_failed, fixes);
+  print_check (&credentials_file, &n_failed, fixes);
+  print_check (&checks.snakemake, &n_failed, fixes);
+  print_check (&checks.ssh, &n_failed, fixes);
+  print_check (&state, &n_failed, fixes);
+
+  check_clear (&checks.aws);
+  check_clear (&checks.region);
+  check_clear (&checks.credentials);
+  check_clear (&checks.snakemake);
+  check_clear (&checks.ssh);
+  check_clear (&config);
+  check_clear (&credentials_file);
+  check_clear (&state);
+  if (n_failed > 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "%u essential check%s failed: %s; then run ferry check again",
+                        n_failed, n_failed == 1 ? "" : "s", fixes->str);
+  return TRUE;
 }

@@ -1,12 +1,185 @@
-/* ferry status: placeholder until its issue lands. */
+/* ferry status: what the state holds, and the instance as AWS sees it now. */
 #include "ferry-builtins.h"
+#include "core/instance.h"
+#include "core/teardown.h"
+
+static gboolean opt_json;
+
+static const GOptionEntry options[] = {
+  { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print one JSON document (state and live instance)", NULL },
+  { NULL }
+};
+
+static const char *const kinds[] = { FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_KEY_PAIR,
+                                     FERRY_KIND_INSTANCE_PROFILE, FERRY_KIND_ROLE, FERRY_KIND_BUCKET,
+                                     FERRY_KIND_SUBNET, FERRY_KIND_VPC };
+
+static json_t *
+or_null (json_t *v)
+{
+  return v != NULL ? json_deep_copy (v) : json_null ();
+}
+
+/* The live fields of the instance (or why there are none). */
+static json_t *
+live_instance (FerryInvocation *inv, const char *id, GCancellable *c, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(json_t) instance = ferry_instance_describe (inv->aws, id, c, &local_error);
+  json_t *v, *dns;
+
+  if (instance == NULL)
+    {
+      if (!g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "asking AWS about instance %s: ", id);
+          return NULL;
+        }
+      return json_pack ("{s:s, s:s, s:n, s:n, s:n, s:n}", "id", id, "state", "gone", "public_dns",
+                        "public_ip", "type", "launch_time");
+    }
+  dns = json_object_get (instance, "PublicDnsName");
+  v = json_pack ("{s:s, s:s}", "id", id, "state", ferry_instance_state_name (instance));
+  json_object_set_new (v, "public_dns", json_string_length (dns) > 0 ? json_incref (dns) : json_null ());
+  json_object_set_new (v, "public_ip", or_null (json_object_get (instance, "PublicIpAddress")));
+  json_object_set_new (v, "type", or_null (json_object_get (instance, "InstanceType")));
+  json_object_set_new (v, "launch_time", or_null (json_object_get (instance, "LaunchTime")));
+  json_object_set_new (v, "availability_zone",
+                       or_null (json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone")));
+  return v;
+}
+
+static void
+print_resource (const char *kind, json_t *res)
+{
+  const char *id = json_string_value (json_object_get (res, "id"));
+  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func (g_free);
+  const char *keys[] = { "name", "cidr", "az", "arn", "policy" };
+  g_autofree char *joined = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      const char *v = json_string_value (json_object_get (res, keys[i]));
+      if (v != NULL && *v != '\0' && g_strcmp0 (v, id) != 0)
+        g_ptr_array_add (extra, g_strdup (v));
+    }
+  g_ptr_array_add (extra, g_strdup (json_is_true (json_object_get (res, "created")) ? "created by ferry"
+                                                                                     : "adopted, kept by teardown"));
+  g_ptr_array_add (extra, NULL);
+  joined = g_strjoinv (", ", (char **) extra->pdata);
+  g_print ("  %-17s %s (%s)\n", ferry_kind_label (kind), id, joined);
+}
+
+static void
+print_instance (FerryInvocation *inv, json_t *res, json_t *live)
+{
+  const char *state = json_string_value (json_object_get (live, "state"));
+  const char *dns = json_string_value (json_object_get (live, "public_dns"));
+  const char *ip = json_string_value (json_object_get (live, "public_ip"));
+  const char *type = json_string_value (json_object_get (live, "type"));
+  g_autoptr(GDateTime) launched = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  json_t *max_hours = json_object_get (res, "max_hours");
+
+  if (json_is_string (json_object_get (live, "launch_time")))
+    launched = g_date_time_new_from_iso8601 (json_string_value (json_object_get (live, "launch_time")), NULL);
+
+  g_print ("  %-17s %s: %s", "instance", json_string_value (json_object_get (live, "id")), state);
+  if (type != NULL)
+    g_print (", %s", type);
+  if (launched != NULL && g_strcmp0 (state, "running") == 0)
+    {
+      g_autofree char *age = ferry_format_age (launched, now);
+      g_print (", up %s", age);
+    }
+  if (json_is_integer (max_hours))
+    g_print (", lifetime cap %" JSON_INTEGER_FORMAT " h", json_integer_value (max_hours));
+  if (json_is_true (json_object_get (res, "spot")))
+    g_print (", spot");
+  g_print ("\n");
+  if (dns != NULL || ip != NULL)
+    g_print ("  %-17s %s%s%s%s\n", "address", dns ? dns : "", dns && ip ? " (" : "", ip ? ip : "",
+             dns && ip ? ")" : "");
+
+  if (g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "pending") == 0)
+    g_print ("it bills by the second: ferry ssh%s%s to use it, ferry stop or ferry terminate to end it\n",
+             g_str_equal (inv->name, "ferry") ? "" : " --name ", g_str_equal (inv->name, "ferry") ? "" : inv->name);
+  else if (g_strcmp0 (state, "stopped") == 0 || g_strcmp0 (state, "stopping") == 0)
+    g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
+  else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
+    g_print ("the instance is %s: ferry bootstrap launches a new one\n", state);
+}
 
 gboolean
 ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- status");
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(json_t) root = NULL;
+  g_autoptr(json_t) live = NULL;
+  g_autoptr(json_t) doc = NULL;
+  g_autofree char *id = NULL;
+  json_t *resources;
+  gboolean exists;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (context, "Show the deployment kept in the state dir, and the instance's live state\n"
+                                         "(one describe-instances call).");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry status is not available in this build yet");
+  if (argc > 1)
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry status --help)", argv[1]);
+  if (!ferry_invocation_open_state (inv, FALSE, FALSE, error))
+    return FALSE;
+
+  exists = ferry_state_exists_on_disk (inv->state);
+  root = ferry_state_dup_root (inv->state);
+  resources = json_object_get (root, "resources");
+  id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
+  if (exists && id != NULL)
+    {
+      live = live_instance (inv, id, c, error);
+      if (live == NULL)
+        return FALSE;
+    }
+
+  if (opt_json)
+    {
+      g_autofree char *text = NULL;
+      doc = json_pack ("{s:s, s:s, s:O?, s:O?}", "name", inv->name, "state_dir", inv->state_dir, "deployment",
+                       exists ? root : NULL, "live", live);
+      text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS);
+      g_print ("%s\n", text);
+      return TRUE;
+    }
+
+  if (!exists)
+    {
+      g_print ("no deployment in %s (ferry bootstrap creates one)\n", inv->state_dir);
+      return TRUE;
+    }
+  g_print ("deployment %s in %s", inv->name, inv->state_dir);
+  if (inv->region != NULL)
+    g_print (", region %s", inv->region);
+  if (inv->endpoint_url != NULL)
+    g_print (", endpoint %s", inv->endpoint_url);
+  g_print ("\n");
+  if (json_object_size (resources) == 0)
+    g_print ("  no resources (ferry bootstrap creates them)\n");
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      json_t *res = json_object_get (resources, kinds[i]);
+      if (res != NULL && !g_str_equal (kinds[i], FERRY_KIND_INSTANCE))
+        print_resource (kinds[i], res);
+    }
+  {
+    const char *kind;
+    json_t *res;
+    json_object_foreach (resources, kind, res)
+      if (!g_strv_contains (kinds, kind))
+        print_resource (kind, res);
+  }
+  if (live != NULL)
+    print_instance (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live);
+  else
+    g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");
+  return TRUE;
 }

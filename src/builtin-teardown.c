@@ -1,12 +1,77 @@
-/* ferry teardown: placeholder until its issue lands. */
+/* ferry teardown: delete everything ferry created for this name, so nothing is left billing. */
 #include "ferry-builtins.h"
+#include "core/teardown.h"
+
+static gboolean opt_force;
+
+static const GOptionEntry options[] = {
+  { "force", 0, 0, G_OPTION_ARG_NONE, &opt_force, "Empty a non-empty bucket and delete it too", NULL },
+  { NULL }
+};
+
+static void
+print_progress (const char *message, gpointer user_data)
+{
+  g_print ("%s\n", message);
+}
 
 gboolean
 ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- teardown");
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(FerryTeardown) td = NULL;
+  g_autoptr(GPtrArray) plan = NULL;
+  guint n_delete = 0;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (context,
+                                "Delete everything ferry created for this deployment, in reverse dependency order:\n"
+                                "the instance (waited for until terminated), its security group, the key pair and\n"
+                                "its pem, the instance profile, role and policy, the bucket (only if empty, unless\n"
+                                "--force), and the VPC only if ferry created it. Resources are found from the state\n"
+                                "and by the ferry:name tag, so a lost state still cleans up; nothing without the tag\n"
+                                "or a state record is touched.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry teardown is not available in this build yet");
+  if (argc > 1)
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry teardown --help)", argv[1]);
+  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
+    return FALSE;
+
+  td = ferry_teardown_new (inv->aws, inv->state);
+  ferry_teardown_set_force (td, opt_force);
+  ferry_teardown_set_log (td, print_progress, inv);
+  plan = ferry_teardown_plan (td, c, error);
+  if (plan == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < plan->len; i++)
+    if (!((FerryFound *) plan->pdata[i])->keep)
+      n_delete++;
+  if (plan->len == 0)
+    g_print ("nothing to delete: no resource of deployment %s in the state or tagged ferry:name=%s\n",
+             inv->name, inv->name);
+  else
+    {
+      g_print ("teardown of deployment %s:\n", inv->name);
+      for (guint i = 0; i < plan->len; i++)
+        {
+          g_autofree char *line = ferry_teardown_item_describe (plan->pdata[i]);
+          g_print ("  %s\n", line);
+        }
+    }
+  if (n_delete > 0 && !inv->dry_run)
+    {
+      g_autofree char *prompt = g_strdup_printf ("Delete %s%u resource%s?", n_delete == 1 ? "this " : "these ",
+                                                 n_delete, n_delete == 1 ? "" : "s");
+      if (!ferry_confirm (inv, prompt))
+        return ferry_throw (error, FERRY_ERROR_FAILED, "not confirmed; nothing was deleted");
+    }
+
+  if (!ferry_teardown_execute (td, plan, c, error))
+    return FALSE;
+  if (inv->dry_run)
+    g_print ("dry run: nothing was deleted\n");
+  else if (n_delete > 0)
+    g_print ("teardown done: nothing ferry created for %s is left\n", inv->name);
+  return TRUE;
 }

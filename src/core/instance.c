@@ -74,3 +74,90 @@ ferry_instance_record (FerryState *state, json_t *instance, GError **error)
          && ferry_state_update (state, FERRY_KIND_INSTANCE, "public_ip",
                                 json_is_string (ip) ? json_incref (ip) : json_null (), error);
 }
+
+char *
+ferry_instance_dup_id (FerryState *state, GError **error)
+{
+  char *id = ferry_state_dup_resource_string (state, FERRY_KIND_INSTANCE, "id");
+
+  if (id == NULL)
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND, "no instance in %s; run ferry bootstrap",
+                         ferry_state_get_dir (state)),
+            NULL);
+  return id;
+}
+
+gboolean
+ferry_instance_change (FerryAws *aws, FerryState *state, FerryInstanceAction action,
+                       gboolean wait, guint timeout_s, json_t **out_instance,
+                       GCancellable *cancellable, GError **error)
+{
+  static const struct
+  {
+    const char *operation, *want, *verb;
+  } actions[] = {
+    [FERRY_INSTANCE_STOP] = { "stop-instances", "stopped", "stop" },
+    [FERRY_INSTANCE_START] = { "start-instances", "running", "start" },
+    [FERRY_INSTANCE_TERMINATE] = { "terminate-instances", "terminated", "terminate" },
+  };
+  g_autofree char *id = ferry_instance_dup_id (state, error);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(json_t) result = NULL;
+  g_autoptr(json_t) instance = NULL;
+  const char *args[] = { "--instance-ids", id, NULL };
+
+  if (out_instance)
+    *out_instance = NULL;
+  if (id == NULL)
+    return FALSE;
+
+  result = ferry_aws_call (aws, "ec2", actions[action].operation, args, cancellable, &local_error);
+  if (result == NULL)
+    {
+      if (!g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        {
+          if (ferry_aws_error_has_code (local_error, "IncorrectInstanceState"))
+            g_prefix_error (&local_error, "cannot %s instance %s now (see ferry status): ",
+                            actions[action].verb, id);
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (action != FERRY_INSTANCE_TERMINATE)
+        return ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                            "instance %s no longer exists; run ferry bootstrap to launch another", id);
+      /* Terminated long ago: nothing left to wait for. */
+      return aws->dry_run || ferry_state_forget (state, FERRY_KIND_INSTANCE, error);
+    }
+  if (aws->dry_run)
+    return TRUE;
+  if (!wait)
+    {
+      static const char *const members[] = { "StoppingInstances", "StartingInstances",
+                                              "TerminatingInstances" };
+      json_t *change = json_array_get (json_object_get (result, members[action]), 0);
+      json_t *now = json_object_get (json_object_get (change, "CurrentState"), "Name");
+      return !json_is_string (now)
+             || ferry_state_update (state, FERRY_KIND_INSTANCE, "state", json_incref (now), error);
+    }
+
+  instance = ferry_instance_wait_state (aws, id, actions[action].want, timeout_s, cancellable,
+                                        &local_error);
+  if (instance == NULL)
+    {
+      if (action == FERRY_INSTANCE_TERMINATE
+          && g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        return ferry_state_forget (state, FERRY_KIND_INSTANCE, error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (action == FERRY_INSTANCE_TERMINATE)
+    {
+      if (!ferry_state_forget (state, FERRY_KIND_INSTANCE, error))
+        return FALSE;
+    }
+  else if (!ferry_instance_record (state, instance, error))
+    return FALSE;
+  if (out_instance)
+    *out_instance = g_steal_pointer (&instance);
+  return TRUE;
+}

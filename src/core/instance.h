@@ -22,4 +22,23 @@ json_t *ferry_instance_wait_state (FerryAws *aws, const char *id, const char *wa
 /* Copies state, public DNS name and address from a description into the state's instance record. */
 gboolean ferry_instance_record (FerryState *state, json_t *instance, GError **error);
 
+typedef enum
+{
+  FERRY_INSTANCE_STOP,
+  FERRY_INSTANCE_START,
+  FERRY_INSTANCE_TERMINATE,
+} FerryInstanceAction;
+
+/* The state's instance id, or FERRY_ERROR_NOT_FOUND ("no instance; run ferry bootstrap"). */
+char *ferry_instance_dup_id (FerryState *state, GError **error);
+
+/* Stops, starts or terminates the state's instance, then (with `wait`, and not in dry-run) waits for
+ * stopped / running / terminated and records the new state and address; a terminated instance is
+ * forgotten from the state. An instance AWS no longer knows is already terminated for
+ * FERRY_INSTANCE_TERMINATE, and an error otherwise. *out_instance gets the last description (NULL
+ * when none was made). */
+gboolean ferry_instance_change (FerryAws *aws, FerryState *state, FerryInstanceAction action,
+                                gboolean wait, guint timeout_s, json_t **out_instance,
+                                GCancellable *cancellable, GError **error);
+
 G_END_DECLS
