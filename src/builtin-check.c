@@ -92,7 +92,13 @@ check_credentials (gpointer data)
   const char *fix = "run `aws configure` (or pass --profile, or set AWS_PROFILE)";
 
   if (who == NULL)
-    check_set (&checks->credentials, CHECK_FAIL, fix, "%s", local_error->message);
+    {
+      /* aws.c's advice is to run this very check: keep only what aws said. */
+      const char *msg = local_error->message;
+      const char *said = strstr (msg, "(run `ferry check`): ");
+      check_set (&checks->credentials, CHECK_FAIL, fix, "%s",
+                 said ? said + strlen ("(run `ferry check`): ") : msg);
+    }
   else if (!json_is_string (json_object_get (who, "Arn")))
     check_set (&checks->credentials, CHECK_FAIL, fix, "sts get-caller-identity named no identity");
   else
@@ -189,9 +195,10 @@ check_private_file (Check *check, const char *env, const char *base)
     }
   if ((st.st_mode & 077) != 0)
     {
-      g_autofree char *quoted = g_shell_quote (path);
-      check_set (check, CHECK_WARN, NULL, "%s is mode %03o, readable by others: run chmod 600 %s", path,
-                 (unsigned) (st.st_mode & 0777), quoted);
+      const char *chmod_argv[] = { "chmod", "600", path, NULL };
+      g_autofree char *shown = ferry_argv_display (chmod_argv);
+      check_set (check, CHECK_WARN, NULL, "%s is mode %03o, readable by others: run %s", path,
+                 (unsigned) (st.st_mode & 0777), shown);
       return;
     }
   check_set (check, CHECK_OK, NULL, "%s (mode %03o)", path, (unsigned) (st.st_mode & 0777));

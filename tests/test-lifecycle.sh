@@ -5,7 +5,7 @@ source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-lifecycle.sh"
 export FERRY_POLL_MS=20
 moto_start
-cd "$TEST_TMP"
+cd "$TEST_TMP" || exit 1
 
 # --- no deployment -------------------------------------------------------------------------------
 expect_exit 0 ferry status

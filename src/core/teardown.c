@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 
 #include "instance.h"
+#include "spawn.h"
 #include "teardown.h"
 
 #define FERRY_TAG "ferry:name"
@@ -1298,8 +1299,9 @@ chain_key (gpointer data, GCancellable *cancellable, GError **error)
         {
           if (td->aws->dry_run)
             {
-              g_autofree char *quoted = g_shell_quote (item->id);
-              td_log (td, "would run: rm -f %s", quoted);
+              const char *rm[] = { "rm", "-f", item->id, NULL };
+              g_autofree char *shown = ferry_argv_display (rm);
+              td_log (td, "would run: %s", shown);
             }
           else if (g_unlink (item->id) != 0 && errno != ENOENT)
             {
