@@ -81,6 +81,7 @@ mkdir -p stub
 printf '#!/bin/sh\necho "hello from a stub"\n' >stub/aws
 chmod +x stub/aws
 expect_exit 1 env PATH="$TEST_TMP/stub:$PATH" "$FERRY" check
+# shellcheck disable=SC2016 # the backquotes are literal
 assert_file_has_content out '^FAIL aws: .*hello from a stub.*is `aws` the AWS CLI\?'
 ok "an aws that is not the AWS CLI fails clearly"
 
