@@ -4,6 +4,7 @@
 # refused without --force; --dry-run deletes nothing.
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-lifecycle.sh"
+source "$(dirname "$0")/lib-fault.sh"
 export FERRY_POLL_MS=20
 moto_start
 cd "$TEST_TMP" || exit 1
@@ -134,5 +135,46 @@ assert_eq "$(awsm ec2 describe-internet-gateways --internet-gateway-ids "$igw" -
 assert_eq "$(awsm ec2 describe-vpcs --vpc-ids "$default_vpc" --query 'Vpcs[0].IsDefault' --output text)" True "default VPC"
 lookalikes_intact
 ok "a VPC ferry created goes with its subnet and gateway; the default VPC stays even when tagged"
+
+# --- a failing aws call stops a teardown part way; running it again finishes the job --------------
+fixture_deployment flaky flaky-state
+export FERRY_AWS_BACKOFF_MS=10
+failed=0
+for try in 1 2 3 4; do
+    # Discovery makes 8 calls plus one per bucket; the fault hits the second deleting call.
+    n=$((8 + $(awsm s3api list-buckets --query 'length(Buckets)' --output text) + 2))
+    fault_install fail "$n"
+    rc=0
+    "$FERRY" teardown --name flaky --state-dir flaky-state >out 2>err || rc=$?
+    fault_remove
+    echo "# try $try, fault at call $n: exit $rc, $(sed -n "${n}p" "$FAULT_DIR/calls.log")"
+    [ "$rc" = 1 ] || break
+    failed=$((failed + 1))
+    assert_one_error_line
+    assert_file_has_content err 'injected fault'
+    # What the state still names as ferry's is still there.
+    if [ -e flaky-state/state.json ]; then
+        for kind in $(jget '" ".join(k for k, v in j["resources"].items() if v["created"])' <flaky-state/state.json); do
+            case $kind in
+            instance) assert_ne "$(instance_state "$F_INSTANCE")" terminated "a terminated instance left in the state" ;;
+            security_group) awsm ec2 describe-security-groups --group-ids "$F_SG" >/dev/null ;;
+            bucket) awsm s3api head-bucket --bucket flaky-bucket ;;
+            role) awsm iam get-role --role-name flaky-ec2 >/dev/null ;;
+            esac
+        done
+    fi
+done
+[ "$failed" -ge 2 ] || fatal "only $failed teardown(s) failed from an injected fault"
+expect_exit 0 ferry teardown --name flaky --state-dir flaky-state
+assert_eq "$(tagged_leftovers flaky)" "" "leftovers after the re-run"
+assert_not_exists flaky-state/state.json
+ok "a teardown cut short by a failing call ($failed times) is finished by running it again"
+
+fixture_deployment busy busy-state
+fault_install throttle-all 4
+expect_exit 0 ferry teardown --name busy --state-dir busy-state
+fault_remove
+assert_eq "$(tagged_leftovers busy)" "" "leftovers after a throttled teardown"
+ok "throttled calls are retried and the teardown completes"
 
 done_testing

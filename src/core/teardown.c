@@ -528,17 +528,16 @@ lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
   const char *owner;
   FerryFound *found;
 
-  /* Untagged (NoSuchTagSet), gone, or not readable here (another account's policy, another
-   * region): not ferry's to list or delete. Only a throttled call is a failure. */
+  /* Untagged (NoSuchTagSet), gone meanwhile (NoSuchBucket), or closed to us by its policy: not
+   * ferry's. Anything else (a transient failure) must not hide a bucket that is. */
   if (root == NULL)
     {
-      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_THROTTLED)
-          || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      return TRUE;
+      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
+          || ferry_aws_error_has_code (local_error, "AccessDenied"))
+        return TRUE;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "reading the tags of bucket %s: ",
+                                  l->name);
+      return FALSE;
     }
   owner = tag_value (json_object_get (root, "TagSet"), FERRY_TAG);
   if (!owner_matches (l->d, owner))
