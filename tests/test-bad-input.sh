@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib-fault.sh"
 cd "$TEST_TMP"
 
 command -v valgrind >/dev/null || fatal "valgrind not found (scripts/deps installs it)"
-VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+VG=("$(command -v valgrind)" -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
     --show-leak-kinds=definite --suppressions=/usr/share/glib-2.0/valgrind/glib.supp)
 ferry() { "${VG[@]}" "$FERRY" "$@"; }
 
@@ -64,8 +64,10 @@ cd ..
 mkdir -p corrupt/.ferry
 printf '{"schema": "ferry-state", "version": 1, "name": "ferry", "resources": {"instance": ' >corrupt/.ferry/state.json
 cp corrupt/.ferry/state.json corrupt/before.json
-(cd corrupt && case_ 1 "a corrupt state file" -- ferry status)
-(cd corrupt && case_ 1 "a corrupt state file (bootstrap)" -- ferry bootstrap --cidr 203.0.113.7/32 --no-wait-ssh)
+cd corrupt
+case_ 1 "a corrupt state file" -- ferry status
+case_ 1 "a corrupt state file (bootstrap)" -- ferry bootstrap --cidr 203.0.113.7/32 --no-wait-ssh
+cd ..
 cmp corrupt/.ferry/state.json corrupt/before.json || fatal "the corrupt state file was changed"
 ok "the corrupt state file is left as it was"
 
@@ -77,13 +79,15 @@ assert_nothing_created "aws printing garbage, then teardown"
 
 mkdir -p nobin
 for tool in ssh-keygen python3 sh bash env; do ln -sf "$(command -v $tool)" nobin/; done
-(PATH="$TEST_TMP/nobin" case_ 1 "aws missing from PATH" -- "${VG[@]}" "$FERRY" bootstrap --cidr 203.0.113.7/32 --no-wait-ssh)
+case_ 1 "aws missing from PATH" -- env PATH="$TEST_TMP/nobin" "${VG[@]}" "$FERRY" bootstrap --cidr 203.0.113.7/32 --no-wait-ssh
 assert_file_has_content "$TEST_TMP/err" 'aws is not installed'
-(cd wf && PATH="$TEST_TMP/nobin" case_ 1 "snakemake missing from PATH" -- "${VG[@]}" "$FERRY" export all -o in.tar.zst)
+cd wf
+case_ 1 "snakemake missing from PATH" -- env PATH="$TEST_TMP/nobin" "${VG[@]}" "$FERRY" export all -o in.tar.zst
 assert_file_has_content "$TEST_TMP/err" 'snakemake is not installed'
 
 port=$(free_port)
-(cd wf && case_ 1 "ssh failing to connect" -- ferry run all --host 127.0.0.1 --ssh-option "Port=$port" --ssh-option ConnectTimeout=5)
+case_ 1 "ssh failing to connect" -- ferry run all --host 127.0.0.1 --ssh-option "Port=$port" --ssh-option ConnectTimeout=5
+cd ..
 assert_nothing_created "all cases"
 
 done_testing
