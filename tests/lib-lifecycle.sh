@@ -99,3 +99,23 @@ tagged_leftovers() {
     done
     echo "$out"
 }
+
+# fault_op_install OP:CODE:TIMES...: the first TIMES calls of aws operation OP fail with AWS error CODE;
+# `fault_op_count OP` says how many calls of OP were made.
+fault_op_install() {
+    export FAULT_OPS="$*" FAULT_OP_DIR="$TEST_TMP/fault-op"
+    mkdir -p "$FAULT_OP_DIR/bin"
+    rm -f "$FAULT_OP_DIR"/count-*
+    : "${FAULT_OP_REAL_AWS:=$(command -v aws)}"
+    export FAULT_OP_REAL_AWS
+    ln -sf "$FERRY_SOURCE_DIR/tests/fault-aws-op" "$FAULT_OP_DIR/bin/aws"
+    case ":$PATH:" in *":$FAULT_OP_DIR/bin:"*) ;; *) export PATH="$FAULT_OP_DIR/bin:$PATH" ;; esac
+}
+
+fault_op_remove() {
+    [ -n "${FAULT_OP_DIR:-}" ] || return 0
+    PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$FAULT_OP_DIR/bin" | paste -sd:)
+    export PATH
+}
+
+fault_op_count() { cat "$FAULT_OP_DIR/count-$1" 2>/dev/null || echo 0; }

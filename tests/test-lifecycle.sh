@@ -97,6 +97,13 @@ assert_file_has_content out "would run: aws ec2 terminate-instances --instance-i
 assert_eq "$(instance_state "$F_INSTANCE")" running "after terminate --dry-run"
 ok "terminate --dry-run terminates nothing"
 
+# On a terminal, terminate asks first; "n" keeps the instance.
+expect_exit 1 script -qec "$FERRY terminate --name life" /dev/null <<<n
+assert_file_has_content out "Terminate instance $F_INSTANCE\? Its disk is deleted with it. \[y/N\]"
+assert_file_has_content out 'error: not confirmed'
+assert_eq "$(instance_state "$F_INSTANCE")" running "after declining terminate"
+ok "terminate asks on a terminal, and a no keeps the instance"
+
 expect_exit 0 ferry terminate --name life
 assert_file_has_content out "terminated instance $F_INSTANCE"
 assert_eq "$(instance_state "$F_INSTANCE")" terminated "after terminate"

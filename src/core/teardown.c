@@ -1027,6 +1027,7 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
 {
   guint interval_ms = poll_ms ();
   gint64 deadline = g_get_monotonic_time () + (gint64) td->timeout_s * G_USEC_PER_SEC;
+  gboolean told = FALSE;
 
   if (out_gone)
     *out_gone = FALSE;
@@ -1053,6 +1054,14 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
             g_prefix_error (&local_error, "still refused after %u s: ", td->timeout_s);
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
+        }
+      if (!told)
+        {
+          g_autofree char *code = NULL;
+          ferry_aws_classify (local_error->message, &code);
+          td_log (td, "aws %s %s %s refused (%s); retrying for up to %u s", service, operation,
+                  args[1] ? args[1] : "", code ? code : "busy", td->timeout_s);
+          told = TRUE;
         }
       g_usleep ((gulong) interval_ms * 1000);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
