@@ -884,35 +884,11 @@ add_name (GStrvBuilder *b, GHashTable *seen, const char *n)
 }
 
 GPtrArray *
-ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **error)
+ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found, const char *pem_path)
 {
-  const char *name = ferry_state_get_name (td->state);
-  g_autoptr(json_t) root = ferry_state_dup_root (td->state);
-  json_t *resources = json_object_get (root, "resources");
   g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_found_free);
-  g_autoptr(GPtrArray) found = NULL;
-  g_autoptr(GStrvBuilder) roles = g_strv_builder_new ();
-  g_autoptr(GStrvBuilder) profiles = g_strv_builder_new ();
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_auto(GStrv) role_names = NULL;
-  g_auto(GStrv) profile_names = NULL;
-  g_autofree char *role = g_strconcat (name, "-ec2", NULL);
-  g_autofree char *profile = g_strconcat (name, "-profile", NULL);
-  g_autofree char *pem = ferry_state_pem_path (td->state);
   const char *kind;
   json_t *res;
-
-  add_name (roles, seen, role);
-  add_name (roles, seen, json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_ROLE), "id")));
-  add_name (profiles, seen, profile);
-  add_name (profiles, seen,
-            json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_INSTANCE_PROFILE), "id")));
-  role_names = g_strv_builder_end (roles);
-  profile_names = g_strv_builder_end (profiles);
-
-  found = discover (td->aws, name, role_names, profile_names, TRUE, cancellable, error);
-  if (found == NULL)
-    return NULL;
 
   json_object_foreach (resources, kind, res)
     {
@@ -925,7 +901,7 @@ ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **erro
       g_ptr_array_add (plan, item);
     }
 
-  for (guint i = 0; i < found->len; i++)
+  for (guint i = 0; found != NULL && i < found->len; i++)
     {
       FerryFound *live = found->pdata[i];
       FerryFound *item = plan_find (plan, live->kind, live->id);
@@ -963,14 +939,42 @@ ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **erro
         }
     }
 
-  if (g_file_test (pem, G_FILE_TEST_EXISTS))
-    {
-      FerryFound *item = found_new (FERRY_KIND_PEM, pem);
-      g_ptr_array_add (plan, item);
-    }
+  if (pem_path != NULL && g_file_test (pem_path, G_FILE_TEST_EXISTS))
+    g_ptr_array_add (plan, found_new (FERRY_KIND_PEM, pem_path));
 
   g_ptr_array_sort (plan, found_compare);
   return g_steal_pointer (&plan);
+}
+
+GPtrArray *
+ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **error)
+{
+  const char *name = ferry_state_get_name (td->state);
+  g_autoptr(json_t) root = ferry_state_dup_root (td->state);
+  json_t *resources = json_object_get (root, "resources");
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GStrvBuilder) roles = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) profiles = g_strv_builder_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) role_names = NULL;
+  g_auto(GStrv) profile_names = NULL;
+  g_autofree char *role = g_strconcat (name, "-ec2", NULL);
+  g_autofree char *profile = g_strconcat (name, "-profile", NULL);
+  g_autofree char *pem = ferry_state_pem_path (td->state);
+
+  add_name (roles, seen, role);
+  add_name (roles, seen,
+            json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_ROLE), "id")));
+  add_name (profiles, seen, profile);
+  add_name (profiles, seen,
+            json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_INSTANCE_PROFILE), "id")));
+  role_names = g_strv_builder_end (roles);
+  profile_names = g_strv_builder_end (profiles);
+
+  found = discover (td->aws, name, role_names, profile_names, TRUE, cancellable, error);
+  if (found == NULL)
+    return NULL;
+  return ferry_teardown_merge (name, resources, found, pem);
 }
 
 char *

@@ -76,6 +76,14 @@ void ferry_teardown_set_timeout (FerryTeardown *td, guint timeout_s);
  * what discovery by tag and name finds. Nothing is changed. */
 GPtrArray *ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **error);
 
+/* The pure half of the plan, for the unit tests: the state's resources merged with what discovery
+ * found (steals the members it keeps), each marked keep (with a note) or not, plus the pem if the file
+ * exists. Only the state's created resources and what carries ferry:name=`name` are ever deleted; a
+ * key pair, role or profile only with the tag seen on it; the default VPC only if the state says
+ * ferry created it. */
+GPtrArray *ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found,
+                                 const char *pem_path);
+
 /* Deletes the plan in reverse dependency order: the instances are terminated and waited for, then
  * their leftover volumes, security groups and a VPC ferry created; the key pair (and pem), the IAM
  * chain and the bucket go meanwhile. Each deleted resource is forgotten from the state at once, and
