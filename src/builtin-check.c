@@ -19,8 +19,8 @@ typedef struct
   const char *fix; /* what to do, for a failure */
 } Check;
 
-static void
-check_set (Check *check, CheckStatus status, const char *fix, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+static void check_set (Check *check, CheckStatus status, const char *fix, const char *fmt, ...)
+    G_GNUC_PRINTF (4, 5);
 
 static void
 check_set (Check *check, CheckStatus status, const char *fix, const char *fmt, ...)
@@ -78,7 +78,8 @@ check_aws (gpointer data)
   else if (g_str_has_prefix (line, "aws-cli/2."))
     check_set (&checks->aws, CHECK_OK, NULL, "%s (v2)", line);
   else
-    check_set (&checks->aws, CHECK_FAIL, fix, "`aws --version` printed \"%s\": is `aws` the AWS CLI?", line);
+    check_set (&checks->aws, CHECK_FAIL, fix,
+               "`aws --version` printed \"%s\": is `aws` the AWS CLI?", line);
   return NULL;
 }
 
@@ -87,8 +88,8 @@ check_credentials (gpointer data)
 {
   Checks *checks = data;
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) who = ferry_aws_call (checks->inv->aws, "sts", "get-caller-identity", NULL, NULL,
-                                          &local_error);
+  g_autoptr(json_t) who
+      = ferry_aws_call (checks->inv->aws, "sts", "get-caller-identity", NULL, NULL, &local_error);
   const char *fix = "run `aws configure` (or pass --profile, or set AWS_PROFILE)";
 
   if (who == NULL)
@@ -136,7 +137,8 @@ check_region (gpointer data)
   if (inv->profile != NULL)
     g_strv_builder_add_many (b, "--profile", inv->profile, NULL);
   argv = g_strv_builder_end (b);
-  if (ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status, NULL, NULL)
+  if (ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status,
+                           NULL, NULL)
       && status == 0 && *g_strstrip (out) != '\0')
     check_set (&checks->region, CHECK_OK, NULL, "%s (from the AWS CLI's configuration)", out);
   else
@@ -153,8 +155,9 @@ check_snakemake (gpointer data)
   g_autofree char *line = version_line (argv, &local_error);
 
   if (line == NULL)
-    check_set (&checks->snakemake, CHECK_FAIL, "install snakemake (`apt install snakemake`, or conda/mamba)",
-               "%s", local_error->message);
+    check_set (&checks->snakemake, CHECK_FAIL,
+               "install snakemake (`apt install snakemake`, or conda/mamba)", "%s",
+               local_error->message);
   else
     check_set (&checks->snakemake, CHECK_OK, NULL, "%s", line);
   return NULL;
@@ -184,8 +187,9 @@ static void
 check_private_file (Check *check, const char *env, const char *base)
 {
   const char *from_env = g_getenv (env);
-  g_autofree char *path = from_env && *from_env ? g_strdup (from_env)
-                                                : g_build_filename (g_get_home_dir (), ".aws", base, NULL);
+  g_autofree char *path = from_env && *from_env
+                              ? g_strdup (from_env)
+                              : g_build_filename (g_get_home_dir (), ".aws", base, NULL);
   struct stat st;
 
   if (stat (path, &st) != 0)
@@ -231,25 +235,30 @@ ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *
   g_autoptr(GError) state_error = NULL;
   g_autoptr(GString) fixes = g_string_new (NULL);
   Checks checks = { inv, { "aws" }, { "region" }, { "credentials" }, { "snakemake" }, { "ssh" } };
-  Check config = { "aws config file" }, credentials_file = { "aws credentials file" }, state = { "state" };
+  Check config = { "aws config file" }, credentials_file = { "aws credentials file" },
+        state = { "state" };
   GThread *threads[5];
   guint n_failed = 0;
 
-  g_option_context_set_summary (context,
-                                "Check what ferry needs: the AWS CLI (v1 or v2), a region, working credentials\n"
-                                "(sts get-caller-identity), private ~/.aws/config and ~/.aws/credentials, snakemake,\n"
-                                "and ssh. One line per item; exit 1 when something essential is missing.");
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context,
+      "Check what ferry needs: the AWS CLI (v1 or v2), a region, working credentials\n"
+      "(sts get-caller-identity), private ~/.aws/config and ~/.aws/credentials, snakemake,\n"
+      "and ssh. One line per item; exit 1 when something essential is missing.");
+  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                   error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry check --help)", argv[1]);
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry check --help)",
+                              argv[1]);
 
   /* The state only adds settings (endpoint, region, profile): a bad one is reported, not fatal. */
   if (!ferry_invocation_open_state (inv, FALSE, FALSE, &state_error))
     check_set (&state, CHECK_WARN, NULL, "%s", state_error->message);
   else if (ferry_state_exists_on_disk (inv->state))
     {
-      g_autofree char *instance = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
+      g_autofree char *instance
+          = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
       check_set (&state, CHECK_OK, NULL, "deployment %s in %s%s%s", inv->name, inv->state_dir,
                  instance ? ", instance " : ", no instance", instance ? instance : "");
     }
@@ -290,7 +299,8 @@ ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *
   check_clear (&credentials_file);
   check_clear (&state);
   if (n_failed > 0)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "%u essential check%s failed: %s; then run ferry check again",
-                        n_failed, n_failed == 1 ? "" : "s", fixes->str);
+    return ferry_throw (error, FERRY_ERROR_FAILED,
+                        "%u essential check%s failed: %s; then run ferry check again", n_failed,
+                        n_failed == 1 ? "" : "s", fixes->str);
   return TRUE;
 }

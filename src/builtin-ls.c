@@ -4,10 +4,10 @@
 
 static gboolean opt_all;
 
-static const GOptionEntry options[] = {
-  { "all", 0, 0, G_OPTION_ARG_NONE, &opt_all, "List the resources of every ferry name, not only --name's", NULL },
-  { NULL }
-};
+static const GOptionEntry options[]
+    = { { "all", 0, 0, G_OPTION_ARG_NONE, &opt_all,
+          "List the resources of every ferry name, not only --name's", NULL },
+        { NULL } };
 
 static const char *
 or_dash (const char *s)
@@ -27,14 +27,16 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
   FerryBill bill = { 0 };
   int w[5] = { 4, 2, 4, 10, 5 };
 
-  g_option_context_set_summary (context,
-                                "List every resource tagged ferry:name=NAME (with --all, any name) in the region:\n"
-                                "instances, volumes, security groups, key pairs, VPCs, buckets, roles and instance\n"
-                                "profiles, with their state and age, then say what of it bills.");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context, "List every resource tagged ferry:name=NAME (with --all, any name) in the region:\n"
+               "instances, volumes, security groups, key pairs, VPCs, buckets, roles and instance\n"
+               "profiles, with their state and age, then say what of it bills.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                   error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry ls --help)", argv[1]);
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry ls --help)",
+                              argv[1]);
   /* The state only lends its settings (endpoint, region); another name's state is no obstacle. */
   if (!ferry_invocation_open_state (inv, FALSE, FALSE, &state_error)
       && !g_error_matches (state_error, FERRY_ERROR, FERRY_ERROR_CONFIG))
@@ -47,7 +49,9 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
   if (found == NULL)
     return FALSE;
   now = g_date_time_new_now_utc ();
-  region = inv->region ? inv->region : g_getenv ("AWS_REGION") ? g_getenv ("AWS_REGION") : g_getenv ("AWS_DEFAULT_REGION");
+  region = inv->region               ? inv->region
+           : g_getenv ("AWS_REGION") ? g_getenv ("AWS_REGION")
+                                     : g_getenv ("AWS_DEFAULT_REGION");
 
   if (found->len == 0)
     {
@@ -55,7 +59,8 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
         g_print ("nothing tagged ferry:name in %s: nothing ferry made is billing there\n",
                  region ? region : "the default region");
       else
-        g_print ("nothing tagged ferry:name=%s in %s: nothing of it is billing there (ferry ls --all shows other names)\n",
+        g_print ("nothing tagged ferry:name=%s in %s: nothing of it is billing there (ferry ls "
+                 "--all shows other names)\n",
                  inv->name, region ? region : "the default region");
       return TRUE;
     }
@@ -69,15 +74,16 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
       w[3] = MAX (w[3], (int) strlen (or_dash (f->owner)));
       w[4] = MAX (w[4], (int) strlen (or_dash (f->state)));
     }
-  g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "KIND", w[1], "ID", w[2], "NAME", w[3], "FERRY:NAME",
-           w[4], "STATE", "AGE");
+  g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "KIND", w[1], "ID", w[2], "NAME", w[3],
+           "FERRY:NAME", w[4], "STATE", "AGE");
   for (guint i = 0; i < found->len; i++)
     {
       FerryFound *f = found->pdata[i];
       g_autofree char *age = ferry_format_age (f->created_at, now);
 
-      g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], ferry_kind_label (f->kind), w[1], f->id, w[2],
-               or_dash (f->aws_name), w[3], or_dash (f->owner), w[4], or_dash (f->state), age);
+      g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], ferry_kind_label (f->kind), w[1], f->id,
+               w[2], or_dash (f->aws_name), w[3], or_dash (f->owner), w[4], or_dash (f->state),
+               age);
       ferry_bill_add (&bill, f);
     }
   summary = ferry_bill_describe (&bill);

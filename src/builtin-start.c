@@ -4,10 +4,9 @@
 
 static gboolean opt_no_wait;
 
-static const GOptionEntry options[] = {
-  { "no-wait", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait, "Do not wait for the instance to be running", NULL },
-  { NULL }
-};
+static const GOptionEntry options[] = { { "no-wait", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait,
+                                          "Do not wait for the instance to be running", NULL },
+                                        { NULL } };
 
 gboolean
 ferry_builtin_start (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
@@ -17,19 +16,22 @@ ferry_builtin_start (int argc, char **argv, FerryInvocation *inv, GCancellable *
   g_autofree char *id = NULL;
   const char *dns, *ip;
 
-  g_option_context_set_summary (context, "Start the deployment's stopped instance, wait until it runs, and record its\n"
-                                         "public address (it changes at every start).");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
+  g_option_context_set_summary (
+      context, "Start the deployment's stopped instance, wait until it runs, and record its\n"
+               "public address (it changes at every start).");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT,
+                                   c, error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry start --help)", argv[1]);
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry start --help)",
+                              argv[1]);
   if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
     return FALSE;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
     return FALSE;
-  if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_START, !opt_no_wait, 900, &instance, c,
-                              error))
+  if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_START, !opt_no_wait, 900,
+                              &instance, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

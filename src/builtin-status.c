@@ -5,14 +5,15 @@
 
 static gboolean opt_json;
 
-static const GOptionEntry options[] = {
-  { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print one JSON document (state and live instance)", NULL },
-  { NULL }
-};
+static const GOptionEntry options[]
+    = { { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+          "Print one JSON document (state and live instance)", NULL },
+        { NULL } };
 
-static const char *const kinds[] = { FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_KEY_PAIR,
-                                     FERRY_KIND_INSTANCE_PROFILE, FERRY_KIND_ROLE, FERRY_KIND_BUCKET,
-                                     FERRY_KIND_SUBNET, FERRY_KIND_VPC };
+static const char *const kinds[] = { FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP,
+                                     FERRY_KIND_KEY_PAIR, FERRY_KIND_INSTANCE_PROFILE,
+                                     FERRY_KIND_ROLE,     FERRY_KIND_BUCKET,
+                                     FERRY_KIND_SUBNET,   FERRY_KIND_VPC };
 
 static json_t *
 or_null (json_t *v)
@@ -32,7 +33,8 @@ live_instance (FerryInvocation *inv, const char *id, GCancellable *c, GError **e
     {
       if (!g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
         {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "asking AWS about instance %s: ", id);
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "asking AWS about instance %s: ", id);
           return NULL;
         }
       return json_pack ("{s:s, s:s, s:n, s:n, s:n, s:n}", "id", id, "state", "gone", "public_dns",
@@ -40,12 +42,14 @@ live_instance (FerryInvocation *inv, const char *id, GCancellable *c, GError **e
     }
   dns = json_object_get (instance, "PublicDnsName");
   v = json_pack ("{s:s, s:s}", "id", id, "state", ferry_instance_state_name (instance));
-  json_object_set_new (v, "public_dns", json_string_length (dns) > 0 ? json_incref (dns) : json_null ());
+  json_object_set_new (v, "public_dns",
+                       json_string_length (dns) > 0 ? json_incref (dns) : json_null ());
   json_object_set_new (v, "public_ip", or_null (json_object_get (instance, "PublicIpAddress")));
   json_object_set_new (v, "type", or_null (json_object_get (instance, "InstanceType")));
   json_object_set_new (v, "launch_time", or_null (json_object_get (instance, "LaunchTime")));
-  json_object_set_new (v, "availability_zone",
-                       or_null (json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone")));
+  json_object_set_new (
+      v, "availability_zone",
+      or_null (json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone")));
   return v;
 }
 
@@ -63,8 +67,9 @@ print_resource (const char *kind, json_t *res)
       if (v != NULL && *v != '\0' && g_strcmp0 (v, id) != 0)
         g_ptr_array_add (extra, g_strdup (v));
     }
-  g_ptr_array_add (extra, g_strdup (json_is_true (json_object_get (res, "created")) ? "created by ferry"
-                                                                                     : "adopted, kept by teardown"));
+  g_ptr_array_add (extra, g_strdup (json_is_true (json_object_get (res, "created"))
+                                        ? "created by ferry"
+                                        : "adopted, kept by teardown"));
   g_ptr_array_add (extra, NULL);
   joined = g_strjoinv (", ", (char **) extra->pdata);
   g_print ("  %-17s %s (%s)\n", ferry_kind_label (kind), id, joined);
@@ -82,7 +87,8 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
   json_t *max_hours = json_object_get (res, "max_hours");
 
   if (json_is_string (json_object_get (live, "launch_time")))
-    launched = g_date_time_new_from_iso8601 (json_string_value (json_object_get (live, "launch_time")), NULL);
+    launched = g_date_time_new_from_iso8601 (
+        json_string_value (json_object_get (live, "launch_time")), NULL);
 
   g_print ("  %-17s %s: %s", "instance", json_string_value (json_object_get (live, "id")), state);
   if (type != NULL)
@@ -102,8 +108,10 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
              dns && ip ? ")" : "");
 
   if (g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "pending") == 0)
-    g_print ("it bills by the second: ferry ssh%s%s to use it, ferry stop or ferry terminate to end it\n",
-             g_str_equal (inv->name, "ferry") ? "" : " --name ", g_str_equal (inv->name, "ferry") ? "" : inv->name);
+    g_print ("it bills by the second: ferry ssh%s%s to use it, ferry stop or ferry terminate to "
+             "end it\n",
+             g_str_equal (inv->name, "ferry") ? "" : " --name ",
+             g_str_equal (inv->name, "ferry") ? "" : inv->name);
   else if (g_strcmp0 (state, "stopped") == 0 || g_strcmp0 (state, "stopping") == 0)
     g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
   else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
@@ -121,12 +129,15 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   json_t *resources;
   gboolean exists;
 
-  g_option_context_set_summary (context, "Show the deployment kept in the state dir, and the instance's live state\n"
-                                         "(one describe-instances call).");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context, "Show the deployment kept in the state dir, and the instance's live state\n"
+               "(one describe-instances call).");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                   error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry status --help)", argv[1]);
+    return ferry_usage_error (context, error,
+                              "unexpected argument \"%s\" (see ferry status --help)", argv[1]);
   if (!ferry_invocation_open_state (inv, FALSE, FALSE, error))
     return FALSE;
 
@@ -144,8 +155,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (opt_json)
     {
       g_autofree char *text = NULL;
-      doc = json_pack ("{s:s, s:s, s:O?, s:O?}", "name", inv->name, "state_dir", inv->state_dir, "deployment",
-                       exists ? root : NULL, "live", live);
+      doc = json_pack ("{s:s, s:s, s:O?, s:O?}", "name", inv->name, "state_dir", inv->state_dir,
+                       "deployment", exists ? root : NULL, "live", live);
       text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS);
       g_print ("%s\n", text);
       return TRUE;

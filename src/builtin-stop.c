@@ -4,10 +4,9 @@
 
 static gboolean opt_no_wait;
 
-static const GOptionEntry options[] = {
-  { "no-wait", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait, "Do not wait for the instance to be stopped", NULL },
-  { NULL }
-};
+static const GOptionEntry options[] = { { "no-wait", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait,
+                                          "Do not wait for the instance to be stopped", NULL },
+                                        { NULL } };
 
 gboolean
 ferry_builtin_stop (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
@@ -16,24 +15,29 @@ ferry_builtin_stop (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   g_autoptr(json_t) instance = NULL;
   g_autofree char *id = NULL;
 
-  g_option_context_set_summary (context, "Stop the deployment's instance. Compute stops billing; its volume still bills.\n"
-                                         "`ferry start` resumes it, with a new address.");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context, "Stop the deployment's instance. Compute stops billing; its volume still bills.\n"
+               "`ferry start` resumes it, with a new address.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                   error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry stop --help)", argv[1]);
+    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry stop --help)",
+                              argv[1]);
   if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
     return FALSE;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
     return FALSE;
-  if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, !opt_no_wait, 900, &instance, c,
-                              error))
+  if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, !opt_no_wait, 900,
+                              &instance, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;
   if (instance != NULL)
-    g_print ("stopped instance %s; its volume still bills (ferry start resumes it, ferry terminate ends it)\n", id);
+    g_print ("stopped instance %s; its volume still bills (ferry start resumes it, ferry terminate "
+             "ends it)\n",
+             id);
   else
     g_print ("stopping instance %s\n", id);
   return TRUE;

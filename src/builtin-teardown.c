@@ -4,10 +4,9 @@
 
 static gboolean opt_force;
 
-static const GOptionEntry options[] = {
-  { "force", 0, 0, G_OPTION_ARG_NONE, &opt_force, "Empty a non-empty bucket and delete it too", NULL },
-  { NULL }
-};
+static const GOptionEntry options[] = { { "force", 0, 0, G_OPTION_ARG_NONE, &opt_force,
+                                          "Empty a non-empty bucket and delete it too", NULL },
+                                        { NULL } };
 
 static void
 print_progress (const char *message, gpointer user_data)
@@ -16,24 +15,28 @@ print_progress (const char *message, gpointer user_data)
 }
 
 gboolean
-ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
+ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
+                        GError **error)
 {
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(FerryTeardown) td = NULL;
   g_autoptr(GPtrArray) plan = NULL;
   guint n_delete = 0;
 
-  g_option_context_set_summary (context,
-                                "Delete everything ferry created for this deployment, in reverse dependency order:\n"
-                                "the instance (waited for until terminated), its security group, the key pair and\n"
-                                "its pem, the instance profile, role and policy, the bucket (only if empty, unless\n"
-                                "--force), and the VPC only if ferry created it. Resources are found from the state\n"
-                                "and by the ferry:name tag, so a lost state still cleans up; nothing without the tag\n"
-                                "or a state record is touched.");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context,
+      "Delete everything ferry created for this deployment, in reverse dependency order:\n"
+      "the instance (waited for until terminated), its security group, the key pair and\n"
+      "its pem, the instance profile, role and policy, the bucket (only if empty, unless\n"
+      "--force), and the VPC only if ferry created it. Resources are found from the state\n"
+      "and by the ferry:name tag, so a lost state still cleans up; nothing without the tag\n"
+      "or a state record is touched.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                   error))
     return FALSE;
   if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry teardown --help)", argv[1]);
+    return ferry_usage_error (context, error,
+                              "unexpected argument \"%s\" (see ferry teardown --help)", argv[1]);
   if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
     return FALSE;
 
@@ -48,8 +51,9 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
     if (!((FerryFound *) plan->pdata[i])->keep)
       n_delete++;
   if (plan->len == 0)
-    g_print ("nothing to delete: no resource of deployment %s in the state or tagged ferry:name=%s\n",
-             inv->name, inv->name);
+    g_print (
+        "nothing to delete: no resource of deployment %s in the state or tagged ferry:name=%s\n",
+        inv->name, inv->name);
   else
     {
       g_print ("teardown of deployment %s:\n", inv->name);
@@ -61,8 +65,9 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
     }
   if (n_delete > 0 && !inv->dry_run)
     {
-      g_autofree char *prompt = g_strdup_printf ("Delete %s%u resource%s?", n_delete == 1 ? "this " : "these ",
-                                                 n_delete, n_delete == 1 ? "" : "s");
+      g_autofree char *prompt
+          = g_strdup_printf ("Delete %s%u resource%s?", n_delete == 1 ? "this " : "these ",
+                             n_delete, n_delete == 1 ? "" : "s");
       if (!ferry_confirm (inv, prompt))
         return ferry_throw (error, FERRY_ERROR_FAILED, "not confirmed; nothing was deleted");
     }

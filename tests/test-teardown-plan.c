@@ -1,4 +1,5 @@
-/* Unit tests for teardown's plan (what is deleted, what is kept and why), ages and the billing line. */
+/* Unit tests for teardown's plan (what is deleted, what is kept and why), ages and the billing
+ * line. */
 #include "teardown.h"
 
 static FerryFound *
@@ -28,14 +29,13 @@ find (GPtrArray *plan, const char *kind, const char *id)
 static void
 test_merge (void)
 {
-  g_autoptr(json_t) resources = json_pack (
-      "{s:{s:s, s:b}, s:{s:s, s:b}, s:{s:s, s:s, s:b}, s:{s:s, s:b, s:s}, s:{s:s, s:b}, s:{s:s, s:b}}",
-      "vpc", "id", "vpc-default", "created", 0,
-      "bucket", "id", "untagged-bucket", "created", 1,
-      "key_pair", "id", "key-gone", "name", "demo", "created", 1,
-      "role", "id", "demo-ec2", "created", 1, "policy", "demo-s3",
-      "security_group", "id", "sg-state", "created", 1,
-      "instance", "id", "i-1", "created", 1);
+  g_autoptr(json_t) resources
+      = json_pack ("{s:{s:s, s:b}, s:{s:s, s:b}, s:{s:s, s:s, s:b}, s:{s:s, s:b, s:s}, s:{s:s, "
+                   "s:b}, s:{s:s, s:b}}",
+                   "vpc", "id", "vpc-default", "created", 0, "bucket", "id", "untagged-bucket",
+                   "created", 1, "key_pair", "id", "key-gone", "name", "demo", "created", 1, "role",
+                   "id", "demo-ec2", "created", 1, "policy", "demo-s3", "security_group", "id",
+                   "sg-state", "created", 1, "instance", "id", "i-1", "created", 1);
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_found_free);
   g_autoptr(GPtrArray) plan = NULL;
   FerryFound *f;
@@ -97,8 +97,10 @@ test_merge (void)
   for (guint i = 1; i < plan->len; i++)
     {
       const FerryFound *a = plan->pdata[i - 1], *b = plan->pdata[i];
-      g_assert_false (g_str_equal (a->kind, FERRY_KIND_VPC) && g_str_equal (b->kind, FERRY_KIND_SECURITY_GROUP));
-      g_assert_false (g_str_equal (a->kind, FERRY_KIND_SECURITY_GROUP) && g_str_equal (b->kind, FERRY_KIND_INSTANCE));
+      g_assert_false (g_str_equal (a->kind, FERRY_KIND_VPC)
+                      && g_str_equal (b->kind, FERRY_KIND_SECURITY_GROUP));
+      g_assert_false (g_str_equal (a->kind, FERRY_KIND_SECURITY_GROUP)
+                      && g_str_equal (b->kind, FERRY_KIND_INSTANCE));
     }
 }
 
@@ -127,7 +129,8 @@ test_age (void)
   {
     GDateTime *t;
     const char *want;
-  } cases[] = { { a, "30s" }, { b, "45m" }, { c, "10h" }, { d, "9d" }, { future, "0s" }, { NULL, "-" } };
+  } cases[]
+      = { { a, "30s" }, { b, "45m" }, { c, "10h" }, { d, "9d" }, { future, "0s" }, { NULL, "-" } };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -156,11 +159,12 @@ test_bill (void)
   ferry_bill_add (&bill, volume);
   ferry_bill_add (&bill, group);
   some = ferry_bill_describe (&bill);
-  g_assert_cmpstr (some, ==,
-                   "1 running instance bills by the second; 1 stopped instance (compute does not bill, its "
-                   "volume does); 1 volume (200 GB) bills by the GB-month");
+  g_assert_cmpstr (
+      some, ==,
+      "1 running instance bills by the second; 1 stopped instance (compute does not bill, its "
+      "volume does); 1 volume (200 GB) bills by the GB-month");
 
-  bill = (FerryBill) { 0 };
+  bill = (FerryBill){ 0 };
   ferry_bill_add (&bill, group);
   g_free (some);
   some = ferry_bill_describe (&bill);

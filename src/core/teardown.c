@@ -9,7 +9,7 @@
 #define FERRY_TAG "ferry:name"
 #define FERRY_KIND_PEM "pem"
 
-/* --- found resources ------------------------------------------------------------------------------ */
+/* --- found resources --- */
 
 void
 ferry_found_free (FerryFound *found)
@@ -96,11 +96,11 @@ ferry_kind_label (const char *kind)
 static guint
 kind_rank (const char *kind)
 {
-  static const char *const order[] = { FERRY_KIND_INSTANCE, FERRY_KIND_VOLUME,
-                                       FERRY_KIND_SECURITY_GROUP, FERRY_KIND_KEY_PAIR,
-                                       FERRY_KIND_PEM, FERRY_KIND_INSTANCE_PROFILE,
-                                       FERRY_KIND_ROLE, FERRY_KIND_BUCKET,
-                                       FERRY_KIND_SUBNET, FERRY_KIND_VPC };
+  static const char *const order[]
+      = { FERRY_KIND_INSTANCE, FERRY_KIND_VOLUME, FERRY_KIND_SECURITY_GROUP,
+          FERRY_KIND_KEY_PAIR, FERRY_KIND_PEM,    FERRY_KIND_INSTANCE_PROFILE,
+          FERRY_KIND_ROLE,     FERRY_KIND_BUCKET, FERRY_KIND_SUBNET,
+          FERRY_KIND_VPC };
 
   for (guint i = 0; i < G_N_ELEMENTS (order); i++)
     if (g_str_equal (order[i], kind))
@@ -172,32 +172,33 @@ ferry_bill_describe (const FerryBill *bill)
                                              bill->running_instances == 1 ? "" : "s",
                                              bill->running_instances == 1 ? "s" : ""));
   if (bill->stopped_instances > 0)
-    g_ptr_array_add (parts, g_strdup_printf ("%u stopped instance%s (compute does not bill, %s volume%s do%s)",
-                                             bill->stopped_instances,
-                                             bill->stopped_instances == 1 ? "" : "s",
-                                             bill->stopped_instances == 1 ? "its" : "their",
-                                             bill->stopped_instances == 1 ? "" : "s",
-                                             bill->stopped_instances == 1 ? "es" : ""));
+    g_ptr_array_add (
+        parts, g_strdup_printf ("%u stopped instance%s (compute does not bill, %s volume%s do%s)",
+                                bill->stopped_instances, bill->stopped_instances == 1 ? "" : "s",
+                                bill->stopped_instances == 1 ? "its" : "their",
+                                bill->stopped_instances == 1 ? "" : "s",
+                                bill->stopped_instances == 1 ? "es" : ""));
   if (bill->volumes > 0)
-    g_ptr_array_add (parts, g_strdup_printf ("%u volume%s (%" G_GINT64_FORMAT " GB) bill%s by the GB-month",
+    g_ptr_array_add (parts, g_strdup_printf ("%u volume%s (%" G_GINT64_FORMAT
+                                             " GB) bill%s by the GB-month",
                                              bill->volumes, bill->volumes == 1 ? "" : "s",
                                              bill->volume_gb, bill->volumes == 1 ? "s" : ""));
   if (bill->buckets > 0)
-    g_ptr_array_add (parts, g_strdup_printf ("%u bucket%s bill%s for what %s store%s",
-                                             bill->buckets, bill->buckets == 1 ? "" : "s",
-                                             bill->buckets == 1 ? "s" : "",
-                                             bill->buckets == 1 ? "it" : "they",
-                                             bill->buckets == 1 ? "s" : ""));
+    g_ptr_array_add (
+        parts, g_strdup_printf ("%u bucket%s bill%s for what %s store%s", bill->buckets,
+                                bill->buckets == 1 ? "" : "s", bill->buckets == 1 ? "s" : "",
+                                bill->buckets == 1 ? "it" : "they", bill->buckets == 1 ? "s" : ""));
   if (parts->len == 0)
-    return g_strdup (bill->free_items > 0
-                         ? "nothing listed bills (key pairs, security groups, VPCs, roles and profiles are free)"
-                         : "nothing is billing");
+    return g_strdup (
+        bill->free_items > 0
+            ? "nothing listed bills (key pairs, security groups, VPCs, roles and profiles are free)"
+            : "nothing is billing");
   g_ptr_array_add (parts, NULL);
   joined = g_strjoinv ("; ", (char **) parts->pdata);
   return g_steal_pointer (&joined);
 }
 
-/* --- running independent pieces at once --------------------------------------------------------- */
+/* --- running independent pieces at once --- */
 
 typedef gboolean (*TaskFunc) (gpointer data, GCancellable *cancellable, GError **error);
 
@@ -274,15 +275,15 @@ run_tasks (Task *tasks, guint n_tasks, guint max_parallel, GCancellable *cancell
   return TRUE;
 }
 
-/* --- discovery ------------------------------------------------------------------------------------ */
+/* --- discovery --- */
 
 typedef struct
 {
   FerryAws *aws;
-  const char *name;        /* NULL: any ferry name */
-  GStrv role_names;        /* name-addressed lookups (with a name) */
+  const char *name; /* NULL: any ferry name */
+  GStrv role_names; /* name-addressed lookups (with a name) */
   GStrv profile_names;
-  gboolean keep_untagged;  /* name-addressed hits come back even when not tagged as ours */
+  gboolean keep_untagged; /* name-addressed hits come back even when not tagged as ours */
   GMutex lock;
   GPtrArray *found;
 } Discovery;
@@ -325,8 +326,8 @@ describe_tagged (Discovery *d, const char *operation, const char *member, const 
   if (!ferry_json_unpack (root, what, error, "{s:o}", member, &array))
     return NULL;
   if (!json_is_array (array))
-    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA, "unexpected output from %s: %s is not a list",
-                         what, member),
+    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                         "unexpected output from %s: %s is not a list", what, member),
             NULL);
   return json_incref (array);
 }
@@ -339,9 +340,10 @@ discover_instances (gpointer data, GCancellable *cancellable, GError **error)
   json_t *reservation, *instance;
   size_t i, j;
 
-  reservations = describe_tagged (d, "describe-instances", "Reservations",
-                                  "Name=instance-state-name,Values=pending,running,shutting-down,stopping,stopped",
-                                  cancellable, error);
+  reservations = describe_tagged (
+      d, "describe-instances", "Reservations",
+      "Name=instance-state-name,Values=pending,running,shutting-down,stopping,stopped", cancellable,
+      error);
   if (reservations == NULL)
     return FALSE;
   json_array_foreach (reservations, i, reservation)
@@ -381,8 +383,8 @@ static gboolean
 discover_volumes (gpointer data, GCancellable *cancellable, GError **error)
 {
   Discovery *d = data;
-  g_autoptr(json_t) volumes = describe_tagged (d, "describe-volumes", "Volumes", NULL, cancellable,
-                                               error);
+  g_autoptr(json_t) volumes
+      = describe_tagged (d, "describe-volumes", "Volumes", NULL, cancellable, error);
   json_t *volume;
   size_t i;
 
@@ -405,7 +407,8 @@ discover_volumes (gpointer data, GCancellable *cancellable, GError **error)
       found->size_gb = json_integer_value (json_object_get (volume, "Size"));
       found->detail = g_strdup_printf ("%" G_GINT64_FORMAT " GB", found->size_gb);
       found->parent = dup_json_string (json_object_get (attachment, "InstanceId"));
-      found->delete_on_termination = json_is_true (json_object_get (attachment, "DeleteOnTermination"));
+      found->delete_on_termination
+          = json_is_true (json_object_get (attachment, "DeleteOnTermination"));
       found->live = TRUE;
       discovery_add (d, found);
     }
@@ -416,8 +419,8 @@ static gboolean
 discover_groups (gpointer data, GCancellable *cancellable, GError **error)
 {
   Discovery *d = data;
-  g_autoptr(json_t) groups = describe_tagged (d, "describe-security-groups", "SecurityGroups", NULL,
-                                              cancellable, error);
+  g_autoptr(json_t) groups
+      = describe_tagged (d, "describe-security-groups", "SecurityGroups", NULL, cancellable, error);
   json_t *group;
   size_t i;
 
@@ -446,8 +449,8 @@ static gboolean
 discover_key_pairs (gpointer data, GCancellable *cancellable, GError **error)
 {
   Discovery *d = data;
-  g_autoptr(json_t) keys = describe_tagged (d, "describe-key-pairs", "KeyPairs", NULL, cancellable,
-                                            error);
+  g_autoptr(json_t) keys
+      = describe_tagged (d, "describe-key-pairs", "KeyPairs", NULL, cancellable, error);
   json_t *key;
   size_t i;
 
@@ -523,8 +526,8 @@ lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
 {
   const char *args[] = { "--bucket", l->name, NULL };
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root = ferry_aws_call (l->d->aws, "s3api", "get-bucket-tagging", args,
-                                           cancellable, &local_error);
+  g_autoptr(json_t) root
+      = ferry_aws_call (l->d->aws, "s3api", "get-bucket-tagging", args, cancellable, &local_error);
   const char *owner;
   FerryFound *found;
 
@@ -535,8 +538,8 @@ lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
       if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
           || ferry_aws_error_has_code (local_error, "AccessDenied"))
         return TRUE;
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "reading the tags of bucket %s: ",
-                                  l->name);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "reading the tags of bucket %s: ", l->name);
       return FALSE;
     }
   owner = tag_value (json_object_get (root, "TagSet"), FERRY_TAG);
@@ -556,8 +559,9 @@ lookup_iam (Lookup *l, GCancellable *cancellable, GError **error)
   gboolean is_role = g_str_equal (l->kind, FERRY_KIND_ROLE);
   const char *args[] = { is_role ? "--role-name" : "--instance-profile-name", l->name, NULL };
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root = ferry_aws_call (l->d->aws, "iam", is_role ? "get-role" : "get-instance-profile",
-                                           args, cancellable, &local_error);
+  g_autoptr(json_t) root
+      = ferry_aws_call (l->d->aws, "iam", is_role ? "get-role" : "get-instance-profile", args,
+                        cancellable, &local_error);
   json_t *obj;
   const char *owner;
   FerryFound *found;
@@ -623,7 +627,8 @@ static gboolean
 discover_buckets (gpointer data, GCancellable *cancellable, GError **error)
 {
   Discovery *d = data;
-  g_autoptr(json_t) root = ferry_aws_call (d->aws, "s3api", "list-buckets", NULL, cancellable, error);
+  g_autoptr(json_t) root
+      = ferry_aws_call (d->aws, "s3api", "list-buckets", NULL, cancellable, error);
   g_autoptr(GArray) lookups = g_array_new (FALSE, TRUE, sizeof (Lookup));
   json_t *buckets = NULL, *bucket;
   size_t i;
@@ -744,7 +749,7 @@ ferry_discover (FerryAws *aws, const char *name, GCancellable *cancellable, GErr
   return discover (aws, name, roles, profiles, FALSE, cancellable, error);
 }
 
-/* --- teardown ------------------------------------------------------------------------------------- */
+/* --- teardown --- */
 
 struct _FerryTeardown
 {
@@ -926,10 +931,11 @@ ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found, con
       else if (is_name_addressed (item->kind) && g_strcmp0 (item->owner, name) != 0)
         {
           item->keep = TRUE;
-          item->note = g_strdup (item->live ? "exists without ferry's tag: left alone"
-                                            : "already gone");
+          item->note
+              = g_strdup (item->live ? "exists without ferry's tag: left alone" : "already gone");
         }
-      else if (g_str_equal (item->kind, FERRY_KIND_VOLUME) && volume_goes_with_instance (item, plan))
+      else if (g_str_equal (item->kind, FERRY_KIND_VOLUME)
+               && volume_goes_with_instance (item, plan))
         item->note = g_strdup ("deleted with its instance");
       else if (g_str_equal (item->kind, FERRY_KIND_VPC) && !item->from_state && item->is_default)
         {
@@ -963,11 +969,13 @@ ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **erro
   g_autofree char *pem = ferry_state_pem_path (td->state);
 
   add_name (roles, seen, role);
-  add_name (roles, seen,
-            json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_ROLE), "id")));
+  add_name (
+      roles, seen,
+      json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_ROLE), "id")));
   add_name (profiles, seen, profile);
   add_name (profiles, seen,
-            json_string_value (json_object_get (json_object_get (resources, FERRY_KIND_INSTANCE_PROFILE), "id")));
+            json_string_value (
+                json_object_get (json_object_get (resources, FERRY_KIND_INSTANCE_PROFILE), "id")));
   role_names = g_strv_builder_end (roles);
   profile_names = g_strv_builder_end (profiles);
 
@@ -1011,7 +1019,7 @@ ferry_teardown_item_describe (const FerryFound *item)
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-/* --- deleting ------------------------------------------------------------------------------------- */
+/* --- deleting --- */
 
 static guint
 poll_ms (void)
@@ -1021,9 +1029,9 @@ poll_ms (void)
   return MAX (ms, 1);
 }
 
-/* Runs one deleting call. A not-found answer means it is already gone (*out_gone). While AWS answers
- * one of `retry_codes` (a dependency still going away), the call is retried with backoff until the
- * timeout. */
+/* Runs one deleting call. A not-found answer means it is already gone (*out_gone). While AWS
+ * answers one of `retry_codes` (a dependency still going away), the call is retried with backoff
+ * until the timeout. */
 static gboolean
 delete_call (FerryTeardown *td, const char *service, const char *operation, const char *const *args,
              const char *const *retry_codes, gboolean *out_gone, GCancellable *cancellable,
@@ -1038,8 +1046,8 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
   for (;;)
     {
       g_autoptr(GError) local_error = NULL;
-      g_autoptr(json_t) root = ferry_aws_call (td->aws, service, operation, args, cancellable,
-                                               &local_error);
+      g_autoptr(json_t) root
+          = ferry_aws_call (td->aws, service, operation, args, cancellable, &local_error);
       gboolean retry = FALSE;
 
       if (root != NULL)
@@ -1182,7 +1190,8 @@ delete_vpc (FerryTeardown *td, FerryFound *item, GCancellable *cancellable, GErr
   gboolean gone = FALSE;
   size_t i;
 
-  igws = ferry_aws_call (td->aws, "ec2", "describe-internet-gateways", igw_args, cancellable, error);
+  igws
+      = ferry_aws_call (td->aws, "ec2", "describe-internet-gateways", igw_args, cancellable, error);
   if (igws == NULL)
     return FALSE;
   json_array_foreach (json_object_get (igws, "InternetGateways"), i, igw)
@@ -1249,7 +1258,8 @@ chain_compute (gpointer data, GCancellable *cancellable, GError **error)
           const char *args[] = { "--volume-id", item->id, NULL };
           if (volume_goes_with_instance (item, instances))
             continue;
-          if (!delete_call (td, "ec2", "delete-volume", args, volume_busy, &gone, cancellable, error))
+          if (!delete_call (td, "ec2", "delete-volume", args, volume_busy, &gone, cancellable,
+                            error))
             return FALSE;
         }
       else if (g_str_equal (item->kind, FERRY_KIND_SECURITY_GROUP))
@@ -1262,7 +1272,8 @@ chain_compute (gpointer data, GCancellable *cancellable, GError **error)
       else if (g_str_equal (item->kind, FERRY_KIND_SUBNET))
         {
           const char *args[] = { "--subnet-id", item->id, NULL };
-          if (!delete_call (td, "ec2", "delete-subnet", args, dependency, &gone, cancellable, error))
+          if (!delete_call (td, "ec2", "delete-subnet", args, dependency, &gone, cancellable,
+                            error))
             return FALSE;
         }
       else if (g_str_equal (item->kind, FERRY_KIND_VPC))
@@ -1328,7 +1339,8 @@ chain_key (gpointer data, GCancellable *cancellable, GError **error)
   return forget_kept (td, chain->items, error);
 }
 
-/* A role can also hold managed policies or sit in other profiles; only then is it worth the calls. */
+/* A role can also hold managed policies or sit in other profiles; only then is it worth the calls.
+ */
 static gboolean
 empty_role (FerryTeardown *td, const char *role, GCancellable *cancellable, GError **error)
 {
@@ -1345,19 +1357,20 @@ empty_role (FerryTeardown *td, const char *role, GCancellable *cancellable, GErr
   json_array_foreach (json_object_get (inline_policies, "PolicyNames"), i, v)
     {
       const char *del[] = { "--role-name", role, "--policy-name", json_string_value (v), NULL };
-      if (json_is_string (v) && !delete_call (td, "iam", "delete-role-policy", del, NULL, NULL,
-                                               cancellable, error))
+      if (json_is_string (v)
+          && !delete_call (td, "iam", "delete-role-policy", del, NULL, NULL, cancellable, error))
         return FALSE;
     }
-  attached = ferry_aws_call (td->aws, "iam", "list-attached-role-policies", args, cancellable, error);
+  attached
+      = ferry_aws_call (td->aws, "iam", "list-attached-role-policies", args, cancellable, error);
   if (attached == NULL)
     return FALSE;
   json_array_foreach (json_object_get (attached, "AttachedPolicies"), i, v)
     {
       const char *arn = json_string_value (json_object_get (v, "PolicyArn"));
       const char *detach[] = { "--role-name", role, "--policy-arn", arn, NULL };
-      if (arn != NULL && !delete_call (td, "iam", "detach-role-policy", detach, NULL, NULL,
-                                       cancellable, error))
+      if (arn != NULL
+          && !delete_call (td, "iam", "detach-role-policy", detach, NULL, NULL, cancellable, error))
         return FALSE;
     }
   profiles = ferry_aws_call (td->aws, "iam", "list-instance-profiles-for-role", args, cancellable,
@@ -1368,8 +1381,9 @@ empty_role (FerryTeardown *td, const char *role, GCancellable *cancellable, GErr
     {
       const char *p = json_string_value (json_object_get (v, "InstanceProfileName"));
       const char *remove[] = { "--instance-profile-name", p, "--role-name", role, NULL };
-      if (p != NULL && !delete_call (td, "iam", "remove-role-from-instance-profile", remove, NULL,
-                                     NULL, cancellable, error))
+      if (p != NULL
+          && !delete_call (td, "iam", "remove-role-from-instance-profile", remove, NULL, NULL,
+                           cancellable, error))
         return FALSE;
     }
   return TRUE;
@@ -1393,13 +1407,14 @@ chain_iam (gpointer data, GCancellable *cancellable, GError **error)
         continue;
       for (guint j = 0; item->members != NULL && item->members[j] != NULL; j++)
         {
-          const char *remove[] = { "--instance-profile-name", item->id, "--role-name",
-                                   item->members[j], NULL };
+          const char *remove[]
+              = { "--instance-profile-name", item->id, "--role-name", item->members[j], NULL };
           if (!delete_call (td, "iam", "remove-role-from-instance-profile", remove, NULL, NULL,
                             cancellable, error))
             return FALSE;
         }
-      if (!delete_call (td, "iam", "delete-instance-profile", args, NULL, &gone, cancellable, error))
+      if (!delete_call (td, "iam", "delete-instance-profile", args, NULL, &gone, cancellable,
+                        error))
         return FALSE;
       log_done (td, item, "deleted", gone);
       if (!forget_item (td, item, error))
@@ -1445,8 +1460,8 @@ static gboolean
 empty_bucket (FerryTeardown *td, const char *bucket, GCancellable *cancellable, GError **error)
 {
   const char *list_args[] = { "--bucket", bucket, NULL };
-  g_autoptr(json_t) listing = ferry_aws_call (td->aws, "s3api", "list-object-versions", list_args,
-                                              cancellable, error);
+  g_autoptr(json_t) listing
+      = ferry_aws_call (td->aws, "s3api", "list-object-versions", list_args, cancellable, error);
   g_autoptr(json_t) objects = json_array ();
   const char *members[] = { "Versions", "DeleteMarkers" };
   guint n_deleted = 0;
@@ -1464,7 +1479,8 @@ empty_bucket (FerryTeardown *td, const char *bucket, GCancellable *cancellable, 
           if (!json_is_string (key))
             continue;
           if (json_is_string (version))
-            json_array_append_new (objects, json_pack ("{s:O, s:O}", "Key", key, "VersionId", version));
+            json_array_append_new (objects,
+                                   json_pack ("{s:O, s:O}", "Key", key, "VersionId", version));
           else
             json_array_append_new (objects, json_pack ("{s:O}", "Key", key));
         }
@@ -1490,9 +1506,10 @@ empty_bucket (FerryTeardown *td, const char *bucket, GCancellable *cancellable, 
         return FALSE;
       errors = json_object_get (result, "Errors");
       if (json_array_size (errors) > 0)
-        return ferry_throw (error, FERRY_ERROR_FAILED, "emptying bucket %s: %s: %s", bucket,
-                            json_string_value (json_object_get (json_array_get (errors, 0), "Key")),
-                            json_string_value (json_object_get (json_array_get (errors, 0), "Message")));
+        return ferry_throw (
+            error, FERRY_ERROR_FAILED, "emptying bucket %s: %s: %s", bucket,
+            json_string_value (json_object_get (json_array_get (errors, 0), "Key")),
+            json_string_value (json_object_get (json_array_get (errors, 0), "Message")));
       n_deleted += json_array_size (batch);
     }
   if (!td->aws->dry_run && n_deleted > 0)
@@ -1506,8 +1523,8 @@ bucket_is_empty (FerryTeardown *td, const char *bucket, gboolean *out_empty,
 {
   const char *args[] = { "--bucket", bucket, "--max-keys", "1", NULL };
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root = ferry_aws_call (td->aws, "s3api", "list-objects-v2", args, cancellable,
-                                           &local_error);
+  g_autoptr(json_t) root
+      = ferry_aws_call (td->aws, "s3api", "list-objects-v2", args, cancellable, &local_error);
 
   *out_empty = TRUE;
   if (root == NULL)
@@ -1555,7 +1572,8 @@ chain_bucket (gpointer data, GCancellable *cancellable, GError **error)
             }
           if (!td->force)
             return ferry_throw (error, FERRY_ERROR_FAILED,
-                                "bucket %s is not empty, so it was kept; save what it holds, then run `ferry teardown --force` to delete it with its contents",
+                                "bucket %s is not empty, so it was kept; save what it holds, then "
+                                "run `ferry teardown --force` to delete it with its contents",
                                 item->id);
           if (!empty_bucket (td, item->id, cancellable, error)
               || !delete_call (td, "s3api", "delete-bucket", args, NULL, &gone, cancellable, error))
@@ -1577,8 +1595,10 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
   g_autoptr(GPtrArray) iam = g_ptr_array_new ();
   g_autoptr(GPtrArray) bucket = g_ptr_array_new ();
   Chain chains[] = { { td, compute }, { td, key }, { td, iam }, { td, bucket } };
-  Task tasks[] = { { chain_compute, &chains[0], NULL }, { chain_key, &chains[1], NULL },
-                   { chain_iam, &chains[2], NULL }, { chain_bucket, &chains[3], NULL } };
+  Task tasks[] = { { chain_compute, &chains[0], NULL },
+                   { chain_key, &chains[1], NULL },
+                   { chain_iam, &chains[2], NULL },
+                   { chain_bucket, &chains[3], NULL } };
   g_autoptr(json_t) root = NULL;
 
   for (guint i = 0; i < plan->len; i++)
@@ -1597,8 +1617,8 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
     }
 
   /* A dry run shows the commands chain by chain, in order. */
-  if (!run_tasks (tasks, G_N_ELEMENTS (tasks), td->aws->dry_run ? 1 : G_N_ELEMENTS (tasks), cancellable,
-                  error))
+  if (!run_tasks (tasks, G_N_ELEMENTS (tasks), td->aws->dry_run ? 1 : G_N_ELEMENTS (tasks),
+                  cancellable, error))
     return FALSE;
   if (td->aws->dry_run)
     return TRUE;
@@ -1611,7 +1631,8 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
       if (g_unlink (path) != 0 && errno != ENOENT)
         {
           int errsv = errno;
-          return ferry_throw (error, FERRY_ERROR_FAILED, "removing %s: %s", path, g_strerror (errsv));
+          return ferry_throw (error, FERRY_ERROR_FAILED, "removing %s: %s", path,
+                              g_strerror (errsv));
         }
     }
   return TRUE;
