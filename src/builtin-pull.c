@@ -1,12 +1,56 @@
-/* ferry pull: placeholder until its issue lands. */
+/* ferry pull: bring a target's outputs back from the remote dir, extracted securely with their mtimes. */
 #include "ferry-builtins.h"
+#include "core/remote.h"
+
+static char *opt_host;
+static char *opt_remote_dir;
+
+static const GOptionEntry options[] = {
+  { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Pull from this host instead of the instance (no AWS)", "[USER@]HOST" },
+  { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { NULL }
+};
 
 gboolean
 ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- pull");
+  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET...");
+  g_autoptr(FerryRemote) remote = NULL;
+  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autofree char *dir = NULL;
+  FerryPullStats stats;
+  gboolean ok;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (context, "Bring back the outputs of TARGET's jobs (directories whole) that the remote has\n"
+                                         "complete, keeping their mtimes, so the local snakemake sees TARGET done. An\n"
+                                         "output of a failed or interrupted job is not pulled.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry pull is not available in this build yet");
+  if (argc < 2)
+    return ferry_usage_error (context, error, "pull needs at least one TARGET (see ferry pull --help)");
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+    return FALSE;
+  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  if (remote == NULL)
+    return FALSE;
+  remote->verbose = inv->verbose;
+  remote->log = ferry_print_log;
+  remote->log_data = inv;
+  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  if (plan == NULL)
+    return FALSE;
+  if (inv->dry_run)
+    {
+      for (guint i = 0; plan->outputs[i] != NULL; i++)
+        g_print ("would pull %s\n", plan->outputs[i]);
+      return TRUE;
+    }
+  ok = ferry_remote_pull (remote, dir, (const char *const *) plan->outputs, &stats, c, error);
+  ferry_remote_close (remote);
+  if (!ok)
+    return FALSE;
+  g_print ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", stats.entries, stats.bytes,
+           remote->host, dir);
+  return TRUE;
 }

@@ -1,12 +1,62 @@
-/* ferry push: placeholder until its issue lands. */
+/* ferry push: send the workflow and a target's inputs to the remote dir, only what changed. */
 #include "ferry-builtins.h"
+#include "core/remote.h"
+
+static char *opt_host;
+static char *opt_remote_dir;
+
+static const GOptionEntry options[] = {
+  { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Push to this host instead of the instance (no AWS)", "[USER@]HOST" },
+  { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { NULL }
+};
 
 gboolean
 ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- push");
+  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET...");
+  g_autoptr(FerryRemote) remote = NULL;
+  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autoptr(GStrvBuilder) files = g_strv_builder_new ();
+  g_auto(GStrv) list = NULL;
+  g_autofree char *dir = NULL;
+  FerryPushStats stats;
+  gboolean ok;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (context, "Send the workflow files and the existing inputs TARGET needs to the remote\n"
+                                         "directory, streamed over ssh. Files the remote already has (same size and\n"
+                                         "mtime) are not sent again.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry push is not available in this build yet");
+  if (argc < 2)
+    return ferry_usage_error (context, error, "push needs at least one TARGET (see ferry push --help)");
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+    return FALSE;
+  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  if (remote == NULL)
+    return FALSE;
+  remote->verbose = inv->verbose;
+  remote->log = ferry_print_log;
+  remote->log_data = inv;
+  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  if (plan == NULL)
+    return FALSE;
+  g_strv_builder_addv (files, (const char **) plan->workflow);
+  g_strv_builder_addv (files, (const char **) plan->inputs);
+  list = g_strv_builder_end (files);
+  if (inv->dry_run)
+    {
+      for (guint i = 0; list[i] != NULL; i++)
+        g_print ("would push %s\n", list[i]);
+      return TRUE;
+    }
+  ok = ferry_remote_push (remote, dir, (const char *const *) list, &stats, c, error);
+  ferry_remote_close (remote);
+  if (!ok)
+    return FALSE;
+  g_print ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s\n", stats.files_sent,
+           stats.files_total, stats.bytes_sent, stats.compression ? stats.compression : "none",
+           remote->host, dir);
+  return TRUE;
 }

@@ -1,12 +1,179 @@
-/* ferry run: placeholder until its issue lands. */
+/* ferry run: push, run snakemake on the remote with live output, pull the outputs, exit with its status. */
+#include <unistd.h>
+#include <glib/gstdio.h>
+
 #include "ferry-builtins.h"
+#include "core/instance.h"
+#include "core/remote.h"
+#include "core/spawn.h"
+
+static char *opt_host;
+static char *opt_remote_dir;
+static char *opt_cores;
+static char *opt_then;
+static gboolean opt_no_push;
+static gboolean opt_no_pull;
+static int opt_ready_timeout = 900;
+
+static const GOptionEntry options[] = {
+  { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
+  { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Run on this host instead of the instance (no AWS)", "[USER@]HOST" },
+  { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
+  { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
+  { "then", 0, 0, G_OPTION_ARG_STRING, &opt_then, "Afterwards keep the instance (default), stop it, or terminate it", "keep|stop|terminate" },
+  { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &opt_ready_timeout, "Seconds to wait for a new instance to be ready (default 900)", "S" },
+  { NULL }
+};
+
+static gboolean
+after_run (FerryInvocation *inv, GCancellable *c, GError **error)
+{
+  g_autoptr(json_t) instance = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *type = NULL;
+
+  if (opt_host != NULL)
+    return TRUE;
+  id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
+  type = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "type");
+  if (opt_then == NULL || g_str_equal (opt_then, "keep"))
+    {
+      g_printerr ("instance %s%s%s%s keeps running and billing by the second: ferry stop or ferry terminate"
+                  " when done\n",
+                  id, type ? " (" : "", type ? type : "", type ? ")" : "");
+      return TRUE;
+    }
+  if (g_str_equal (opt_then, "stop"))
+    {
+      if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, TRUE, 900, &instance, c, error))
+        return FALSE;
+      g_printerr ("stopped instance %s; its volume still bills (ferry start resumes it)\n", id);
+      return TRUE;
+    }
+  if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_TERMINATE, TRUE, 900, &instance, c, error))
+    return FALSE;
+  g_printerr ("terminated instance %s\n", id);
+  return TRUE;
+}
 
 gboolean
 ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- run");
+  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
+  g_autoptr(FerryRemote) remote = NULL;
+  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autoptr(GStrvBuilder) sm = g_strv_builder_new ();
+  g_auto(GStrv) sm_argv = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *logs = NULL;
+  g_autofree char *log_path = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  char **extra = NULL;
+  int status = 0;
+  gboolean ok;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (context, "Push the workflow and TARGET's inputs, run snakemake on the remote with its\n"
+                                         "output shown live (and kept in STATE-DIR/logs), pass Ctrl-C on, pull the\n"
+                                         "outputs, and exit with snakemake's status. Arguments after -- go to snakemake.");
+  /* What follows `--` is snakemake's, untouched by option parsing. */
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--"))
+      {
+        extra = argv + i + 1;
+        argv[i] = NULL;
+        argc = i;
+        break;
+      }
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry run is not available in this build yet");
+  if (argc < 2)
+    return ferry_usage_error (context, error, "run needs at least one TARGET (see ferry run --help)");
+  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !g_str_equal (opt_then, "stop")
+      && !g_str_equal (opt_then, "terminate"))
+    return ferry_usage_error (context, error, "--then takes keep, stop or terminate, not \"%s\"", opt_then);
+  if (opt_then != NULL && opt_host != NULL && !g_str_equal (opt_then, "keep"))
+    return ferry_usage_error (context, error, "--then %s acts on the instance; it does not go with --host", opt_then);
+  if (opt_cores != NULL && !g_str_equal (opt_cores, "all")
+      && !g_regex_match_simple ("^[1-9][0-9]{0,4}$", opt_cores, 0, 0))
+    return ferry_usage_error (context, error, "--cores takes a number or \"all\", not \"%s\"", opt_cores);
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+    return FALSE;
+  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  if (remote == NULL)
+    return FALSE;
+  remote->verbose = inv->verbose;
+  remote->log = ferry_print_log;
+  remote->log_data = inv;
+  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+
+  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  if (plan == NULL)
+    return FALSE;
+  g_strv_builder_add_many (sm, "snakemake", "--cores", opt_cores ? opt_cores : "all", NULL);
+  if (extra != NULL)
+    g_strv_builder_addv (sm, (const char **) extra);
+  g_strv_builder_add (sm, "--");
+  g_strv_builder_addv (sm, (const char **) argv + 1);
+  sm_argv = g_strv_builder_end (sm);
+  if (inv->dry_run)
+    {
+      g_autofree char *shown = ferry_argv_display ((const char *const *) sm_argv);
+      g_print ("would push %u workflow paths and %u inputs to %s:%s\n", g_strv_length (plan->workflow),
+               g_strv_length (plan->inputs), remote->host, dir);
+      g_print ("would run there: %s\n", shown);
+      g_print ("would pull %u outputs\n", g_strv_length (plan->outputs));
+      return TRUE;
+    }
+
+  if (!opt_no_push)
+    {
+      g_autoptr(GStrvBuilder) files = g_strv_builder_new ();
+      g_auto(GStrv) list = NULL;
+      FerryPushStats ps;
+      g_strv_builder_addv (files, (const char **) plan->workflow);
+      g_strv_builder_addv (files, (const char **) plan->inputs);
+      list = g_strv_builder_end (files);
+      if (!ferry_remote_push (remote, dir, (const char *const *) list, &ps, c, error))
+        {
+          ferry_remote_close (remote);
+          return FALSE;
+        }
+      g_printerr ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s\n", ps.files_sent,
+                  ps.files_total, ps.bytes_sent, ps.compression, remote->host, dir);
+    }
+  if (!ferry_remote_wait_ready (remote, opt_ready_timeout, c, error))
+    {
+      ferry_remote_close (remote);
+      return FALSE;
+    }
+  logs = ferry_state_path (inv->state, "logs");
+  if (g_mkdir_with_parents (logs, 0700) != 0)
+    {
+      ferry_remote_close (remote);
+      return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s", logs);
+    }
+  {
+    g_autofree char *file = g_strdup_printf ("run-%s-%d.log", stamp, (int) getpid ());
+    log_path = g_build_filename (logs, file, NULL);
+  }
+  ok = ferry_remote_run (remote, dir, (const char *const *) sm_argv, log_path, &status, c, error);
+  if (ok && !opt_no_pull)
+    {
+      FerryPullStats st;
+      ok = ferry_remote_pull (remote, dir, (const char *const *) plan->outputs, &st, c, error);
+      if (ok)
+        g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
+                    remote->host, dir);
+    }
+  ferry_remote_close (remote);
+  if (!ok)
+    return FALSE;
+  g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
+              remote->host, status, log_path);
+  if (!after_run (inv, c, error))
+    return FALSE;
+  inv->exit_status = status;
+  return TRUE;
 }

@@ -1,0 +1,1185 @@
+/* The remote end over ssh: argv, the one quoted remote command, and the push / run / pull streams. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+
+#include "remote.h"
+#include "spawn.h"
+
+#define MANIFEST ".ferry-manifest"
+#define READY_MARKER "/var/lib/ferry/ready"
+#define RUN_PID ".ferry-run.pid"
+
+void
+ferry_remote_free (FerryRemote *remote)
+{
+  if (remote == NULL)
+    return;
+  g_free (remote->host);
+  g_free (remote->user);
+  g_free (remote->identity);
+  g_free (remote->known_hosts);
+  g_free (remote->control_path);
+  g_strfreev (remote->options);
+  g_free (remote);
+}
+
+/* A socket path short enough for sun_path (108 bytes): /tmp/ferry-<uid>/<16 hex digits>, in a 0700
+ * dir that must be ours. */
+static char *
+control_path_for (const char *state_dir, const char *user, const char *host,
+                  const char *const *options, GError **error)
+{
+  g_autofree char *dir = g_strdup_printf ("/tmp/ferry-%u", (guint) getuid ());
+  g_autofree char *abs = g_canonicalize_filename (state_dir, NULL);
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  struct stat st;
+  char *path;
+
+  if (mkdir (dir, 0700) != 0 && errno != EEXIST)
+    return (ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", dir, g_strerror (errno)),
+            NULL);
+  if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode) || st.st_uid != getuid ()
+      || (st.st_mode & 077) != 0)
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                         "%s is not a private directory of this user; remove it and retry", dir),
+            NULL);
+  g_checksum_update (sum, (const guchar *) abs, -1);
+  g_checksum_update (sum, (const guchar *) "\n", 1);
+  g_checksum_update (sum, (const guchar *) (user ? user : ""), -1);
+  g_checksum_update (sum, (const guchar *) "@", 1);
+  g_checksum_update (sum, (const guchar *) host, -1);
+  for (guint i = 0; options != NULL && options[i] != NULL; i++)
+    {
+      g_checksum_update (sum, (const guchar *) "\n", 1);
+      g_checksum_update (sum, (const guchar *) options[i], -1);
+    }
+  path = g_strdup_printf ("%s/%.16s", dir, g_checksum_get_string (sum));
+  g_assert (strlen (path) < 108);
+  return path;
+}
+
+static FerryRemote *
+remote_new (const char *host, const char *user, const char *const *options, const char *state_dir,
+            GError **error)
+{
+  g_autoptr(FerryRemote) remote = g_new0 (FerryRemote, 1);
+
+  if (host == NULL || *host == '\0' || host[0] == '-' || strpbrk (host, " \t\n/") != NULL)
+    return (ferry_throw (error, FERRY_ERROR_USAGE, "invalid host \"%s\"", host ? host : ""), NULL);
+  if (user != NULL && (*user == '\0' || user[0] == '-' || strpbrk (user, " \t\n@") != NULL))
+    return (ferry_throw (error, FERRY_ERROR_USAGE, "invalid ssh user \"%s\"", user), NULL);
+  remote->host = g_strdup (host);
+  remote->user = g_strdup (user);
+  remote->options = g_strdupv ((char **) options);
+  remote->known_hosts = g_build_filename (state_dir, "known_hosts", NULL);
+  remote->control_path = control_path_for (state_dir, user, host, options, error);
+  if (remote->control_path == NULL)
+    return NULL;
+  return g_steal_pointer (&remote);
+}
+
+FerryRemote *
+ferry_remote_new_host (const char *spec, const char *user, const char *const *options,
+                       const char *state_dir, GError **error)
+{
+  const char *at = strrchr (spec, '@');
+  g_autofree char *spec_user = NULL;
+
+  if (at != NULL)
+    {
+      spec_user = g_strndup (spec, at - spec);
+      spec = at + 1;
+    }
+  return remote_new (spec, spec_user ? spec_user : user, options, state_dir, error);
+}
+
+/* known_hosts belongs to one instance: a new instance (a new id) gets a fresh file, so its new host
+ * key is accepted once rather than refused as a changed key. */
+static gboolean
+known_hosts_for_instance (const char *known_hosts, const char *instance_id, GError **error)
+{
+  g_autofree char *id_path = g_strconcat (known_hosts, ".instance", NULL);
+  g_autofree char *old = NULL;
+
+  if (g_file_get_contents (id_path, &old, NULL, NULL) && g_str_equal (g_strstrip (old), instance_id))
+    return TRUE;
+  if (unlink (known_hosts) != 0 && errno != ENOENT)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot remove %s: %s", known_hosts,
+                        g_strerror (errno));
+  return g_file_set_contents_full (id_path, instance_id, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                   error);
+}
+
+FerryRemote *
+ferry_remote_new_from_state (FerryState *state, const char *user, const char *const *options,
+                             GError **error)
+{
+  g_autofree char *id = ferry_state_dup_resource_string (state, "instance", "id");
+  g_autofree char *dns = ferry_state_dup_resource_string (state, "instance", "public_dns");
+  g_autofree char *ip = ferry_state_dup_resource_string (state, "instance", "public_ip");
+  g_autoptr(FerryRemote) remote = NULL;
+  const char *host;
+
+  if (id == NULL)
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                         "no instance in %s; run ferry bootstrap, or give --host [USER@]HOST",
+                         ferry_state_get_dir (state)),
+            NULL);
+  host = (dns != NULL && *dns != '\0') ? dns : ip;
+  if (host == NULL || *host == '\0')
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                         "instance %s has no public address (is it running? see ferry status)", id),
+            NULL);
+  remote = remote_new (host, user ? user : "ec2-user", options, ferry_state_get_dir (state), error);
+  if (remote == NULL)
+    return NULL;
+  remote->identity = ferry_state_pem_path (state);
+  remote->ec2 = TRUE;
+  if (!g_file_test (remote->identity, G_FILE_TEST_EXISTS))
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND, "the key %s is missing; run ferry keypair",
+                         remote->identity),
+            NULL);
+  if (!known_hosts_for_instance (remote->known_hosts, id, error))
+    return NULL;
+  return g_steal_pointer (&remote);
+}
+
+char *
+ferry_remote_default_dir (const char *name)
+{
+  return g_strdup_printf ("~/ferry/%s", name);
+}
+
+static void
+add_o (GStrvBuilder *b, const char *key, const char *value)
+{
+  g_autofree char *opt = g_strdup_printf ("%s=%s", key, value);
+  g_strv_builder_add_many (b, "-o", opt, NULL);
+}
+
+GStrv
+ferry_remote_ssh_argv (FerryRemote *remote, gboolean tty, const char *command)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  g_strv_builder_add (b, "ssh");
+  g_strv_builder_add (b, tty ? "-t" : "-T");
+  if (remote->identity != NULL)
+    {
+      g_strv_builder_add_many (b, "-i", remote->identity, NULL);
+      add_o (b, "IdentitiesOnly", "yes");
+    }
+  add_o (b, "BatchMode", "yes");
+  add_o (b, "ConnectTimeout", "10");
+  add_o (b, "ServerAliveInterval", "15");
+  add_o (b, "UserKnownHostsFile", remote->known_hosts);
+  add_o (b, "StrictHostKeyChecking", "accept-new");
+  add_o (b, "ControlMaster", "auto");
+  add_o (b, "ControlPath", remote->control_path);
+  add_o (b, "ControlPersist", "60");
+  add_o (b, "LogLevel", "ERROR");
+  for (guint i = 0; remote->options != NULL && remote->options[i] != NULL; i++)
+    g_strv_builder_add_many (b, "-o", remote->options[i], NULL);
+  if (remote->user != NULL)
+    g_strv_builder_add_many (b, "-l", remote->user, NULL);
+  g_strv_builder_add (b, "--");
+  g_strv_builder_add (b, remote->host);
+  if (command != NULL)
+    g_strv_builder_add (b, command);
+  return g_strv_builder_end (b);
+}
+
+void
+ferry_remote_cmd_word (GString *cmd, const char *word)
+{
+  g_autofree char *q = g_shell_quote (word);
+
+  if (cmd->len > 0)
+    g_string_append_c (cmd, ' ');
+  g_string_append (cmd, q);
+}
+
+void
+ferry_remote_cmd_path (GString *cmd, const char *path)
+{
+  if (g_str_equal (path, "~"))
+    {
+      ferry_remote_cmd_op (cmd, "~");
+      return;
+    }
+  if (g_str_has_prefix (path, "~/") && path[2] != '\0')
+    {
+      g_autofree char *q = g_shell_quote (path + 2);
+      if (cmd->len > 0)
+        g_string_append_c (cmd, ' ');
+      g_string_append (cmd, "~/");
+      g_string_append (cmd, q);
+      return;
+    }
+  ferry_remote_cmd_word (cmd, path);
+}
+
+void
+ferry_remote_cmd_op (GString *cmd, const char *op)
+{
+  if (cmd->len > 0)
+    g_string_append_c (cmd, ' ');
+  g_string_append (cmd, op);
+}
+
+char *
+ferry_remote_quote_argv (const char *const *argv)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+
+  for (guint i = 0; argv != NULL && argv[i] != NULL; i++)
+    ferry_remote_cmd_word (cmd, argv[i]);
+  return g_string_free (g_steal_pointer (&cmd), FALSE);
+}
+
+static void
+remote_trace (FerryRemote *remote, const char *const *argv)
+{
+  if (remote->verbose && remote->log != NULL)
+    {
+      g_autofree char *shown = ferry_argv_display (argv);
+      remote->log (shown, remote->log_data);
+    }
+}
+
+/* Starts ssh with stderr going to an unlinked temp file (read back for the error message), so a
+ * chatty child can never block on a full pipe. */
+static GSubprocess *
+start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFlags flags,
+           int *out_stderr_fd, GError **error)
+{
+  g_auto(GStrv) argv = ferry_remote_ssh_argv (remote, tty, command);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "ferry-ssh-XXXXXX", NULL);
+  GSubprocess *proc;
+  int fd;
+
+  remote_trace (remote, (const char *const *) argv);
+  fd = g_mkstemp_full (tmpl, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return (ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a temp file: %s",
+                         g_strerror (errno)),
+            NULL);
+  unlink (tmpl);
+  *out_stderr_fd = dup (fd);
+  g_subprocess_launcher_take_stderr_fd (launcher, fd);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &local_error);
+  if (proc == NULL)
+    {
+      close (*out_stderr_fd);
+      *out_stderr_fd = -1;
+      if (g_error_matches (local_error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT))
+        return (ferry_throw (error, FERRY_ERROR_NOT_FOUND, "ssh is not installed (not found on PATH)"),
+                NULL);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "running ssh: ");
+      return NULL;
+    }
+  return proc;
+}
+
+static char *
+read_stderr_fd (int fd)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  char buf[4096];
+  ssize_t n;
+
+  if (fd < 0)
+    return g_strdup ("");
+  lseek (fd, 0, SEEK_SET);
+  while ((n = read (fd, buf, sizeof buf)) > 0 && s->len < 65536)
+    g_string_append_len (s, buf, n);
+  close (fd);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* The last non-empty line of a child's stderr. */
+static char *
+last_line (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = g_strv_length (lines); i > 0; i--)
+    {
+      g_strstrip (lines[i - 1]);
+      if (*lines[i - 1] != '\0')
+        return g_strdup (lines[i - 1]);
+    }
+  return g_strdup ("");
+}
+
+static char *
+remote_display (FerryRemote *remote)
+{
+  return remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
+                      : g_strdup (remote->host);
+}
+
+/* ssh exits 255 when the connection itself failed. */
+static gboolean
+check_connection (FerryRemote *remote, int exit_code, const char *err, GError **error)
+{
+  g_autofree char *who = NULL;
+  g_autofree char *line = NULL;
+
+  if (exit_code != 255)
+    return TRUE;
+  who = remote_display (remote);
+  line = last_line (err);
+  return ferry_throw (error, FERRY_ERROR_CHILD, "cannot connect to %s over ssh: %s", who,
+                      *line ? line : "ssh failed (exit 255)");
+}
+
+static int
+exit_code_of (int wait_status)
+{
+  return WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128 + WTERMSIG (wait_status);
+}
+
+gboolean
+ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_stdout, int *out_exit,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autofree char *err = NULL;
+  int err_fd = -1, code;
+
+  proc = start_ssh (remote, FALSE, command,
+                    G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+  if (proc == NULL)
+    return FALSE;
+  if (!g_subprocess_communicate (proc, NULL, cancellable, &out, NULL, error))
+    {
+      g_subprocess_force_exit (proc);
+      g_subprocess_wait (proc, NULL, NULL);
+      close (err_fd);
+      return FALSE;
+    }
+  g_subprocess_wait (proc, NULL, NULL);
+  err = read_stderr_fd (err_fd);
+  code = exit_code_of (g_subprocess_get_status (proc));
+  if (!check_connection (remote, code, err, error))
+    return FALSE;
+  if (out_exit != NULL)
+    *out_exit = code;
+  else if (code != 0)
+    {
+      g_autofree char *line = last_line (err);
+      g_autofree char *who = remote_display (remote);
+      return ferry_throw (error, FERRY_ERROR_CHILD, "remote command on %s failed (exit %d)%s%s", who,
+                          code, *line ? ": " : "", line);
+    }
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  return TRUE;
+}
+
+void
+ferry_remote_close (FerryRemote *remote)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *opt = g_strdup_printf ("ControlPath=%s", remote->control_path);
+  g_auto(GStrv) argv = NULL;
+
+  if (!g_file_test (remote->control_path, G_FILE_TEST_EXISTS))
+    return;
+  g_strv_builder_add_many (b, "ssh", "-o", opt, "-O", "exit", "--", remote->host, NULL);
+  argv = g_strv_builder_end (b);
+  remote_trace (remote, (const char *const *) argv);
+  ferry_spawn_capture ((const char *const *) argv, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+/* --- push --------------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  guint64 size;
+  gint64 mtime;
+} ManifestEntry;
+
+/* The manifest: records of "path\0size\0mtime\0" (binary-safe for any file name). */
+static GHashTable *
+manifest_parse (const char *data, gsize len)
+{
+  GHashTable *m = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const char *p = data, *end = data + len;
+
+  while (p < end)
+    {
+      const char *fields[3];
+      int i;
+      for (i = 0; i < 3 && p < end; i++)
+        {
+          const char *nul = memchr (p, '\0', end - p);
+          if (nul == NULL)
+            return m;
+          fields[i] = p;
+          p = nul + 1;
+        }
+      if (i == 3)
+        {
+          ManifestEntry *e = g_new0 (ManifestEntry, 1);
+          e->size = g_ascii_strtoull (fields[1], NULL, 10);
+          e->mtime = g_ascii_strtoll (fields[2], NULL, 10);
+          g_hash_table_replace (m, g_strdup (fields[0]), e);
+        }
+    }
+  return m;
+}
+
+static GByteArray *
+manifest_serialize (GHashTable *m)
+{
+  GByteArray *out = g_byte_array_new ();
+  g_autoptr(GList) keys = g_hash_table_get_keys (m);
+
+  keys = g_list_sort (keys, (GCompareFunc) strcmp);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      ManifestEntry *e = g_hash_table_lookup (m, l->data);
+      g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, e->size);
+      g_autofree char *mtime = g_strdup_printf ("%" G_GINT64_FORMAT, e->mtime);
+      g_byte_array_append (out, l->data, strlen (l->data) + 1);
+      g_byte_array_append (out, (const guint8 *) size, strlen (size) + 1);
+      g_byte_array_append (out, (const guint8 *) mtime, strlen (mtime) + 1);
+    }
+  return out;
+}
+
+/* Refuses what must never be sent as a relative path. */
+static gboolean
+check_relative (const char *path, GError **error)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (*path == '\0' || g_path_is_absolute (path))
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "\"%s\" is not a path inside the workflow directory", path);
+  parts = g_strsplit (path, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".."))
+      return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                          "\"%s\" leaves the workflow directory", path);
+  return TRUE;
+}
+
+static gboolean
+archive_check (struct archive *a, int r, const char *what, GError **error)
+{
+  if (r >= ARCHIVE_WARN)
+    return TRUE;
+  return ferry_throw (error, FERRY_ERROR_FAILED, "%s: %s", what,
+                      archive_error_string (a) ? archive_error_string (a) : "archive error");
+}
+
+static gboolean
+write_entry (struct archive *a, const char *path, const struct stat *st, GBytes *contents,
+             guint64 *bytes, GError **error)
+{
+  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
+  int fd = -1;
+  char buf[65536];
+  ssize_t n;
+
+  archive_entry_set_pathname (entry, path);
+  archive_entry_set_filetype (entry, AE_IFREG);
+  archive_entry_set_perm (entry, st->st_mode & 0777);
+  archive_entry_set_size (entry, st->st_size);
+  archive_entry_set_mtime (entry, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+  if (!archive_check (a, archive_write_header (a, entry), path, error))
+    return FALSE;
+  if (contents != NULL)
+    {
+      gsize len;
+      const void *data = g_bytes_get_data (contents, &len);
+      if (archive_write_data (a, data, len) < 0)
+        return archive_check (a, ARCHIVE_FATAL, path, error);
+      return TRUE;
+    }
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror (errno));
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    {
+      if (archive_write_data (a, buf, n) < 0)
+        {
+          close (fd);
+          return archive_check (a, ARCHIVE_FATAL, path, error);
+        }
+      *bytes += n;
+    }
+  close (fd);
+  if (n < 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror (errno));
+  return TRUE;
+}
+
+/* Every regular file under `path` (a file, or a directory walked whole). */
+static gboolean
+expand_path (const char *path, GPtrArray *out, GError **error)
+{
+  struct stat st;
+
+  if (stat (path, &st) != 0)
+    return ferry_throw (error, FERRY_ERROR_NOT_FOUND, "cannot send %s: %s", path, g_strerror (errno));
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr(GDir) dir = g_dir_open (path, 0, error);
+      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      const char *name;
+      if (dir == NULL)
+        return FALSE;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        g_ptr_array_add (names, g_strdup (name));
+      g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+      for (guint i = 0; i < names->len; i++)
+        {
+          g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
+          if (!expand_path (child, out, error))
+            return FALSE;
+        }
+      return TRUE;
+    }
+  if (S_ISREG (st.st_mode))
+    g_ptr_array_add (out, g_strdup (path));
+  return TRUE;
+}
+
+static const char probe_cmd[] =
+  "if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1; then echo zstd;"
+  " elif command -v gzip >/dev/null 2>&1; then echo gzip; else echo none; fi;";
+
+gboolean
+ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *const *files,
+                   FerryPushStats *stats, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GString) cmd = g_string_new (probe_cmd);
+  g_autoptr(GBytes) probe = NULL;
+  g_autoptr(GHashTable) manifest = NULL;
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) changed = g_ptr_array_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(FerryArchiveWrite) a = NULL;
+  g_autoptr(GByteArray) mbytes = NULL;
+  g_autoptr(GBytes) mcontents = NULL;
+  g_autoptr(GError) write_error = NULL;
+  g_autofree char *err = NULL;
+  const char *data, *nl, *tar_flag;
+  gsize len;
+  int err_fd = -1, code;
+  struct stat mst = { 0 };
+  GOutputStream *in;
+
+  memset (stats, 0, sizeof *stats);
+  for (guint i = 0; files != NULL && files[i] != NULL; i++)
+    {
+      if (!check_relative (files[i], error) || !expand_path (files[i], all, error))
+        return FALSE;
+    }
+
+  /* One round trip: what the remote tar can decompress, and what it already has. */
+  ferry_remote_cmd_op (cmd, "cat");
+  {
+    g_autofree char *m = g_strconcat (remote_dir, "/" MANIFEST, NULL);
+    ferry_remote_cmd_path (cmd, m);
+  }
+  ferry_remote_cmd_op (cmd, "2>/dev/null; true");
+  if (!ferry_remote_capture (remote, cmd->str, &probe, NULL, cancellable, error))
+    return FALSE;
+  data = g_bytes_get_data (probe, &len);
+  nl = memchr (data, '\n', len);
+  if (nl == NULL)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "unexpected answer from the remote probe");
+  if (g_str_has_prefix (data, "zstd\n"))
+    stats->compression = "zstd";
+  else if (g_str_has_prefix (data, "gzip\n"))
+    stats->compression = "gzip";
+  else
+    stats->compression = "none";
+  manifest = manifest_parse (nl + 1, len - (nl + 1 - data));
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      const char *path = all->pdata[i];
+      ManifestEntry *e;
+      struct stat st;
+      if (g_str_has_prefix (path, "./"))
+        path += 2;
+      if (!g_hash_table_add (seen, (gpointer) path))
+        continue;
+      stats->files_total++;
+      if (stat (path, &st) != 0)
+        return ferry_throw (error, FERRY_ERROR_NOT_FOUND, "cannot send %s: %s", path,
+                            g_strerror (errno));
+      e = g_hash_table_lookup (manifest, path);
+      if (e != NULL && e->size == (guint64) st.st_size && e->mtime == (gint64) st.st_mtim.tv_sec)
+        continue;
+      g_ptr_array_add (changed, (gpointer) path);
+      e = g_new0 (ManifestEntry, 1);
+      e->size = st.st_size;
+      e->mtime = st.st_mtim.tv_sec;
+      g_hash_table_replace (manifest, g_strdup (path), e);
+    }
+  if (changed->len == 0)
+    return TRUE;
+
+  g_string_truncate (cmd, 0);
+  ferry_remote_cmd_op (cmd, "mkdir -p");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  ferry_remote_cmd_op (cmd, "&& cd");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  tar_flag = g_str_equal (stats->compression, "zstd")   ? "tar --zstd -xf -"
+             : g_str_equal (stats->compression, "gzip") ? "tar -xzf -"
+                                                         : "tar -xf -";
+  ferry_remote_cmd_op (cmd, "&&");
+  ferry_remote_cmd_op (cmd, tar_flag);
+
+  proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDIN_PIPE, &err_fd, error);
+  if (proc == NULL)
+    return FALSE;
+  in = g_subprocess_get_stdin_pipe (proc);
+
+  a = archive_write_new ();
+  archive_write_set_format_pax_restricted (a);
+  if (g_str_equal (stats->compression, "zstd"))
+    {
+      archive_write_add_filter_zstd (a);
+      archive_write_set_filter_option (a, "zstd", "threads", "0");
+    }
+  else if (g_str_equal (stats->compression, "gzip"))
+    archive_write_add_filter_gzip (a);
+  archive_write_set_bytes_in_last_block (a, 1);
+  if (archive_write_open_fd (a, g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in))) != ARCHIVE_OK)
+    archive_check (a, ARCHIVE_FATAL, "starting the archive", &write_error);
+
+  for (guint i = 0; write_error == NULL && i < changed->len; i++)
+    {
+      struct stat st;
+      if (stat (changed->pdata[i], &st) != 0)
+        {
+          ferry_throw (&write_error, FERRY_ERROR_FAILED, "cannot read %s: %s",
+                       (char *) changed->pdata[i], g_strerror (errno));
+          break;
+        }
+      if (write_entry (a, changed->pdata[i], &st, NULL, &stats->bytes_sent, &write_error))
+        stats->files_sent++;
+    }
+  if (write_error == NULL)
+    {
+      mbytes = manifest_serialize (manifest);
+      mcontents = g_bytes_new (mbytes->data, mbytes->len);
+      mst.st_mode = 0600;
+      mst.st_size = mbytes->len;
+      mst.st_mtim.tv_sec = time (NULL);
+      write_entry (a, MANIFEST, &mst, mcontents, &stats->bytes_sent, &write_error);
+    }
+  if (write_error == NULL)
+    archive_check (a, archive_write_close (a), "finishing the archive", &write_error);
+  g_output_stream_close (in, NULL, NULL);
+  g_subprocess_wait (proc, NULL, NULL);
+  err = read_stderr_fd (err_fd);
+  code = exit_code_of (g_subprocess_get_status (proc));
+  if (!check_connection (remote, code, err, error))
+    return FALSE;
+  if (code != 0)
+    {
+      g_autofree char *line = last_line (err);
+      g_autofree char *who = remote_display (remote);
+      return ferry_throw (error, FERRY_ERROR_CHILD, "unpacking on %s failed (exit %d)%s%s", who, code,
+                          *line ? ": " : "", line);
+    }
+  if (write_error != NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "sending to %s: ",
+                                  remote->host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- pull --------------------------------------------------------------------------------------- */
+
+char *
+ferry_remote_incomplete_marker (const char *path)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) path, strlen (path));
+  g_autoptr(GString) out = g_string_new (NULL);
+  gsize len, chunk = 254;
+
+  for (char *p = b64; *p; p++)
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
+  len = strlen (b64);
+  for (gsize i = 0; i < len; i += chunk)
+    {
+      gboolean last = i + chunk >= len;
+      if (!last)
+        g_string_append_c (out, '@');
+      g_string_append_len (out, b64 + i, MIN (chunk, len - i));
+      if (!last)
+        g_string_append_c (out, '/');
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+path_allowed (const char *path, const char *const *allowed)
+{
+  if (allowed == NULL)
+    return TRUE;
+  if (g_str_has_prefix (path, "./"))
+    path += 2;
+  for (guint i = 0; allowed[i] != NULL; i++)
+    {
+      gsize n = strlen (allowed[i]);
+      if (strncmp (path, allowed[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A link target may not reach out of the tree: no absolute target, no `..`. */
+static gboolean
+link_target_ok (const char *target)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (target == NULL || *target == '\0' || g_path_is_absolute (target))
+    return FALSE;
+  parts = g_strsplit (target, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".."))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullStats *stats, GError **error)
+{
+  g_autoptr(FerryArchiveRead) in = archive_read_new ();
+  g_autoptr(FerryArchiveWrite) out = archive_write_disk_new ();
+  struct archive_entry *entry;
+  int r;
+
+  archive_read_support_filter_all (in);
+  archive_read_support_format_tar (in);
+  archive_read_support_format_empty (in);
+  archive_write_disk_set_options (out, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
+                                           | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
+                                           | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
+                                           | ARCHIVE_EXTRACT_UNLINK);
+  if (archive_read_open_fd (in, fd, 65536) != ARCHIVE_OK)
+    return archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
+  while ((r = archive_read_next_header (in, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+    {
+      const char *path = archive_entry_pathname (entry);
+      const char *link = archive_entry_symlink (entry);
+      const char *hard = archive_entry_hardlink (entry);
+
+      if (path == NULL || !path_allowed (path, allowed))
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "refusing \"%s\" from the remote: not one of the requested outputs",
+                            path ? path : "");
+      if ((link != NULL && !link_target_ok (link)) || (hard != NULL && !path_allowed (hard, allowed)))
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "refusing \"%s\" from the remote: a link leading out of the workflow",
+                            path);
+      r = archive_write_header (out, entry);
+      if (r < ARCHIVE_WARN)
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "refusing \"%s\" from the remote: %s",
+                            path, archive_error_string (out));
+      if (archive_entry_size (entry) > 0)
+        {
+          const void *buf;
+          size_t size;
+          la_int64_t offset;
+          while ((r = archive_read_data_block (in, &buf, &size, &offset)) == ARCHIVE_OK)
+            {
+              if (archive_write_data_block (out, buf, size, offset) < ARCHIVE_WARN)
+                return archive_check (out, ARCHIVE_FATAL, path, error);
+              if (stats)
+                stats->bytes += size;
+            }
+          if (r != ARCHIVE_EOF)
+            return archive_check (in, ARCHIVE_FATAL, path, error);
+        }
+      if (!archive_check (out, archive_write_finish_entry (out), path, error))
+        return FALSE;
+      if (stats)
+        stats->entries++;
+    }
+  if (r != ARCHIVE_EOF)
+    return archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
+  return archive_check (out, archive_write_close (out), "finishing the extraction", error);
+}
+
+gboolean
+ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *const *paths,
+                   FerryPullStats *stats, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) extract_error = NULL;
+  g_autofree char *err = NULL;
+  GInputStream *out;
+  int err_fd = -1, code;
+
+  memset (stats, 0, sizeof *stats);
+  for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+    if (!check_relative (paths[i], error))
+      return FALSE;
+  if (paths == NULL || paths[0] == NULL)
+    return TRUE;
+
+  /* The remote lists, NUL-separated, the outputs it has complete, and tar reads that list. */
+  ferry_remote_cmd_op (cmd, "cd");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  ferry_remote_cmd_op (cmd, "&& {");
+  for (guint i = 0; paths[i] != NULL; i++)
+    {
+      g_autofree char *marker = ferry_remote_incomplete_marker (paths[i]);
+      g_autofree char *mpath = g_strconcat (".snakemake/incomplete/", marker, NULL);
+      ferry_remote_cmd_op (cmd, "if test -e");
+      ferry_remote_cmd_word (cmd, paths[i]);
+      ferry_remote_cmd_op (cmd, "&& ! test -e");
+      ferry_remote_cmd_word (cmd, mpath);
+      ferry_remote_cmd_op (cmd, "; then printf '%s\\0'");
+      ferry_remote_cmd_word (cmd, paths[i]);
+      ferry_remote_cmd_op (cmd, "; fi;");
+    }
+  ferry_remote_cmd_op (cmd, "} | if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1;"
+                            " then tar --zstd -c --null -T - -f -; else tar -cz --null -T - -f -; fi");
+
+  proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+  if (proc == NULL)
+    return FALSE;
+  out = g_subprocess_get_stdout_pipe (proc);
+  ferry_remote_extract_fd (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)),
+                           paths, stats, &extract_error);
+  if (extract_error != NULL)
+    g_subprocess_send_signal (proc, SIGTERM);
+  g_input_stream_close (out, NULL, NULL);
+  g_subprocess_wait (proc, NULL, NULL);
+  err = read_stderr_fd (err_fd);
+  code = exit_code_of (g_subprocess_get_status (proc));
+  if (extract_error == NULL && !check_connection (remote, code, err, error))
+    return FALSE;
+  if (extract_error != NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&extract_error), "pull from %s: ",
+                                  remote->host);
+      return FALSE;
+    }
+  if (code != 0)
+    {
+      g_autofree char *line = last_line (err);
+      g_autofree char *who = remote_display (remote);
+      return ferry_throw (error, FERRY_ERROR_CHILD, "packing the outputs on %s failed (exit %d)%s%s",
+                          who, code, *line ? ": " : "", line);
+    }
+  return TRUE;
+}
+
+/* --- run ---------------------------------------------------------------------------------------- */
+
+gboolean
+ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *cancellable,
+                         GError **error)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  gboolean said = FALSE;
+
+  ferry_remote_cmd_op (cmd, "command -v snakemake >/dev/null 2>&1 && snakemake --version >/dev/null"
+                            " 2>&1 && echo snakemake; test -e");
+  ferry_remote_cmd_word (cmd, READY_MARKER);
+  ferry_remote_cmd_op (cmd, "&& echo ready; true");
+  for (;;)
+    {
+      g_autoptr(GBytes) out = NULL;
+      g_autofree char *text = NULL;
+      gboolean has_snakemake, ready;
+
+      if (!ferry_remote_capture (remote, cmd->str, &out, NULL, cancellable, error))
+        return FALSE;
+      text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+      has_snakemake = strstr (text, "snakemake\n") != NULL;
+      ready = strstr (text, "ready\n") != NULL;
+      if (has_snakemake && (ready || !remote->ec2))
+        return TRUE;
+      if (!remote->ec2)
+        return ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                            "snakemake does not run on %s: install it there (or put it on the PATH of"
+                            " non-interactive ssh sessions)",
+                            remote->host);
+      if (g_get_monotonic_time () > deadline)
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "the instance is still not ready after %u s (no %s or no snakemake);"
+                            " see ferry ssh -- sudo cat /var/log/cloud-init-output.log",
+                            timeout_s, READY_MARKER);
+      if (!said && remote->log != NULL)
+        {
+          remote->log ("waiting for the instance to finish installing snakemake"
+                       " (" READY_MARKER ")...", remote->log_data);
+          said = TRUE;
+        }
+      g_usleep (5 * G_USEC_PER_SEC);
+    }
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  GOutputStream *log;
+  gboolean done_out;
+  gboolean done_proc;
+  gboolean interrupted;
+  FerryRemote *remote;
+  char *remote_dir;
+  GSubprocess *proc;
+} RunData;
+
+static void
+run_maybe_quit (RunData *d)
+{
+  if (d->done_out && d->done_proc)
+    g_main_loop_quit (d->loop);
+}
+
+static void
+on_proc_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  RunData *d = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  d->done_proc = TRUE;
+  run_maybe_quit (d);
+}
+
+static void
+on_output (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  RunData *d = user_data;
+  g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, NULL);
+  gsize len;
+  const void *data;
+
+  if (chunk == NULL || g_bytes_get_size (chunk) == 0)
+    {
+      d->done_out = TRUE;
+      run_maybe_quit (d);
+      return;
+    }
+  data = g_bytes_get_data (chunk, &len);
+  fwrite (data, 1, len, stdout);
+  fflush (stdout);
+  if (d->log != NULL)
+    g_output_stream_write_all (d->log, data, len, NULL, NULL, NULL);
+  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 65536, G_PRIORITY_DEFAULT, NULL,
+                                   on_output, d);
+}
+
+/* Ctrl-C: the remote snakemake gets SIGINT (through a second session on the master connection), so
+ * it stops its jobs and marks their outputs incomplete; the output stream runs on until it exits. */
+static gboolean
+on_sigint (gpointer user_data)
+{
+  RunData *d = user_data;
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (d->interrupted)
+    {
+      g_subprocess_send_signal (d->proc, SIGTERM);
+      return G_SOURCE_CONTINUE;
+    }
+  d->interrupted = TRUE;
+  if (d->remote->log != NULL)
+    d->remote->log ("interrupted: stopping the remote snakemake (Ctrl-C again to disconnect)",
+                    d->remote->log_data);
+  ferry_remote_cmd_op (cmd, "cd");
+  ferry_remote_cmd_path (cmd, d->remote_dir);
+  ferry_remote_cmd_op (cmd, "&& kill -INT \"$(cat " RUN_PID ")\"");
+  ferry_remote_capture (d->remote, cmd->str, NULL, NULL, NULL, &error);
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const *snakemake_argv,
+                  const char *log_path, int *out_exit, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GFile) log_file = NULL;
+  g_autoptr(GFileOutputStream) log = NULL;
+  g_autoptr(GSource) sig = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *quoted = ferry_remote_quote_argv (snakemake_argv);
+  RunData d = { 0 };
+  int err_fd = -1, code;
+
+  if (log_path != NULL)
+    {
+      log_file = g_file_new_for_path (log_path);
+      log = g_file_replace (log_file, NULL, FALSE, G_FILE_CREATE_PRIVATE, NULL, error);
+      if (log == NULL)
+        return FALSE;
+    }
+  /* exec keeps the pid written for Ctrl-C the snakemake's own. */
+  ferry_remote_cmd_op (cmd, "cd");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  ferry_remote_cmd_op (cmd, "&& echo $$ >" RUN_PID " && exec");
+  ferry_remote_cmd_op (cmd, quoted);
+  ferry_remote_cmd_op (cmd, "2>&1");
+
+  g_main_context_push_thread_default (ctx);
+  proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+  if (proc == NULL)
+    {
+      g_main_context_pop_thread_default (ctx);
+      return FALSE;
+    }
+  loop = g_main_loop_new (ctx, FALSE);
+  d.loop = loop;
+  d.log = log ? G_OUTPUT_STREAM (log) : NULL;
+  d.remote = remote;
+  d.remote_dir = (char *) remote_dir;
+  d.proc = proc;
+  sig = g_unix_signal_source_new (SIGINT);
+  g_source_set_callback (sig, on_sigint, &d, NULL);
+  g_source_attach (sig, ctx);
+  g_subprocess_wait_async (proc, cancellable, on_proc_done, &d);
+  g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (proc), 65536, G_PRIORITY_DEFAULT,
+                                   NULL, on_output, &d);
+  g_main_loop_run (loop);
+  g_source_destroy (sig);
+  g_main_context_pop_thread_default (ctx);
+  if (log != NULL)
+    g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
+
+  err = read_stderr_fd (err_fd);
+  code = exit_code_of (g_subprocess_get_status (proc));
+  if (!check_connection (remote, code, err, error))
+    return FALSE;
+  *out_exit = code;
+  return TRUE;
+}
+
+/* --- plan --------------------------------------------------------------------------------------- */
+
+void
+ferry_remote_plan_free (FerryRemotePlan *plan)
+{
+  if (plan == NULL)
+    return;
+  g_strfreev (plan->workflow);
+  g_strfreev (plan->inputs);
+  g_strfreev (plan->outputs);
+  g_free (plan);
+}
+
+static void
+add_files (GPtrArray *arr, GHashTable *set, const char *list)
+{
+  g_auto(GStrv) parts = g_strsplit (list, ", ", -1);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      const char *p = parts[i];
+      if (*p == '\0' || g_hash_table_contains (set, p))
+        continue;
+      g_hash_table_add (set, g_strdup (p));
+      g_ptr_array_add (arr, g_strdup (p));
+    }
+}
+
+static GStrv
+to_strv (GPtrArray *arr)
+{
+  g_ptr_array_add (arr, NULL);
+  return (GStrv) g_ptr_array_free (g_ptr_array_ref (arr), FALSE);
+}
+
+FerryRemotePlan *
+ferry_remote_plan (const char *const *targets, GCancellable *cancellable, GError **error)
+{
+  static const char *const workflow_candidates[] = {
+    "Snakefile", "snakefile", "workflow", "rules", "scripts", "envs", "config", "config.yaml",
+    "config.yml", "config.json", "profiles", NULL,
+  };
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *both = NULL;
+  int status = 0;
+  g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) outputs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) closure = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) workflow = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) in_set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) out_set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) lines = NULL;
+  FerryRemotePlan *plan;
+
+  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--forceall", "--cores", "1", "--nocolor",
+                           "--", NULL);
+  g_strv_builder_addv (b, (const char **) targets);
+  argv = g_strv_builder_end (b);
+  if (!ferry_spawn_capture ((const char *const *) argv, NULL, NULL, &out, &err, &status, cancellable,
+                            error))
+    return NULL;
+  if (!ferry_spawn_status_check ((const char *const *) argv, status, err, error))
+    return NULL;
+  both = g_strconcat (out, "\n", err, NULL);
+  lines = g_strsplit (both, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *l = lines[i];
+      if (g_str_has_prefix (l, "    input: "))
+        add_files (inputs, in_set, l + strlen ("    input: "));
+      else if (g_str_has_prefix (l, "    output: "))
+        add_files (outputs, out_set, l + strlen ("    output: "));
+    }
+  for (guint i = 0; i < inputs->len; i++)
+    if (!g_hash_table_contains (out_set, inputs->pdata[i])
+        && g_file_test (inputs->pdata[i], G_FILE_TEST_EXISTS))
+      g_ptr_array_add (closure, g_strdup (inputs->pdata[i]));
+  for (guint i = 0; workflow_candidates[i] != NULL; i++)
+    if (g_file_test (workflow_candidates[i], G_FILE_TEST_EXISTS))
+      g_ptr_array_add (workflow, g_strdup (workflow_candidates[i]));
+  plan = g_new0 (FerryRemotePlan, 1);
+  plan->inputs = to_strv (closure);
+  plan->outputs = to_strv (outputs);
+  plan->workflow = to_strv (workflow);
+  return plan;
+}
+
+FerryRemote *
+ferry_remote_open (FerryState *state, const char *host_spec, const char *user,
+                   const char *const *options, GError **error)
+{
+  if (host_spec != NULL)
+    return ferry_remote_new_host (host_spec, user, options, ferry_state_get_dir (state), error);
+  return ferry_remote_new_from_state (state, user, options, error);
+}
