@@ -158,6 +158,7 @@ jget() { python3 -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]
 # --- sshd: a real OpenSSH server on loopback, standing in for the instance or an HPC login node -------
 
 # Starts sshd on a free port as the current user, exports SSHD_PORT and SSHD_AUTH (its authorized_keys).
+# SSHD_EXTRA_CONFIG, when set, is appended to its sshd_config (SetEnv PATH=... puts a wrapper first).
 sshd_start() {
     local d="$TEST_TMP/sshd" sshd_bin
     sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
@@ -185,6 +186,7 @@ MaxStartups 100
 MaxSessions 100
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
+${SSHD_EXTRA_CONFIG:-}
 CONF
     "$sshd_bin" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
     SSHD_PID=$!

@@ -1,0 +1,251 @@
+/* Unit tests for core/remote: the quoted remote command, the ssh argv, markers and secure extraction. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "remote.h"
+#include "spawn.h"
+
+static const char *const hostile[] = {
+  "plain", "with space", "it's", "\"double\"", "$(touch pwned)", "`touch pwned`", "new\nline",
+  "ünïcödé", "semi;colon && echo", "*", "~/tilde", "-n", "", "back\\slash", "tab\there", NULL,
+};
+
+/* The quoted command, run by a real POSIX shell, gives back every word unchanged. */
+static void
+test_quote_roundtrip (void)
+{
+  g_autoptr(GString) cmd = g_string_new ("printf '%s\\0'");
+  g_autofree char *out = NULL;
+  g_autofree char *quoted = ferry_remote_quote_argv (hostile);
+  g_auto(GStrv) parsed = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { "sh", "-c", NULL, NULL };
+  const char *p;
+  guint i = 0;
+
+  g_assert_true (g_shell_parse_argv (quoted, NULL, &parsed, &error) || g_strv_length ((char **) hostile) == 0);
+  g_assert_no_error (error);
+  for (i = 0; hostile[i] != NULL; i++)
+    ferry_remote_cmd_word (cmd, hostile[i]);
+  argv[2] = cmd->str;
+  g_assert_true (ferry_spawn_check (argv, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  p = out;
+  for (i = 0; hostile[i] != NULL; i++)
+    {
+      g_assert_cmpstr (p, ==, hostile[i]);
+      p += strlen (p) + 1;
+    }
+  g_assert_false (g_file_test ("pwned", G_FILE_TEST_EXISTS));
+}
+
+/* A path keeps `~/` for the remote shell, and only that is left unquoted. */
+static void
+test_quote_path (void)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+
+  ferry_remote_cmd_path (cmd, "~/ferry/x $(y)");
+  g_assert_cmpstr (cmd->str, ==, "~/'ferry/x $(y)'");
+  g_string_truncate (cmd, 0);
+  ferry_remote_cmd_path (cmd, "/abs/it's");
+  g_assert_cmpstr (cmd->str, ==, "'/abs/it'\\''s'");
+  g_string_truncate (cmd, 0);
+  ferry_remote_cmd_path (cmd, "~user/x");
+  g_assert_cmpstr (cmd->str, ==, "'~user/x'");
+}
+
+static gboolean
+argv_has (GStrv argv, const char *a, const char *b)
+{
+  for (guint i = 0; argv[i] != NULL && argv[i + 1] != NULL; i++)
+    if (g_str_equal (argv[i], a) && g_str_equal (argv[i + 1], b))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_ssh_argv (void)
+{
+  const char *const opts[] = { "Port=2222", "HostName=127.0.0.1", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryRemote) r = ferry_remote_new_host ("alice@login.hpc.example", "bob", opts, "state dir",
+                                                     &error);
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *kh = NULL;
+  guint n;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->user, ==, "alice");
+  g_assert_cmpuint (strlen (r->control_path), <, 108);
+  g_assert_true (g_str_has_prefix (r->control_path, "/tmp/ferry-"));
+  argv = ferry_remote_ssh_argv (r, FALSE, "echo hi");
+  n = g_strv_length (argv);
+  g_assert_cmpstr (argv[0], ==, "ssh");
+  g_assert_true (argv_has (argv, "-o", "BatchMode=yes"));
+  g_assert_true (argv_has (argv, "-o", "StrictHostKeyChecking=accept-new"));
+  g_assert_true (argv_has (argv, "-o", "ControlMaster=auto"));
+  g_assert_true (argv_has (argv, "-o", "ControlPersist=60"));
+  kh = g_strdup_printf ("UserKnownHostsFile=%s", "state dir/known_hosts");
+  g_assert_true (argv_has (argv, "-o", kh));
+  g_assert_true (argv_has (argv, "-o", "Port=2222"));
+  g_assert_true (argv_has (argv, "-l", "alice"));
+  g_assert_cmpstr (argv[n - 2], ==, "login.hpc.example");
+  g_assert_cmpstr (argv[n - 1], ==, "echo hi");
+  g_assert_false (argv_has (argv, "-i", r->identity ? r->identity : ""));
+
+  g_clear_pointer (&r, ferry_remote_free);
+  r = ferry_remote_new_host ("-oProxyCommand=x", NULL, NULL, ".", &error);
+  g_assert_null (r);
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+}
+
+/* The instance's key, user and known_hosts; a new instance id drops the old host keys. */
+static void
+test_from_state (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "st", NULL);
+  g_autoptr(FerryState) st = ferry_state_new (dir, "demo");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryRemote) r = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree char *kh = NULL;
+  json_t *inst;
+
+  g_assert_true (ferry_state_open (st, TRUE, FALSE, &error));
+  g_assert_no_error (error);
+  r = ferry_remote_new_from_state (st, NULL, NULL, &error);
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  pem = ferry_state_pem_path (st);
+  g_assert_true (g_file_set_contents (pem, "k", -1, NULL));
+  inst = json_pack ("{s:s, s:b, s:s, s:s}", "id", "i-1", "created", 1, "public_dns", "",
+                    "public_ip", "203.0.113.9");
+  g_assert_true (ferry_state_record (st, "instance", inst, &error));
+  r = ferry_remote_new_from_state (st, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->host, ==, "203.0.113.9");
+  g_assert_cmpstr (r->user, ==, "ec2-user");
+  g_assert_cmpstr (r->identity, ==, pem);
+  kh = g_strdup (r->known_hosts);
+  g_assert_true (g_file_set_contents (kh, "203.0.113.9 ssh-ed25519 AAAA\n", -1, NULL));
+  g_clear_pointer (&r, ferry_remote_free);
+
+  /* The same instance keeps its host key. */
+  r = ferry_remote_new_from_state (st, "admin", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->user, ==, "admin");
+  g_assert_true (g_file_test (kh, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&r, ferry_remote_free);
+
+  /* A new instance gets a fresh known_hosts. */
+  inst = json_pack ("{s:s, s:b, s:s}", "id", "i-2", "created", 1, "public_dns", "ec2-x.example");
+  g_assert_true (ferry_state_record (st, "instance", inst, &error));
+  r = ferry_remote_new_from_state (st, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->host, ==, "ec2-x.example");
+  g_assert_false (g_file_test (kh, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_incomplete_marker (void)
+{
+  g_autofree char *m = ferry_remote_incomplete_marker ("results/a.txt");
+  g_autofree char *long_path = g_strnfill (300, 'x');
+  g_autofree char *lm = ferry_remote_incomplete_marker (long_path);
+
+  /* urlsafe base64, as snakemake's persistence names it */
+  g_assert_cmpstr (m, ==, "cmVzdWx0cy9hLnR4dA==");
+  g_assert_true (lm[0] == '@');
+  g_assert_nonnull (strchr (lm, '/'));
+  g_assert_cmpuint (strchr (lm, '/') - lm, ==, 255);
+}
+
+/* Writes a tar with the given entries (path, symlink target or NULL) to a temp file; returns its fd. */
+static int
+crafted (const char *const *entries)
+{
+  g_autofree char *path = g_build_filename (g_get_user_cache_dir (), "crafted.tar", NULL);
+  g_autoptr(FerryArchiveWrite) a = archive_write_new ();
+  int fd;
+
+  g_mkdir_with_parents (g_get_user_cache_dir (), 0700);
+  archive_write_set_format_pax_restricted (a);
+  g_assert_cmpint (archive_write_open_filename (a, path), ==, ARCHIVE_OK);
+  for (guint i = 0; entries[i] != NULL; i += 2)
+    {
+      g_autoptr(FerryArchiveEntry) e = archive_entry_new ();
+      archive_entry_set_pathname (e, entries[i]);
+      archive_entry_set_perm (e, 0644);
+      if (*entries[i + 1] != '\0')
+        {
+          archive_entry_set_filetype (e, AE_IFLNK);
+          archive_entry_set_symlink (e, entries[i + 1]);
+          archive_write_header (a, e);
+        }
+      else
+        {
+          archive_entry_set_filetype (e, AE_IFREG);
+          archive_entry_set_size (e, 2);
+          archive_write_header (a, e);
+          archive_write_data (a, "x\n", 2);
+        }
+    }
+  g_assert_cmpint (archive_write_close (a), ==, ARCHIVE_OK);
+  fd = open (path, O_RDONLY);
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+static void
+test_extract_secure (void)
+{
+  g_autofree char *work = g_build_filename (g_get_user_data_dir (), "work", "sub", NULL);
+  const char *const allowed[] = { "results", NULL };
+  const char *const good[] = { "results/a.txt", "", "results/d/b.txt", "", NULL };
+  const char *const dotdot[] = { "results/../../escape", "", NULL };
+  const char *const absolute[] = { "/tmp/ferry-escape-absolute", "", NULL };
+  const char *const link_out[] = { "results/l", "/tmp", "results/l/escape", "", NULL };
+  const char *const other[] = { "Snakefile", "", NULL };
+  const char *const *bad[] = { dotdot, absolute, link_out, other };
+  FerryPullStats stats = { 0 };
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  g_mkdir_with_parents (work, 0700);
+  g_assert_cmpint (chdir (work), ==, 0);
+  fd = crafted (good);
+  g_assert_true (ferry_remote_extract_fd (fd, allowed, &stats, &error));
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_cmpuint (stats.entries, ==, 2);
+  g_assert_true (g_file_test ("results/d/b.txt", G_FILE_TEST_IS_REGULAR));
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      fd = crafted (bad[i]);
+      g_assert_false (ferry_remote_extract_fd (fd, allowed, &stats, &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA);
+      g_clear_error (&error);
+      close (fd);
+    }
+  g_assert_false (g_file_test ("../escape", G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test ("/tmp/ferry-escape-absolute", G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test ("/tmp/escape", G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test ("Snakefile", G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/remote/quote-roundtrip", test_quote_roundtrip);
+  g_test_add_func ("/remote/quote-path", test_quote_path);
+  g_test_add_func ("/remote/ssh-argv", test_ssh_argv);
+  g_test_add_func ("/remote/from-state", test_from_state);
+  g_test_add_func ("/remote/incomplete-marker", test_incomplete_marker);
+  g_test_add_func ("/remote/extract-secure", test_extract_secure);
+  return g_test_run ();
+}
