@@ -923,16 +923,21 @@ ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *can
       text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
       has_snakemake = strstr (text, "snakemake\n") != NULL;
       ready = strstr (text, "ready\n") != NULL;
-      if (has_snakemake && (ready || !remote->ec2))
+      if (has_snakemake)
         return TRUE;
       if (!remote->ec2)
         return ferry_throw (error, FERRY_ERROR_NOT_FOUND,
                             "snakemake does not run on %s: install it there (or put it on the PATH of"
                             " non-interactive ssh sessions)",
                             remote->host);
+      if (ready)
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "the instance finished its setup (%s) but snakemake does not run there;"
+                            " see ferry ssh -- sudo cat /var/log/cloud-init-output.log",
+                            READY_MARKER);
       if (g_get_monotonic_time () > deadline)
         return ferry_throw (error, FERRY_ERROR_FAILED,
-                            "the instance is still not ready after %u s (no %s or no snakemake);"
+                            "the instance is still not ready after %u s (no %s yet);"
                             " see ferry ssh -- sudo cat /var/log/cloud-init-output.log",
                             timeout_s, READY_MARKER);
       if (!said && remote->log != NULL)

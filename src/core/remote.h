@@ -99,8 +99,8 @@ gboolean ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullS
 
 /* --- run -------------------------------------------------------------------------------------- */
 
-/* Checks that snakemake runs on the remote; on an instance ferry launched, waits (up to timeout_s,
- * saying so through remote->log) for the user-data's ready marker first. */
+/* Checks that snakemake runs on the remote. On an instance ferry launched, while it does not yet,
+ * waits (up to timeout_s, saying so through remote->log) for the user-data's ready marker. */
 gboolean ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *cancellable,
                                   GError **error);
 
