@@ -4,10 +4,12 @@
 
 static char *opt_host;
 static char *opt_remote_dir;
+static gboolean opt_no_compress;
 
 static const GOptionEntry options[] = {
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Push to this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { NULL }
 };
 
@@ -38,6 +40,7 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->verbose = inv->verbose;
   remote->log = ferry_print_log;
   remote->log_data = inv;
+  remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
   plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
   if (plan == NULL)

@@ -9,6 +9,7 @@
 
 static char *opt_host;
 static char *opt_remote_dir;
+static gboolean opt_no_compress;
 static char *opt_cores;
 static char *opt_then;
 static gboolean opt_no_push;
@@ -19,6 +20,7 @@ static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Run on this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
   { "then", 0, 0, G_OPTION_ARG_STRING, &opt_then, "Afterwards keep the instance (default), stop it, or terminate it", "keep|stop|terminate" },
@@ -106,6 +108,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   remote->verbose = inv->verbose;
   remote->log = ferry_print_log;
   remote->log_data = inv;
+  remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
   plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);

@@ -16,6 +16,7 @@ typedef struct
   char *control_path; /* short socket path under /tmp/ferry-<uid>/ */
   GStrv options;      /* the user's --ssh-option values, each passed as -o OPT */
   gboolean ec2;       /* an instance ferry launched: wait for the user-data's ready marker */
+  char *compression;  /* push: NULL (the best the remote tar takes) or "none" */
   gboolean verbose;
   FerryLogFunc log;
   gpointer log_data;
