@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Secrets and permissions: with umask 000 the state dir is 0700 and the pem 0400; the private key appears in
+# nothing ferry prints or writes, -v and --dry-run included; the firewall and the IAM policy are as narrow as promised.
+source "$(dirname "$0")/libtest.sh"
+cd "$TEST_TMP"
+moto_start
+export FERRY_POLL_MS=100
+
+umask 000
+expect_exit 0 ferry bootstrap -v --cidr 198.51.100.4/32 --bucket ferry-secrets-bucket --iam --no-wait-ssh
+cat out err >all-output
+umask 022
+assert_mode .ferry 700
+pem=$(ls .ferry/*.pem)
+assert_mode "$pem" 400
+ssh-keygen -y -f "$pem" >/dev/null || fatal "the pem is not a usable private key"
+for f in .ferry/* .ferry/.gitignore; do
+    [ "$f" = "$pem" ] && continue
+    [ -f "$f" ] || continue
+    m=$(stat -c %a "$f")
+    [ $((8#$m & 8#077)) -eq 0 ] || fatal "$f is readable by others (mode $m)"
+done
+ok "umask 000: state dir 0700, pem 0400, every other state file private"
+
+# The key's secret lines (base64 body of the OpenSSH private key) must appear nowhere else.
+grep -v -- '-----' "$pem" >key-lines
+expect_exit 0 ferry status --json
+cat out err >>all-output
+expect_exit 0 ferry ls -v
+cat out err >>all-output
+expect_exit 0 ferry bootstrap -v --cidr 198.51.100.4/32 --bucket ferry-secrets-bucket --iam --no-wait-ssh
+cat out err >>all-output
+while read -r line; do
+    [ ${#line} -ge 16 ] || continue
+    if grep -rqF -- "$line" all-output .ferry --exclude="$(basename "$pem")"; then
+        fatal "a line of the private key appears in ferry's output or state"
+    fi
+done <key-lines
+assert_not_file_has_content all-output 'PRIVATE KEY'
+ok "no key material in any output (-v included) or state file"
+
+sg=$(awsm ec2 describe-security-groups --filters Name=tag:ferry:name,Values=ferry)
+assert_eq "$(echo "$sg" | jget 'len(j["SecurityGroups"][0]["IpPermissions"])')" 1 "ingress rules"
+assert_eq "$(echo "$sg" | jget 'j["SecurityGroups"][0]["IpPermissions"][0]["IpRanges"][0]["CidrIp"]')" 198.51.100.4/32 "ssh source"
+assert_eq "$(echo "$sg" | jget 'j["SecurityGroups"][0]["IpPermissions"][0]["FromPort"]')" 22 "port"
+ok "the security group opens 22/tcp to one /32 only"
+
+pol=$(awsm iam get-role-policy --role-name ferry-ec2 --policy-name ferry-s3)
+resources=$(echo "$pol" | jget 'sorted(set(r for s in j["PolicyDocument"]["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])))')
+assert_eq "$resources" '["arn:aws:s3:::ferry-secrets-bucket", "arn:aws:s3:::ferry-secrets-bucket/*"]' "policy resources"
+n=$(awsm iam list-role-policies --role-name ferry-ec2 | jget 'len(j["PolicyNames"])')
+m=$(awsm iam list-attached-role-policies --role-name ferry-ec2 | jget 'len(j["AttachedPolicies"])')
+assert_eq "$n/$m" "1/0" "inline/attached policies of the role"
+ok "the role's only policy names the bucket and its objects"
+
+expect_exit 0 ferry teardown --yes
+assert_not_exists "$pem"
+ok "teardown removes the pem"
+
+done_testing
