@@ -1,12 +1,146 @@
-/* ferry bootstrap: placeholder until its issue lands. */
+/* ferry bootstrap: every step of the reference page's AWS setup, idempotent, independent chains at
+ * once, ending with a running instance that takes SSH. */
 #include "ferry-builtins.h"
+#include "core/bootstrap.h"
+#include "core/teardown.h"
+
+static char *opt_cidr;
+static gboolean opt_allow_any;
+static char *opt_bucket;
+static gboolean opt_iam;
+static char *opt_type;
+static gint64 opt_volume = G_MININT64;
+static gint64 opt_hours = G_MININT64;
+static gboolean opt_spot;
+static char *opt_ami;
+static gboolean opt_no_wait_ssh;
+
+static const GOptionEntry options[] = {
+  { "cidr", 0, 0, G_OPTION_ARG_STRING, &opt_cidr,
+    "The one source SSH is open to (default: your public address as a /32)", "CIDR" },
+  { "allow-any-source", 0, 0, G_OPTION_ARG_NONE, &opt_allow_any,
+    "Accept --cidr 0.0.0.0/0 or ::/0 (SSH open to the whole internet)", NULL },
+  { "bucket", 0, 0, G_OPTION_ARG_STRING, &opt_bucket, "Also create this private S3 bucket",
+    "NAME" },
+  { "iam", 0, 0, G_OPTION_ARG_NONE, &opt_iam,
+    "Give the instance a role that reaches that bucket only (needs --bucket)", NULL },
+  { "instance-type", 0, 0, G_OPTION_ARG_STRING, &opt_type,
+    "EC2 instance type (default " FERRY_DEFAULT_INSTANCE_TYPE ")", "TYPE" },
+  { "volume-size", 0, 0, G_OPTION_ARG_INT64, &opt_volume, "Root volume in GB, gp3 (default 30)",
+    "GB" },
+  { "max-hours", 0, 0, G_OPTION_ARG_INT64, &opt_hours,
+    "The instance terminates itself this many hours after launch (default 12)", "H" },
+  { "spot", 0, 0, G_OPTION_ARG_NONE, &opt_spot, "Launch a one-time spot instance", NULL },
+  { "ami", 0, 0, G_OPTION_ARG_STRING, &opt_ami,
+    "Image to launch (default: the latest Amazon Linux 2023)", "ID" },
+  { "no-wait-ssh", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait_ssh,
+    "Return once the instance runs, without waiting for SSH", NULL },
+  { NULL }
+};
+
+static void
+print_summary (FerryInvocation *inv, GPtrArray *created)
+{
+  g_autoptr(json_t) instance = ferry_state_dup_resource (inv->state, FERRY_KIND_INSTANCE);
+  g_autoptr(GString) made = g_string_new (NULL);
+  g_autofree char *hint = ferry_resources_ssh_hint (inv);
+  const char *dns = json_string_value (json_object_get (instance, "public_dns"));
+  const char *ip = json_string_value (json_object_get (instance, "public_ip"));
+  json_int_t hours = json_integer_value (json_object_get (instance, "max_hours"));
+
+  for (guint i = 0; i < created->len; i++)
+    g_string_append_printf (made, "%s%s", i ? ", " : "", ferry_kind_label (created->pdata[i]));
+  g_print ("created   %s\n", made->len ? made->str : "nothing new (all there already)");
+  g_print ("instance  %s  %s  %s\n", json_string_value (json_object_get (instance, "id")),
+           json_string_value (json_object_get (instance, "type")),
+           json_string_value (json_object_get (instance, "state")));
+  g_print ("address   %s%s%s%s\n", dns && *dns ? dns : (ip ? ip : "-"),
+           dns && *dns && ip ? " (" : "", dns && *dns && ip ? ip : "", dns && *dns && ip ? ")" : "");
+  g_print ("ssh       %s\n", hint);
+  g_print ("cap       the instance terminates itself %" JSON_INTEGER_FORMAT
+           " h after launch; ferry stop pauses it, ferry teardown removes everything\n",
+           hours);
+}
 
 gboolean
-ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
+ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
+                         GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("- bootstrap");
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GPtrArray) created = NULL;
+  g_autofree char *cidr = NULL;
+  g_autofree char *kept_bucket = NULL;
+  g_autoptr(json_t) kept_iam = NULL;
+  FerryBootstrapOptions opts = { 0 };
+  FerryResources res;
+  GError *local_error = NULL;
 
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
+  g_option_context_set_summary (
+      context,
+      "Make everything an offload needs, in one go: key pair, network, firewall, optional bucket\n"
+      "and role, and a running instance that takes SSH. Running it again makes nothing new.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT,
+                                   c, error))
     return FALSE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "ferry bootstrap is not available in this build yet");
+  if (argc > 1)
+    return ferry_usage_error (context, error,
+                              "unexpected argument \"%s\" (see ferry bootstrap --help)", argv[1]);
+  /* Everything that can be checked without AWS is checked before anything is made. */
+  if (opt_cidr != NULL && !ferry_cidr_validate (opt_cidr, opt_allow_any, NULL, error))
+    return FALSE;
+  if (opt_bucket != NULL && !ferry_bucket_name_validate (opt_bucket, error))
+    return FALSE;
+  if (opt_iam && opt_bucket == NULL)
+    return ferry_usage_error (context, error,
+                              "--iam needs --bucket NAME: the role gives access to that bucket only");
+  if ((opt_volume != G_MININT64 && opt_volume < 1) || (opt_hours != G_MININT64 && opt_hours < 1))
+    return ferry_usage_error (context, error, "invalid --%s %" G_GINT64_FORMAT
+                              ": give a whole number of at least 1",
+                              opt_volume != G_MININT64 && opt_volume < 1 ? "volume-size"
+                                                                         : "max-hours",
+                              opt_volume != G_MININT64 && opt_volume < 1 ? opt_volume : opt_hours);
+
+  if (!ferry_resources_open (inv, error))
+    return FALSE;
+  kept_bucket = ferry_state_dup_setting_string (inv->state, "bucket");
+  kept_iam = ferry_state_dup_setting (inv->state, "iam");
+  opts.bucket = opt_bucket ? opt_bucket : kept_bucket;
+  opts.iam = opt_iam || json_is_true (kept_iam);
+  if (!ferry_resources_launch_options (inv, &opts.launch, opt_type, opt_volume, opt_hours, opt_spot,
+                                       opt_ami, error))
+    return FALSE;
+  cidr = ferry_resources_cidr (inv, opt_cidr, opt_allow_any, c, error);
+  if (cidr == NULL)
+    return FALSE;
+  if (!inv->dry_run
+      && ((opts.bucket != NULL
+           && !ferry_state_set_setting (inv->state, "bucket", json_string (opts.bucket), error))
+          || !ferry_state_set_setting (inv->state, "iam", json_boolean (opts.iam), error)))
+    return FALSE;
+  opts.cidr = cidr;
+  opts.wait_ssh = !opt_no_wait_ssh;
+  opts.ssh_timeout_s = 600;
+  opts.ssh_options = (const char *const *) inv->ssh_options;
+
+  ferry_resources_init (inv, &res);
+  if (!ferry_bootstrap (&res, &opts, &created, c, &local_error))
+    {
+      /* Whatever was made is recorded: say how to finish or undo it. */
+      if (!inv->dry_run && ferry_state_exists_on_disk (inv->state)
+          && !g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_USAGE)
+          && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          char *message = g_strdup_printf ("%s (what was made is recorded in %s: run ferry "
+                                           "bootstrap again to finish, or ferry teardown)",
+                                           local_error->message, inv->state_dir);
+          g_free (local_error->message);
+          local_error->message = message;
+        }
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (inv->dry_run)
+    return TRUE;
+  print_summary (inv, created);
+  return TRUE;
 }

@@ -4,6 +4,7 @@
 #include "core/ferry-common.h"
 #include "core/aws.h"
 #include "core/state.h"
+#include "core/resources.h"
 
 G_BEGIN_DECLS
 
@@ -52,6 +53,25 @@ gboolean ferry_confirm (FerryInvocation *inv, const char *prompt);
 
 /* Where the core's messages go: stderr, or stdout under --dry-run. */
 void ferry_print_log (const char *message, gpointer user_data);
+
+/* --- shared by bootstrap and the step commands (builtin-resources.c) --- */
+
+/* Opens the state for making resources: created (0700) and locked, unless --dry-run, which writes
+ * nothing. The connection settings given now are kept for later commands. */
+gboolean ferry_resources_open (FerryInvocation *inv, GError **error);
+/* A FerryResources over the invocation's aws and state, logging to stderr. */
+void ferry_resources_init (FerryInvocation *inv, FerryResources *res);
+/* The SSH source: --cidr (validated), else the one kept in the state, else the caller's public
+ * address. Usage errors exit 2. */
+char *ferry_resources_cidr (FerryInvocation *inv, const char *cli_cidr, gboolean allow_any,
+                            GCancellable *cancellable, GError **error);
+/* Launch options from the command line (unset: G_MININT64 / NULL), then the state's settings,
+ * then the defaults; each checked. Keeps them in the state's settings unless dry_run. */
+gboolean ferry_resources_launch_options (FerryInvocation *inv, FerryLaunchOptions *opts,
+                                         const char *type, gint64 volume_gb, gint64 max_hours,
+                                         gboolean spot, const char *ami, GError **error);
+/* The `ferry ssh` line for this deployment (with --state-dir/--name when not the defaults). */
+char *ferry_resources_ssh_hint (FerryInvocation *inv);
 
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \

@@ -1,0 +1,164 @@
+/* What bootstrap and the step commands (keypair, network, firewall, bucket, role, launch) share:
+ * opening the state for creation, the SSH source, and the launch options with their defaults. */
+#include "ferry-builtins.h"
+
+static gboolean
+keep_setting_string (FerryInvocation *inv, const char *key, const char *value, GError **error)
+{
+  if (value == NULL || inv->dry_run)
+    return TRUE;
+  return ferry_state_set_setting (inv->state, key, json_string (value), error);
+}
+
+gboolean
+ferry_resources_open (FerryInvocation *inv, GError **error)
+{
+  g_autoptr(json_t) opts = NULL;
+
+  if (!ferry_invocation_open_state (inv, !inv->dry_run, !inv->dry_run, error))
+    return FALSE;
+  if (inv->dry_run)
+    return TRUE;
+  if (!keep_setting_string (inv, "endpoint_url", inv->endpoint_url, error)
+      || !keep_setting_string (inv, "region", inv->region, error)
+      || !keep_setting_string (inv, "profile", inv->profile, error)
+      || !keep_setting_string (inv, "ssh_user", inv->ssh_user, error))
+    return FALSE;
+  if (inv->ssh_options != NULL)
+    {
+      opts = json_array ();
+      for (guint i = 0; inv->ssh_options[i] != NULL; i++)
+        json_array_append_new (opts, json_string (inv->ssh_options[i]));
+      if (!ferry_state_set_setting (inv->state, "ssh_options", g_steal_pointer (&opts), error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+ferry_resources_init (FerryInvocation *inv, FerryResources *res)
+{
+  *res = (FerryResources){
+    .aws = inv->aws,
+    .state = inv->state,
+    .dry_run = inv->dry_run,
+    .log = ferry_print_log,
+    .log_data = inv,
+  };
+}
+
+char *
+ferry_resources_cidr (FerryInvocation *inv, const char *cli_cidr, gboolean allow_any,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autofree char *kept = NULL;
+  g_autofree char *detected = NULL;
+  char *cidr = NULL;
+
+  if (cli_cidr != NULL)
+    {
+      if (!ferry_cidr_validate (cli_cidr, allow_any, &cidr, error))
+        return NULL;
+    }
+  else if ((kept = ferry_state_dup_setting_string (inv->state, "cidr")) != NULL)
+    {
+      if (!ferry_cidr_validate (kept, TRUE, &cidr, error))
+        return NULL;
+    }
+  else
+    {
+      detected = ferry_detect_public_cidr (3000, cancellable, error);
+      if (detected == NULL)
+        return NULL;
+      g_autofree char *note = g_strdup_printf ("SSH will be open to your public address %s only",
+                                               detected);
+      ferry_print_log (note, inv);
+      if (!ferry_cidr_validate (detected, FALSE, &cidr, error))
+        return NULL;
+    }
+  if (!g_str_has_suffix (cidr, "/32") && !g_str_has_suffix (cidr, "/128")
+      && !g_str_has_suffix (cidr, "/0"))
+    {
+      g_autofree char *note = g_strdup_printf (
+          "note: %s lets a whole range reach SSH; a single address (/32) is safer", cidr);
+      ferry_print_log (note, inv);
+    }
+  if (!keep_setting_string (inv, "cidr", cidr, error))
+    return (g_free (cidr), NULL);
+  return cidr;
+}
+
+/* An integer option: the command line, else the state's setting, else the default; in [1, max]. */
+static gboolean
+settle_int (FerryInvocation *inv, const char *option, const char *key, gint64 cli, gint64 dflt,
+            gint64 max, gint64 *out, GError **error)
+{
+  g_autoptr(json_t) kept = ferry_state_dup_setting (inv->state, key);
+
+  if (cli != G_MININT64)
+    {
+      if (cli < 1 || cli > max)
+        return ferry_throw (error, FERRY_ERROR_USAGE,
+                            "invalid --%s %" G_GINT64_FORMAT ": give a whole number from 1 to %"
+                            G_GINT64_FORMAT,
+                            option, cli, max);
+      *out = cli;
+    }
+  else if (json_is_integer (kept) && json_integer_value (kept) >= 1
+           && json_integer_value (kept) <= max)
+    *out = json_integer_value (kept);
+  else
+    *out = dflt;
+  if (inv->dry_run)
+    return TRUE;
+  return ferry_state_set_setting (inv->state, key, json_integer (*out), error);
+}
+
+gboolean
+ferry_resources_launch_options (FerryInvocation *inv, FerryLaunchOptions *opts, const char *type,
+                                gint64 volume_gb, gint64 max_hours, gboolean spot,
+                                const char *ami, GError **error)
+{
+  g_autofree char *kept_type = ferry_state_dup_setting_string (inv->state, "instance_type");
+  g_autoptr(json_t) kept_spot = ferry_state_dup_setting (inv->state, "spot");
+
+  memset (opts, 0, sizeof *opts);
+  if (type == NULL)
+    type = kept_type ? kept_type : FERRY_DEFAULT_INSTANCE_TYPE;
+  if (!g_regex_match_simple ("^[a-z][a-z0-9-]*\\.[a-z0-9-]+$", type, 0, 0))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "invalid --instance-type \"%s\": give an EC2 type such as r5.8xlarge",
+                        type);
+  if (ami != NULL && !g_regex_match_simple ("^ami-[0-9a-f]{8,17}$", ami, 0, 0))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "invalid --ami \"%s\": an AMI id looks like ami-0123456789abcdef0", ami);
+  if (!settle_int (inv, "volume-size", "volume_size", volume_gb, FERRY_DEFAULT_VOLUME_GB, 16384,
+                   &opts->volume_gb, error)
+      || !settle_int (inv, "max-hours", "max_hours", max_hours, FERRY_DEFAULT_MAX_HOURS, 24 * 30,
+                      &opts->max_hours, error))
+    return FALSE;
+  opts->instance_type = g_intern_string (type);
+  opts->spot = spot || json_is_true (kept_spot);
+  opts->ami = ami ? g_intern_string (ami) : NULL;
+  opts->ssh_user = g_intern_string (inv->ssh_user ? inv->ssh_user : FERRY_DEFAULT_SSH_USER);
+  opts->wait_timeout_s = 600;
+  if (inv->dry_run)
+    return TRUE;
+  return keep_setting_string (inv, "instance_type", type, error)
+         && ferry_state_set_setting (inv->state, "spot", json_boolean (opts->spot), error);
+}
+
+char *
+ferry_resources_ssh_hint (FerryInvocation *inv)
+{
+  GString *s = g_string_new ("ferry ssh");
+
+  if (g_strcmp0 (inv->state_dir, ".ferry") != 0)
+    {
+      g_autofree char *q = g_shell_quote (inv->state_dir);
+      g_string_append_printf (s, " --state-dir %s", q);
+    }
+  if (g_strcmp0 (inv->name, "ferry") != 0)
+    g_string_append_printf (s, " --name %s", inv->name);
+  return g_string_free (s, FALSE);
+}
