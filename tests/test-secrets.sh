@@ -30,9 +30,11 @@ expect_exit 0 ferry ls -v
 cat out err >>all-output
 expect_exit 0 ferry bootstrap -v --cidr 198.51.100.4/32 --bucket ferry-secrets-bucket --iam --no-wait-ssh
 cat out err >>all-output
+mapfile -t written < <(find .ferry -type f ! -path "$pem")
 while read -r line; do
     [ ${#line} -ge 16 ] || continue
-    if grep -rqF -- "$line" all-output .ferry --exclude="$(basename "$pem")"; then
+    if grep -qF -- "$line" all-output "${written[@]}"; then
+        grep -lF -- "$line" all-output "${written[@]}" | sed 's/^/# found in: /' >&2
         fatal "a line of the private key appears in ferry's output or state"
     fi
 done <key-lines
