@@ -38,6 +38,8 @@ ferry_resources_open (FerryInvocation *inv, GError **error)
 void
 ferry_resources_init (FerryInvocation *inv, FerryResources *res)
 {
+  if (inv->dry_run)
+    ferry_state_set_memory_only (inv->state);
   *res = (FerryResources){
     .aws = inv->aws,
     .state = inv->state,

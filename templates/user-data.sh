@@ -73,4 +73,4 @@ if [ -n "$home" ]; then
 fi
 
 /usr/local/bin/snakemake --version >"$FERRY_DIR/snakemake-version"
-touch "$FERRY_DIR/ready"
+touch /var/lib/ferry/ready

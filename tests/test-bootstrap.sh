@@ -44,7 +44,8 @@ assert_eq "$(echo "$desc" | jget 'len(j["SecurityGroups"])')" 1 "security groups
 volume=$(awsm ec2 describe-volumes --filters "Name=attachment.instance-id,Values=$instance" | jget 'j["Volumes"][0]')
 assert_eq "$(echo "$volume" | jget 'j["Size"]')" 12 "root volume size"
 assert_eq "$(echo "$volume" | jget 'j["VolumeType"]')" gp3 "root volume type"
-assert_eq "$(echo "$volume" | jget 'j["Attachments"][0]["DeleteOnTermination"]')" True "DeleteOnTermination"
+assert_eq "$(echo "$desc" | jget '[(b["DeviceName"], b["Ebs"]["DeleteOnTermination"]) for b in j["BlockDeviceMappings"]]')" \
+    '[["/dev/xvda", true]]' "root device deleted on termination"
 assert_eq "$(echo "$volume" | jget '{t["Key"]: t["Value"] for t in j.get("Tags", [])}.get("ferry:name")')" ferry "volume tag"
 ok "one instance with the type, key, profile, tags and a gp3 volume deleted on termination"
 
@@ -98,7 +99,7 @@ assert_eq "$(tagged_leftovers ferry)" "$before" "tagged resources after a re-run
 ok "a re-run creates nothing and keeps the instance"
 
 expect_exit 0 ferry status --json
-assert_eq "$(jget 'j["resources"]["instance"]["id"]' <out)" "$instance" "status --json instance id"
+assert_eq "$(jget 'j["deployment"]["resources"]["instance"]["id"]' <out)" "$instance" "status --json instance id"
 ok "status --json parses"
 
 # Moving the SSH source keeps exactly one rule.

@@ -40,26 +40,16 @@ resource_new (const char *id, gboolean created)
   return json_pack ("{s:s, s:b}", "id", id, "created", created);
 }
 
-/* Records unless in dry-run (where nothing was made and nothing is kept). */
+/* In dry-run the state is memory-only (see ferry_resources_init), so later steps see the ids. */
 static gboolean
 record (FerryResources *res, const char *kind, json_t *resource, GError **error)
 {
-  if (res->dry_run)
-    {
-      json_decref (resource);
-      return TRUE;
-    }
   return ferry_state_record (res->state, kind, resource, error);
 }
 
 static gboolean
 update (FerryResources *res, const char *kind, const char *key, json_t *value, GError **error)
 {
-  if (res->dry_run)
-    {
-      json_decref (value);
-      return TRUE;
-    }
   return ferry_state_update (res->state, kind, key, value, error);
 }
 
@@ -265,8 +255,9 @@ generate_key (FerryResources *res, const char *pem, GCancellable *cancellable, G
   if (res->dry_run)
     {
       g_autofree char *shown = ferry_argv_display (argv);
+      g_autofree char *line = g_strconcat ("would run: ", shown, NULL);
       if (res->log)
-        res->log (shown, res->log_data);
+        res->log (line, res->log_data);
       return TRUE;
     }
   if (!ferry_spawn_check (argv, NULL, NULL, NULL, cancellable, error))
@@ -991,8 +982,10 @@ iam_create (FerryResources *res, const char *kind, const char *operation, GStrvB
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  else
+  else if (json_is_object (json_object_get (out, member)))
     existing = json_incref (json_object_get (out, member));
+  else
+    existing = json_object (); /* dry-run: nothing was made */
 
   if (!res->dry_run && !json_is_string (json_object_get (existing, id_member)))
     return (missing_member (error, operation, id_member), NULL);

@@ -16,6 +16,7 @@ struct _FerryState
   char *path;
   json_t *root;
   int lock_fd;
+  gboolean memory_only;
 };
 
 FerryState *
@@ -228,6 +229,8 @@ save_locked (FerryState *state, GError **error)
   g_autofree char *text = json_dumps (state->root, JSON_INDENT (2) | JSON_SORT_KEYS);
   g_autofree char *with_nl = g_strconcat (text, "\n", NULL);
 
+  if (state->memory_only)
+    return TRUE;
   if (!ensure_dir (state, error))
     return FALSE;
   if (!g_file_set_contents_full (state->path, with_nl, -1,
@@ -238,6 +241,14 @@ save_locked (FerryState *state, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+void
+ferry_state_set_memory_only (FerryState *state)
+{
+  g_mutex_lock (&state->lock);
+  state->memory_only = TRUE;
+  g_mutex_unlock (&state->lock);
 }
 
 gboolean

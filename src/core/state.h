@@ -57,6 +57,10 @@ gboolean ferry_state_set_setting (FerryState *state, const char *key, json_t *va
 /* The whole state as JSON (a copy), for `status --json`. */
 json_t *ferry_state_dup_root (FerryState *state);
 
+/* From now on changes stay in memory and nothing is written (--dry-run: later steps still see the
+ * ids earlier ones found). */
+void ferry_state_set_memory_only (FerryState *state);
+
 gboolean ferry_state_save (FerryState *state, GError **error);
 
 /* Validation of a parsed state document, exposed for the unit tests and the fuzzer. */
