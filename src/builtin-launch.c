@@ -57,7 +57,7 @@ ferry_builtin_launch (int argc, char **argv, FerryInvocation *inv, GCancellable 
     return TRUE;
   if (!opt_no_wait_ssh
       && !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600,
-                          ferry_print_log, inv, c, error))
+                          res.log, res.log_data, c, error))
     return FALSE;
   instance = ferry_state_dup_resource (inv->state, FERRY_KIND_INSTANCE);
   g_print ("%s instance %s (%s), %s; it terminates itself %" G_GINT64_FORMAT " h after launch\n",

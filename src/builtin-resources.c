@@ -2,6 +2,8 @@
  * opening the state for creation, the SSH source, and the launch options with their defaults. */
 #include "ferry-builtins.h"
 
+#include <unistd.h>
+
 static gboolean
 keep_setting_string (FerryInvocation *inv, const char *key, const char *value, GError **error)
 {
@@ -35,6 +37,17 @@ ferry_resources_open (FerryInvocation *inv, GError **error)
   return TRUE;
 }
 
+/* Progress lines ("created security group ..."): on a terminal, or with -v. A failure in a script
+ * stays one error line. */
+static void
+progress_log (const char *message, gpointer user_data)
+{
+  FerryInvocation *inv = user_data;
+
+  if (inv->dry_run || inv->verbose || isatty (STDERR_FILENO))
+    ferry_print_log (message, inv);
+}
+
 void
 ferry_resources_init (FerryInvocation *inv, FerryResources *res)
 {
@@ -44,7 +57,7 @@ ferry_resources_init (FerryInvocation *inv, FerryResources *res)
     .aws = inv->aws,
     .state = inv->state,
     .dry_run = inv->dry_run,
-    .log = ferry_print_log,
+    .log = progress_log,
     .log_data = inv,
   };
 }
@@ -74,7 +87,7 @@ ferry_resources_cidr (FerryInvocation *inv, const char *cli_cidr, gboolean allow
         return NULL;
       g_autofree char *note = g_strdup_printf ("SSH will be open to your public address %s only",
                                                detected);
-      ferry_print_log (note, inv);
+      progress_log (note, inv);
       if (!ferry_cidr_validate (detected, FALSE, &cidr, error))
         return NULL;
     }
@@ -83,7 +96,7 @@ ferry_resources_cidr (FerryInvocation *inv, const char *cli_cidr, gboolean allow
     {
       g_autofree char *note = g_strdup_printf (
           "note: %s lets a whole range reach SSH; a single address (/32) is safer", cidr);
-      ferry_print_log (note, inv);
+      progress_log (note, inv);
     }
   if (!keep_setting_string (inv, "cidr", cidr, error))
     return (g_free (cidr), NULL);

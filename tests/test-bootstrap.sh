@@ -193,7 +193,7 @@ http_pid=$!
 on_exit "kill $http_pid"
 wait_for_port "$port" 20 || fatal "http.server did not start"
 rm -rf .ferry
-expect_exit 0 env FERRY_CHECKIP_URL="http://127.0.0.1:$port/" "$FERRY" bootstrap --no-wait-ssh
+expect_exit 0 env FERRY_CHECKIP_URL="http://127.0.0.1:$port/" "$FERRY" bootstrap --no-wait-ssh -v
 assert_file_has_content err 'your public address 192.0.2.45/32'
 sg=$(jget 'j["resources"]["security_group"]["id"]' <.ferry/state.json)
 assert_eq "$(awsm ec2 describe-security-groups --group-ids "$sg" | jget '[r["CidrIp"] for p in j["SecurityGroups"][0]["IpPermissions"] for r in p["IpRanges"]]')" \

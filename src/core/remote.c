@@ -258,9 +258,15 @@ remote_trace (FerryRemote *remote, const char *const *argv)
 
 /* Starts ssh with stderr going to an unlinked temp file (read back for the error message), so a
  * chatty child can never block on a full pipe. */
+static void
+own_process_group (gpointer user_data)
+{
+  setpgid (0, 0);
+}
+
 static GSubprocess *
-start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFlags flags,
-           int *out_stderr_fd, GError **error)
+start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
+                GSubprocessFlags flags, int *out_stderr_fd, GError **error)
 {
   g_auto(GStrv) argv = ferry_remote_ssh_argv (remote, tty, command);
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
@@ -278,6 +284,8 @@ start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFl
   unlink (tmpl);
   *out_stderr_fd = dup (fd);
   g_subprocess_launcher_take_stderr_fd (launcher, fd);
+  if (own_group)
+    g_subprocess_launcher_set_child_setup (launcher, own_process_group, NULL, NULL);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &local_error);
   if (proc == NULL)
     {
@@ -290,6 +298,13 @@ start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFl
       return NULL;
     }
   return proc;
+}
+
+static GSubprocess *
+start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFlags flags,
+           int *out_stderr_fd, GError **error)
+{
+  return start_ssh_full (remote, tty, FALSE, command, flags, out_stderr_fd, error);
 }
 
 static char *
@@ -1049,6 +1064,7 @@ ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const
   g_autofree char *quoted = ferry_remote_quote_argv (snakemake_argv);
   RunData d = { 0 };
   int err_fd = -1, code;
+  gboolean tty;
 
   if (log_path != NULL)
     {
@@ -1065,7 +1081,13 @@ ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const
   ferry_remote_cmd_op (cmd, "2>&1");
 
   g_main_context_push_thread_default (ctx);
-  proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+  /* On a terminal, ssh -t carries Ctrl-C to the remote snakemake itself. Otherwise ssh gets a
+   * process group of its own, so that a Ctrl-C meant for ferry does not cut the connection, and
+   * ferry passes SIGINT on. */
+  tty = isatty (STDIN_FILENO);
+  proc = start_ssh_full (remote, tty, !tty, cmd->str,
+                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | (tty ? G_SUBPROCESS_FLAGS_STDIN_INHERIT : 0),
+                         &err_fd, error);
   if (proc == NULL)
     {
       g_main_context_pop_thread_default (ctx);
