@@ -42,7 +42,7 @@ ferry_builtin_firewall (int argc, char **argv, FerryInvocation *inv, GCancellabl
   if (cidr == NULL)
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_firewall (&res, cidr, c, error))
+  if (!ferry_ensure_firewall (&res, cidr, FALSE, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

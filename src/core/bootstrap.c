@@ -5,17 +5,68 @@
 
 typedef enum
 {
+  CHAIN_SNAKEMAKE, /* the local snakemake's version, for the user data (started first) */
   CHAIN_KEY_PAIR,
-  CHAIN_NETWORK, /* network, then firewall */
+  CHAIN_NETWORK, /* firewall in the default VPC (network first only when there is none) */
   CHAIN_BUCKET,
   CHAIN_ROLE, /* role, policy, instance profile: it needs the bucket's name, not the bucket */
-  CHAIN_AMI,  /* AMI and the local snakemake version, for the launch */
+  CHAIN_AMI,  /* the AMI */
   N_CHAINS
 } ChainId;
+
+/* What the launch waits for: each chain's end, or the resource the instance needs from it. */
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;
+  gboolean done[N_CHAINS];
+  gboolean failed;
+  gboolean group_recorded;
+  gboolean bucket_recorded;
+  gboolean profile_recorded;
+} Gate;
+
+static void
+gate_recorded (const char *kind, gpointer data)
+{
+  Gate *gate = data;
+
+  g_mutex_lock (&gate->mutex);
+  if (g_str_equal (kind, FERRY_KIND_SECURITY_GROUP))
+    gate->group_recorded = TRUE;
+  else if (g_str_equal (kind, FERRY_KIND_BUCKET))
+    gate->bucket_recorded = TRUE;
+  else if (g_str_equal (kind, FERRY_KIND_INSTANCE_PROFILE))
+    gate->profile_recorded = TRUE;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->mutex);
+}
+
+/* The instance can be launched once its key pair, security group, bucket, instance profile and AMI
+ * exist: the group's rule, the bucket's settings, the role's policy and its place in the profile
+ * can still be on their way (they take effect on a running instance). FALSE when a chain failed
+ * first. */
+static gboolean
+gate_wait_launch (Gate *gate)
+{
+  gboolean ok;
+
+  g_mutex_lock (&gate->mutex);
+  while (!gate->failed
+         && !(gate->done[CHAIN_KEY_PAIR] && (gate->group_recorded || gate->done[CHAIN_NETWORK])
+              && (gate->bucket_recorded || gate->done[CHAIN_BUCKET])
+              && (gate->profile_recorded || gate->done[CHAIN_ROLE])
+              && gate->done[CHAIN_AMI] && gate->done[CHAIN_SNAKEMAKE]))
+    g_cond_wait (&gate->cond, &gate->mutex);
+  ok = !gate->failed;
+  g_mutex_unlock (&gate->mutex);
+  return ok;
+}
 
 typedef struct
 {
   ChainId id;
+  Gate *gate;
   FerryResources *res;
   const FerryBootstrapOptions *opts;
   GCancellable *cancellable;
@@ -39,8 +90,8 @@ chain_run (gpointer data)
       ferry_ensure_key_pair (res, c, &chain->error);
       break;
     case CHAIN_NETWORK:
-      if (ferry_ensure_network (res, c, &chain->error))
-        ferry_ensure_firewall (res, opts->cidr, c, &chain->error);
+      /* The group goes into the default VPC without a lookup; EC2 picks the subnet. */
+      ferry_ensure_firewall (res, opts->cidr, TRUE, c, &chain->error);
       break;
     case CHAIN_BUCKET:
       ferry_ensure_bucket (res, opts->bucket, c, &chain->error);
@@ -52,12 +103,20 @@ chain_run (gpointer data)
       if (opts->launch.root_device == NULL)
         ferry_lookup_ami (res, opts->launch.ami, &chain->ami, &chain->root_device, c,
                           &chain->error);
+      break;
+    case CHAIN_SNAKEMAKE:
       chain->snakemake_major = ferry_local_snakemake_major (c);
       break;
     case N_CHAINS:
     default:
       g_assert_not_reached ();
     }
+  g_mutex_lock (&chain->gate->mutex);
+  chain->gate->done[chain->id] = TRUE;
+  if (chain->error != NULL)
+    chain->gate->failed = TRUE;
+  g_cond_broadcast (&chain->gate->cond);
+  g_mutex_unlock (&chain->gate->mutex);
   return NULL;
 }
 
@@ -88,18 +147,44 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
   FerryLaunchOptions launch = opts->launch;
   gboolean instance_created = FALSE;
   GError *first_error = NULL;
+  GError *launch_error = NULL;
+  Gate gate = { 0 };
 
   for (guint i = 0; i < G_N_ELEMENTS (all_kinds); i++)
     had[i] = ferry_state_has_resource (res->state, all_kinds[i]);
 
+  g_mutex_init (&gate.mutex);
+  g_cond_init (&gate.cond);
+  res->recorded = gate_recorded;
+  res->recorded_data = &gate;
   for (guint i = 0; i < N_CHAINS; i++)
     {
-      chains[i] = (Chain){ .id = i, .res = res, .opts = opts, .cancellable = cancellable };
+      chains[i] = (Chain){ .id = i, .gate = &gate, .res = res, .opts = opts,
+                           .cancellable = cancellable };
       if ((i == CHAIN_BUCKET && opts->bucket == NULL)
           || (i == CHAIN_ROLE && (!opts->iam || opts->bucket == NULL))
-          || (i == CHAIN_AMI && instance_recorded (res->state)))
-        continue;
+          || ((i == CHAIN_AMI || i == CHAIN_SNAKEMAKE) && instance_recorded (res->state)))
+        {
+          gate.done[i] = TRUE;
+          continue;
+        }
       threads[i] = g_thread_new ("ferry-chain", chain_run, &chains[i]);
+    }
+
+  /* Launch as soon as what the instance needs exists; the rest finishes meanwhile. */
+  if (gate_wait_launch (&gate))
+    {
+      if (chains[CHAIN_AMI].root_device != NULL)
+        {
+          launch.ami = chains[CHAIN_AMI].ami;
+          launch.root_device = chains[CHAIN_AMI].root_device;
+        }
+      if (threads[CHAIN_SNAKEMAKE] != NULL)
+        {
+          launch.snakemake_major = chains[CHAIN_SNAKEMAKE].snakemake_major;
+          launch.snakemake_checked = TRUE;
+        }
+      ferry_ensure_instance (res, &launch, &instance_created, cancellable, &launch_error);
     }
   for (guint i = 0; i < N_CHAINS; i++)
     if (threads[i] != NULL)
@@ -109,21 +194,13 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
           first_error = g_steal_pointer (&chains[i].error);
         g_clear_error (&chains[i].error);
       }
-
   if (first_error == NULL)
-    {
-      if (chains[CHAIN_AMI].root_device != NULL)
-        {
-          launch.ami = chains[CHAIN_AMI].ami;
-          launch.root_device = chains[CHAIN_AMI].root_device;
-        }
-      if (threads[CHAIN_AMI] != NULL)
-        {
-          launch.snakemake_major = chains[CHAIN_AMI].snakemake_major;
-          launch.snakemake_checked = TRUE;
-        }
-      ferry_ensure_instance (res, &launch, &instance_created, cancellable, &first_error);
-    }
+    first_error = g_steal_pointer (&launch_error);
+  g_clear_error (&launch_error);
+  res->recorded = NULL;
+  res->recorded_data = NULL;
+  g_mutex_clear (&gate.mutex);
+  g_cond_clear (&gate.cond);
   for (guint i = 0; i < N_CHAINS; i++)
     {
       g_free (chains[i].ami);

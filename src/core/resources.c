@@ -44,7 +44,57 @@ resource_new (const char *id, gboolean created)
 static gboolean
 record (FerryResources *res, const char *kind, json_t *resource, GError **error)
 {
-  return ferry_state_record (res->state, kind, resource, error);
+  if (!ferry_state_record (res->state, kind, resource, error))
+    return FALSE;
+  if (res->recorded != NULL)
+    res->recorded (kind, res->recorded_data);
+  return TRUE;
+}
+
+/* Two independent steps at once: `b` on a thread of its own, `a` on this one. */
+typedef gboolean (*StepFunc) (FerryResources *res, gpointer data, GCancellable *cancellable,
+                              GError **error);
+
+typedef struct
+{
+  FerryResources *res;
+  StepFunc func;
+  gpointer data;
+  GCancellable *cancellable;
+  GError *error;
+  gboolean ok;
+} Step;
+
+static gpointer
+step_thread (gpointer data)
+{
+  Step *step = data;
+  step->ok = step->func (step->res, step->data, step->cancellable, &step->error);
+  return NULL;
+}
+
+static gboolean
+run_both (FerryResources *res, StepFunc a, StepFunc b, gpointer data, GCancellable *cancellable,
+          GError **error)
+{
+  Step second = { res, b, data, cancellable, NULL, FALSE };
+  GThread *thread = g_thread_new ("ferry-step", step_thread, &second);
+  g_autoptr(GError) first_error = NULL;
+  gboolean ok = a (res, data, cancellable, &first_error);
+
+  g_thread_join (thread);
+  if (!ok)
+    {
+      g_clear_error (&second.error);
+      g_propagate_error (error, g_steal_pointer (&first_error));
+      return FALSE;
+    }
+  if (!second.ok)
+    {
+      g_propagate_error (error, second.error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -625,8 +675,12 @@ describe_group (FerryResources *res, const char *id, const char *vpc, const char
   else
     {
       f_name = g_strconcat ("Name=group-name,Values=", group_name, NULL);
-      f_vpc = g_strconcat ("Name=vpc-id,Values=", vpc, NULL);
-      g_strv_builder_add_many (b, "--filters", f_name, f_vpc, NULL);
+      g_strv_builder_add_many (b, "--filters", f_name, NULL);
+      if (vpc != NULL)
+        {
+          f_vpc = g_strconcat ("Name=vpc-id,Values=", vpc, NULL);
+          g_strv_builder_add (b, f_vpc);
+        }
     }
   out = aws_call (res, "ec2", "describe-security-groups", b, cancellable, error);
   if (out == NULL)
@@ -640,8 +694,8 @@ describe_group (FerryResources *res, const char *id, const char *vpc, const char
 }
 
 gboolean
-ferry_ensure_firewall (FerryResources *res, const char *cidr, GCancellable *cancellable,
-                       GError **error)
+ferry_ensure_firewall (FerryResources *res, const char *cidr, gboolean default_vpc,
+                       GCancellable *cancellable, GError **error)
 {
   g_autofree char *vpc = ferry_state_dup_resource_string (res->state, FERRY_KIND_VPC, "id");
   g_autofree char *known = ferry_state_dup_resource_string (res->state,
@@ -658,9 +712,9 @@ ferry_ensure_firewall (FerryResources *res, const char *cidr, GCancellable *canc
   json_t *resource;
   const char *id;
 
-  if (vpc == NULL && res->dry_run)
+  if (vpc == NULL && !default_vpc && res->dry_run)
     vpc = g_strdup ("<vpc-id>");
-  if (vpc == NULL)
+  if (vpc == NULL && !default_vpc)
     return ferry_throw (error, FERRY_ERROR_NOT_FOUND,
                         "no VPC in %s yet; run ferry network first",
                         ferry_state_get_dir (res->state));
@@ -679,9 +733,19 @@ ferry_ensure_firewall (FerryResources *res, const char *cidr, GCancellable *canc
       return TRUE;
     }
 
-  g_strv_builder_add_many (b, "--group-name", group_name, "--description", desc, "--vpc-id", vpc,
+  g_strv_builder_add_many (b, "--group-name", group_name, "--description", desc,
                            "--tag-specifications", tags, NULL);
+  if (vpc != NULL)
+    g_strv_builder_add_many (b, "--vpc-id", vpc, NULL);
   out = aws_call (res, "ec2", "create-security-group", b, cancellable, &local_error);
+  if (out == NULL && vpc == NULL
+      && (ferry_aws_error_has_code (local_error, "VPCIdNotSpecified")
+          || ferry_aws_error_has_code (local_error, "InvalidVpcID.NotFound")))
+    {
+      /* No default VPC: make one, then the group goes there. */
+      return ferry_ensure_network (res, cancellable, error)
+             && ferry_ensure_firewall (res, cidr, FALSE, cancellable, error);
+    }
   if (out == NULL && ferry_aws_error_has_code (local_error, "InvalidGroup.Duplicate"))
     {
       group = describe_group (res, NULL, vpc, group_name, cancellable, error);
@@ -691,7 +755,8 @@ ferry_ensure_firewall (FerryResources *res, const char *cidr, GCancellable *canc
         return ferry_throw (error, FERRY_ERROR_FAILED,
                             "a security group named %s exists in %s and ferry did not create it "
                             "(no %s=%s tag): delete it or use another --name",
-                            group_name, vpc, FERRY_TAG_KEY, res_name (res));
+                            group_name, vpc ? vpc : "the default VPC", FERRY_TAG_KEY,
+                            res_name (res));
       id = json_string_value (json_object_get (group, "GroupId"));
       resource = resource_new (id, TRUE);
       json_object_set_new (resource, "name", json_string (group_name));
@@ -749,17 +814,43 @@ bucket_is_ours (FerryResources *res, const char *bucket, GCancellable *cancellab
   return TRUE;
 }
 
+static gboolean
+bucket_tag (FerryResources *res, gpointer data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *tagging = g_strdup_printf ("TagSet=[{Key=%s,Value=%s}]", FERRY_TAG_KEY,
+                                              res_name (res));
+  g_autoptr(json_t) out = NULL;
+
+  g_strv_builder_add_many (b, "--bucket", (const char *) data, "--tagging", tagging, NULL);
+  out = aws_call (res, "s3api", "put-bucket-tagging", b, cancellable, error);
+  return out != NULL;
+}
+
+static gboolean
+bucket_block_public (FerryResources *res, gpointer data, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(json_t) out = NULL;
+
+  g_strv_builder_add_many (b, "--bucket", (const char *) data,
+                           "--public-access-block-configuration",
+                           "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+                           "RestrictPublicBuckets=true",
+                           NULL);
+  out = aws_call (res, "s3api", "put-public-access-block", b, cancellable, error);
+  return out != NULL;
+}
+
 gboolean
 ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *cancellable,
                      GError **error)
 {
   g_autofree char *known = ferry_state_dup_resource_string (res->state, FERRY_KIND_BUCKET, "id");
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autoptr(GStrvBuilder) tb = g_strv_builder_new ();
-  g_autoptr(GStrvBuilder) pb = g_strv_builder_new ();
   g_autoptr(json_t) out = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *tagging = NULL;
   g_autofree char *location = NULL;
   const char *region = res->aws->region;
 
@@ -808,19 +899,7 @@ ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *canc
   else if (!record (res, FERRY_KIND_BUCKET, resource_new (bucket, TRUE), error))
     return FALSE;
 
-  tagging = g_strdup_printf ("TagSet=[{Key=%s,Value=%s}]", FERRY_TAG_KEY, res_name (res));
-  g_strv_builder_add_many (tb, "--bucket", bucket, "--tagging", tagging, NULL);
-  g_clear_pointer (&out, json_decref);
-  out = aws_call (res, "s3api", "put-bucket-tagging", tb, cancellable, error);
-  if (out == NULL)
-    return FALSE;
-  g_strv_builder_add_many (pb, "--bucket", bucket, "--public-access-block-configuration",
-                           "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
-                           "RestrictPublicBuckets=true",
-                           NULL);
-  g_clear_pointer (&out, json_decref);
-  out = aws_call (res, "s3api", "put-public-access-block", pb, cancellable, error);
-  if (out == NULL)
+  if (!run_both (res, bucket_tag, bucket_block_public, (gpointer) bucket, cancellable, error))
     return FALSE;
   res_log (res, "created bucket %s (private, public access blocked)", bucket);
   return TRUE;
@@ -997,23 +1076,96 @@ iam_create (FerryResources *res, const char *kind, const char *operation, GStrvB
   return g_steal_pointer (&existing);
 }
 
+typedef struct
+{
+  char *role_name;
+  char *policy_name;
+  char *profile_name;
+  char *tag;
+  char *desc;
+  char *trust_text;
+  char *policy_text;
+  json_t *profile; /* the profile as created or found (its Roles) */
+} RoleJob;
+
+static gboolean
+role_create (FerryResources *res, gpointer data, GCancellable *cancellable, GError **error)
+{
+  RoleJob *job = data;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(json_t) role = NULL;
+
+  if (ferry_state_has_resource (res->state, FERRY_KIND_ROLE))
+    return TRUE;
+  g_strv_builder_add_many (b, "--role-name", job->role_name, "--description", job->desc,
+                           "--assume-role-policy-document", job->trust_text, "--tags", job->tag,
+                           NULL);
+  role = iam_create (res, FERRY_KIND_ROLE, "create-role", b, "get-role", "--role-name",
+                     job->role_name, "Role", cancellable, error);
+  return role != NULL;
+}
+
+static gboolean
+profile_create (FerryResources *res, gpointer data, GCancellable *cancellable, GError **error)
+{
+  RoleJob *job = data;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  if (ferry_state_has_resource (res->state, FERRY_KIND_INSTANCE_PROFILE))
+    {
+      job->profile = iam_get (res, "get-instance-profile", "--instance-profile-name",
+                              job->profile_name, "InstanceProfile", cancellable, error);
+      return job->profile != NULL;
+    }
+  g_strv_builder_add_many (b, "--instance-profile-name", job->profile_name, "--tags", job->tag,
+                           NULL);
+  job->profile = iam_create (res, FERRY_KIND_INSTANCE_PROFILE, "create-instance-profile", b,
+                             "get-instance-profile", "--instance-profile-name", job->profile_name,
+                             "InstanceProfile", cancellable, error);
+  return job->profile != NULL;
+}
+
+static gboolean
+role_put_policy (FerryResources *res, gpointer data, GCancellable *cancellable, GError **error)
+{
+  RoleJob *job = data;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(json_t) out = NULL;
+
+  g_strv_builder_add_many (b, "--role-name", job->role_name, "--policy-name", job->policy_name,
+                           "--policy-document", job->policy_text, NULL);
+  out = aws_call (res, "iam", "put-role-policy", b, cancellable, error);
+  return out != NULL
+         && update (res, FERRY_KIND_ROLE, "policy", json_string (job->policy_name), error);
+}
+
+static gboolean
+profile_add_role (FerryResources *res, gpointer data, GCancellable *cancellable, GError **error)
+{
+  RoleJob *job = data;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(json_t) out = NULL;
+  json_t *member;
+  size_t i;
+
+  json_array_foreach (json_object_get (job->profile, "Roles"), i, member)
+    if (g_strcmp0 (json_string_value (json_object_get (member, "RoleName")), job->role_name) == 0)
+      return TRUE;
+  g_strv_builder_add_many (b, "--instance-profile-name", job->profile_name, "--role-name",
+                           job->role_name, NULL);
+  out = aws_call (res, "iam", "add-role-to-instance-profile", b, cancellable, error);
+  return out != NULL;
+}
+
 gboolean
 ferry_ensure_role (FerryResources *res, const char *bucket, GCancellable *cancellable,
                    GError **error)
 {
-  g_autofree char *role_name = g_strconcat (res_name (res), "-ec2", NULL);
-  g_autofree char *policy_name = g_strconcat (res_name (res), "-s3", NULL);
-  g_autofree char *profile_name = g_strconcat (res_name (res), "-profile", NULL);
-  g_autofree char *tag = g_strdup_printf ("Key=%s,Value=%s", FERRY_TAG_KEY, res_name (res));
-  g_autofree char *desc = g_strconcat ("ferry ", res_name (res), ": the instance's access to s3://",
-                                       bucket, NULL);
   g_autofree char *known_policy = ferry_state_dup_resource_string (res->state, FERRY_KIND_ROLE,
                                                                    "policy");
-  g_autofree char *trust_text = NULL, *policy_text = NULL;
-  g_autoptr(json_t) trust = NULL, policy = NULL, role = NULL, profile = NULL, out = NULL;
-  json_t *member;
-  gboolean has_role = FALSE;
-  size_t i;
+  g_autoptr(json_t) trust = NULL, policy = NULL;
+  RoleJob job = { 0 };
+  gboolean ok;
 
   if (!ferry_bucket_name_validate (bucket, error))
     return FALSE;
@@ -1022,57 +1174,35 @@ ferry_ensure_role (FerryResources *res, const char *bucket, GCancellable *cancel
     return TRUE;
 
   trust = load_json_template ("iam-trust.json", error);
-  policy = ferry_role_policy_render (bucket, error);
-  if (trust == NULL || policy == NULL)
+  if (trust == NULL)
     return FALSE;
-  trust_text = json_dumps (trust, JSON_COMPACT);
-  policy_text = json_dumps (policy, JSON_COMPACT);
+  policy = ferry_role_policy_render (bucket, error);
+  if (policy == NULL)
+    return FALSE;
+  job.role_name = g_strconcat (res_name (res), "-ec2", NULL);
+  job.policy_name = g_strconcat (res_name (res), "-s3", NULL);
+  job.profile_name = g_strconcat (res_name (res), "-profile", NULL);
+  job.tag = g_strdup_printf ("Key=%s,Value=%s", FERRY_TAG_KEY, res_name (res));
+  job.desc = g_strconcat ("ferry ", res_name (res), ": the instance's access to s3://", bucket,
+                          NULL);
+  job.trust_text = json_dumps (trust, JSON_COMPACT);
+  job.policy_text = json_dumps (policy, JSON_COMPACT);
 
-  if (!ferry_state_has_resource (res->state, FERRY_KIND_ROLE))
-    {
-      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-      g_strv_builder_add_many (b, "--role-name", role_name, "--description", desc,
-                               "--assume-role-policy-document", trust_text, "--tags", tag, NULL);
-      role = iam_create (res, FERRY_KIND_ROLE, "create-role", b, "get-role", "--role-name",
-                         role_name, "Role", cancellable, error);
-      if (role == NULL)
-        return FALSE;
-    }
-  {
-    g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-    g_strv_builder_add_many (b, "--role-name", role_name, "--policy-name", policy_name,
-                             "--policy-document", policy_text, NULL);
-    out = aws_call (res, "iam", "put-role-policy", b, cancellable, error);
-    if (out == NULL
-        || !update (res, FERRY_KIND_ROLE, "policy", json_string (policy_name), error))
-      return FALSE;
-  }
-  if (!ferry_state_has_resource (res->state, FERRY_KIND_INSTANCE_PROFILE))
-    {
-      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-      g_strv_builder_add_many (b, "--instance-profile-name", profile_name, "--tags", tag, NULL);
-      profile = iam_create (res, FERRY_KIND_INSTANCE_PROFILE, "create-instance-profile", b,
-                            "get-instance-profile", "--instance-profile-name", profile_name,
-                            "InstanceProfile", cancellable, error);
-      if (profile == NULL)
-        return FALSE;
-    }
-  json_array_foreach (json_object_get (profile, "Roles"), i, member)
-    if (g_strcmp0 (json_string_value (json_object_get (member, "RoleName")), role_name) == 0)
-      has_role = TRUE;
-  if (!has_role)
-    {
-      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-      g_clear_pointer (&out, json_decref);
-      g_strv_builder_add_many (b, "--instance-profile-name", profile_name, "--role-name",
-                               role_name, NULL);
-      out = aws_call (res, "iam", "add-role-to-instance-profile", b, cancellable, error);
-      if (out == NULL)
-        return FALSE;
-    }
-  res_log (res, "created role %s (policy %s: s3://%s only) in instance profile %s", role_name,
-           policy_name, bucket, profile_name);
-  return TRUE;
+  /* The role and the profile do not need each other; the policy and the membership need both. */
+  ok = run_both (res, role_create, profile_create, &job, cancellable, error)
+       && run_both (res, role_put_policy, profile_add_role, &job, cancellable, error);
+  if (ok)
+    res_log (res, "created role %s (policy %s: s3://%s only) in instance profile %s",
+             job.role_name, job.policy_name, bucket, job.profile_name);
+  g_free (job.role_name);
+  g_free (job.policy_name);
+  g_free (job.profile_name);
+  g_free (job.tag);
+  g_free (job.desc);
+  g_free (job.trust_text);
+  g_free (job.policy_text);
+  json_decref (job.profile);
+  return ok;
 }
 
 /* --- AMI ---------------------------------------------------------------------------------------- */
@@ -1255,8 +1385,7 @@ run_instances_args (FerryResources *res, const FerryLaunchOptions *opts, const c
   g_autoptr(json_t) specs = NULL, vol = NULL, map = NULL;
   const char *missing = key == NULL ? "key pair (ferry keypair)"
                         : group == NULL ? "security group (ferry firewall)"
-                        : subnet == NULL ? "subnet (ferry network)"
-                                         : NULL;
+                                        : NULL;
 
   if (missing != NULL && !res->dry_run)
     return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
@@ -1280,12 +1409,13 @@ run_instances_args (FerryResources *res, const FerryLaunchOptions *opts, const c
   g_strv_builder_add_many (b, "--image-id", opts->ami, "--instance-type", opts->instance_type,
                            "--count", "1", "--key-name", key ? key : "<key-pair>",
                            "--security-group-ids", group ? group : "<security-group-id>",
-                           "--subnet-id", subnet ? subnet : "<subnet-id>",
                            "--block-device-mappings", bdm, "--tag-specifications", tags_instance,
                            "--user-data", ud, "--instance-initiated-shutdown-behavior",
                            "terminate", "--metadata-options",
                            "HttpTokens=required,HttpEndpoint=enabled", "--client-token", token,
                            NULL);
+  if (subnet != NULL)
+    g_strv_builder_add_many (b, "--subnet-id", subnet, NULL);
   if (profile != NULL)
     {
       profile_arg = g_strconcat ("Name=", profile, NULL);
@@ -1297,6 +1427,25 @@ run_instances_args (FerryResources *res, const FerryLaunchOptions *opts, const c
                              "\"one-time\",\"InstanceInterruptionBehavior\":\"terminate\"}}",
                              NULL);
   return g_strv_builder_end (b);
+}
+
+/* The default VPC and subnet EC2 chose, when the state had none (adopted, never deleted). */
+static gboolean
+record_network_of (FerryResources *res, json_t *instance, GError **error)
+{
+  const char *vpc = json_string_value (json_object_get (instance, "VpcId"));
+  const char *subnet = json_string_value (json_object_get (instance, "SubnetId"));
+  json_t *resource;
+
+  if (vpc != NULL && !ferry_state_has_resource (res->state, FERRY_KIND_VPC)
+      && !record (res, FERRY_KIND_VPC, resource_new (vpc, FALSE), error))
+    return FALSE;
+  if (subnet == NULL || ferry_state_has_resource (res->state, FERRY_KIND_SUBNET))
+    return TRUE;
+  resource = resource_new (subnet, FALSE);
+  json_object_set (resource, "az",
+                   json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone"));
+  return record (res, FERRY_KIND_SUBNET, resource, error);
 }
 
 static gboolean
@@ -1371,7 +1520,8 @@ run_instances (FerryResources *res, const FerryLaunchOptions *opts, GCancellable
   if (!json_is_string (json_object_get (instance, "InstanceId")))
     return (missing_member (error, "run-instances", "Instances[0].InstanceId"), NULL);
   if (!record_instance (res, instance, opts, error)
-      || !ferry_state_set_setting (res->state, "launch_token", json_null (), error))
+      || !ferry_state_set_setting (res->state, "launch_token", json_null (), error)
+      || !record_network_of (res, instance, error))
     return NULL;
   res_log (res, "launched instance %s (%s, %" G_GINT64_FORMAT " GB, terminates itself after %"
                 G_GINT64_FORMAT " h)",

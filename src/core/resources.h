@@ -23,6 +23,10 @@ typedef struct
   gboolean dry_run;
   FerryLogFunc log; /* "created security group sg-1 (ferry-ssh)"; called from several threads */
   gpointer log_data;
+  /* Called (from any thread) right after a resource of `kind` is recorded: bootstrap launches as
+   * soon as what the instance needs exists, while the rest is still being finished. */
+  void (*recorded) (const char *kind, gpointer data);
+  gpointer recorded_data;
 } FerryResources;
 
 /* --- validation (usage errors) ---------------------------------------------------------------- */
@@ -53,9 +57,12 @@ gboolean ferry_ensure_key_pair (FerryResources *res, GCancellable *cancellable, 
  * account has none (then ferry created it, tags it, and teardown removes it). */
 gboolean ferry_ensure_network (FerryResources *res, GCancellable *cancellable, GError **error);
 
-/* Security group <NAME>-ssh in the state's VPC with exactly one ingress rule: 22/tcp from cidr. */
-gboolean ferry_ensure_firewall (FerryResources *res, const char *cidr, GCancellable *cancellable,
-                                GError **error);
+/* Security group <NAME>-ssh in the state's VPC with exactly one ingress rule: 22/tcp from cidr.
+ * With default_vpc and no VPC in the state yet, the group goes into the account's default VPC
+ * without looking it up (one aws call fewer); when the account has none, ferry_ensure_network runs
+ * first. */
+gboolean ferry_ensure_firewall (FerryResources *res, const char *cidr, gboolean default_vpc,
+                                GCancellable *cancellable, GError **error);
 
 /* Bucket `bucket`: created (or adopted when it is already ours), tagged, public access blocked. */
 gboolean ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *cancellable,
@@ -95,7 +102,8 @@ char *ferry_user_data_render (const char *name, gint64 max_hours, const char *ss
                               const char *snakemake_major, GError **error);
 
 /* The state's instance when it still lives (a stopped one is started), else run-instances with the
- * key pair, security group, subnet, profile, volume, tags, client token and user data, retrying
+ * key pair, security group, subnet (when the state has none: EC2 picks a default subnet, and the VPC
+ * and subnet are recorded from the answer), profile, volume, tags, client token and user data, retrying
  * while a new instance profile is not yet usable; then waits for `running` and records the address.
  * A launch that was cut short (its client token is in the state) is found by tag, not repeated.
  * *out_created tells whether a new instance was launched. */
