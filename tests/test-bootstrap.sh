@@ -206,4 +206,16 @@ assert_file_has_content err 'pass --cidr'
 assert_eq "$(tagged_leftovers ferry)" "" "resources after a failed address lookup"
 ok "without --cidr the public address is asked for; when that fails, the error says to pass --cidr"
 
+# --- --spot and --ami ---------------------------------------------------------------------------------------
+ami=$(awsm ec2 describe-images --owners amazon --query 'Images[0].ImageId' --output text)
+expect_exit 0 ferry bootstrap --name spotty --state-dir spot --cidr 203.0.113.7/32 --spot --ami "$ami" --no-wait-ssh
+spot_instance=$(jget 'j["resources"]["instance"]["id"]' <spot/state.json)
+assert_eq "$(awsm ec2 describe-instances --instance-ids "$spot_instance" | jget '[j["Reservations"][0]["Instances"][0].get("InstanceLifecycle"), j["Reservations"][0]["Instances"][0]["ImageId"]]')" \
+    "[\"spot\", \"$ami\"]" "lifecycle and image"
+expect_exit 0 ferry teardown --name spotty --state-dir spot --yes
+assert_eq "$(tagged_leftovers spotty)" "" "tagged resources of the spot deployment after teardown"
+expect_exit 2 ferry launch --name spotty --state-dir spot --ami not-an-ami
+assert_one_error_line
+ok "--spot launches a spot instance from --ami; a malformed --ami is a usage error"
+
 done_testing

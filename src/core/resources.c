@@ -181,6 +181,10 @@ ferry_cidr_validate (const char *text, gboolean allow_any, char **out_cidr, GErr
       if (*p == '\0' || strspn (p, "0123456789") != strlen (p) || strlen (p) > 3)
         return ferry_throw (error, FERRY_ERROR_USAGE,
                             "invalid --cidr \"%s\": the prefix length must be a number", text);
+      if (g_ascii_strtoull (p, NULL, 10) > (ferry_cidr_is_ipv6 (text) ? 128 : 32))
+        return ferry_throw (error, FERRY_ERROR_USAGE,
+                            "invalid --cidr \"%s\": the prefix length is at most %d", text,
+                            ferry_cidr_is_ipv6 (text) ? 128 : 32);
       spec = g_strdup (text);
     }
   else
