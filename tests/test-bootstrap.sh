@@ -218,4 +218,26 @@ expect_exit 2 ferry launch --name spotty --state-dir spot --ami not-an-ami
 assert_one_error_line
 ok "--spot launches a spot instance from --ami; a malformed --ami is a usage error"
 
+# --- an account without a default VPC: network creates one, and teardown removes it --------------------------
+moto_reset
+rm -rf .ferry
+vpc=$(awsm ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId' --output text)
+for subnet in $(awsm ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc" --query 'Subnets[].SubnetId' --output text); do
+    awsm ec2 delete-subnet --subnet-id "$subnet"
+done
+for igw in $(awsm ec2 describe-internet-gateways --filters "Name=attachment.vpc-id,Values=$vpc" \
+    --query 'InternetGateways[].InternetGatewayId' --output text); do
+    awsm ec2 detach-internet-gateway --internet-gateway-id "$igw" --vpc-id "$vpc"
+    awsm ec2 delete-internet-gateway --internet-gateway-id "$igw"
+done
+awsm ec2 delete-vpc --vpc-id "$vpc"
+expect_exit 0 ferry network
+assert_file_has_content out '^vpc vpc-[0-9a-f]+ \(created by ferry\), subnet subnet-'
+new_vpc=$(jget 'j["resources"]["vpc"]["id"]' <.ferry/state.json)
+assert_eq "$(awsm ec2 describe-vpcs --vpc-ids "$new_vpc" | jget '[j["Vpcs"][0]["IsDefault"], {t["Key"]: t["Value"] for t in j["Vpcs"][0].get("Tags", [])}.get("ferry:name")]')" \
+    '[true, "ferry"]' "the created default VPC and its tag"
+expect_exit 0 ferry teardown --yes
+assert_eq "$(awsm ec2 describe-vpcs --filters Name=is-default,Values=true --query 'length(Vpcs)' --output text)" 0 "default VPCs after teardown"
+ok "without a default VPC, network creates one (tagged) and teardown removes it"
+
 done_testing
