@@ -1,6 +1,7 @@
 /* ferry pull: bring a target's outputs back from the remote dir, extracted securely with their mtimes. */
 #include "ferry-builtins.h"
 #include "core/remote.h"
+#include "core/snakemake.h"
 
 static char *opt_host;
 static char *opt_remote_dir;
@@ -16,7 +17,7 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("TARGET...");
   g_autoptr(FerryRemote) remote = NULL;
-  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autoptr(FerryPlan) plan = NULL;
   g_autofree char *dir = NULL;
   FerryPullStats stats;
   gboolean ok;
@@ -37,7 +38,7 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->log = ferry_print_log;
   remote->log_data = inv;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
-  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
     return FALSE;
   if (inv->dry_run)

@@ -1,6 +1,7 @@
 /* ferry push: send the workflow and a target's inputs to the remote dir, only what changed. */
 #include "ferry-builtins.h"
 #include "core/remote.h"
+#include "core/snakemake.h"
 
 static char *opt_host;
 static char *opt_remote_dir;
@@ -18,7 +19,7 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("TARGET...");
   g_autoptr(FerryRemote) remote = NULL;
-  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autoptr(FerryPlan) plan = NULL;
   g_autoptr(GStrvBuilder) files = g_strv_builder_new ();
   g_auto(GStrv) list = NULL;
   g_autofree char *dir = NULL;
@@ -42,7 +43,7 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->log_data = inv;
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
-  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
     return FALSE;
   g_strv_builder_addv (files, (const char **) plan->workflow);

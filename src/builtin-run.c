@@ -5,6 +5,7 @@
 #include "ferry-builtins.h"
 #include "core/instance.h"
 #include "core/remote.h"
+#include "core/snakemake.h"
 #include "core/spawn.h"
 
 static char *opt_host;
@@ -64,7 +65,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
   g_autoptr(FerryRemote) remote = NULL;
-  g_autoptr(FerryRemotePlan) plan = NULL;
+  g_autoptr(FerryPlan) plan = NULL;
   g_autoptr(GStrvBuilder) sm = g_strv_builder_new ();
   g_auto(GStrv) sm_argv = NULL;
   g_autofree char *dir = NULL;
@@ -111,7 +112,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
-  plan = ferry_remote_plan ((const char *const *) argv + 1, c, error);
+  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
     return FALSE;
   g_strv_builder_add_many (sm, "snakemake", "--cores", opt_cores ? opt_cores : "all", NULL);

@@ -1,5 +1,5 @@
 /* Unit tests for aws: error classification from real aws CLI texts, argv building, dry-run. */
-#include "aws.h"
+#include "core/aws.h"
 
 static void
 test_classify (void)

@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "remote.h"
-#include "spawn.h"
+#include "core/remote.h"
+#include "core/spawn.h"
 
 static const char *const hostile[] = {
   "plain", "with space", "it's", "\"double\"", "$(touch pwned)", "`touch pwned`", "new\nline",

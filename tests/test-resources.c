@@ -1,6 +1,6 @@
 /* Unit tests for resources: CIDR and bucket-name validation, the one-bucket policy and the user
  * data rendered from templates/. */
-#include "resources.h"
+#include "core/resources.h"
 
 static void
 test_cidr (void)

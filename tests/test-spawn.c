@@ -1,7 +1,7 @@
 /* Unit tests for spawn: argv display quoting, capture, error text, the parallel pool. */
 #include <sys/wait.h>
 
-#include "spawn.h"
+#include "core/spawn.h"
 
 static void
 test_display (void)

@@ -1,7 +1,7 @@
 /* Unit tests for state: atomic save and load, validation, a corrupt file left untouched, the lock. */
 #include <sys/stat.h>
 
-#include "state.h"
+#include "core/state.h"
 
 /* A fresh dir inside the test's isolated XDG dirs, which GLib removes afterwards. */
 static char *

@@ -1,6 +1,6 @@
 /* Unit tests for teardown's plan (what is deleted, what is kept and why), ages and the billing
  * line. */
-#include "teardown.h"
+#include "core/teardown.h"
 
 static FerryFound *
 live (const char *kind, const char *id, const char *owner)

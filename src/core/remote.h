@@ -111,21 +111,6 @@ gboolean ferry_remote_run (FerryRemote *remote, const char *remote_dir,
                            const char *const *snakemake_argv, const char *log_path, int *out_exit,
                            GCancellable *cancellable, GError **error);
 
-/* --- the target's plan (from a forced dry-run of the local snakemake) ---------------------------- */
-
-typedef struct
-{
-  GStrv workflow; /* Snakefile and the workflow's own files */
-  GStrv inputs;   /* existing files the target's jobs read that no job makes */
-  GStrv outputs;  /* what the target's jobs make (directories whole) */
-} FerryRemotePlan;
-
-void ferry_remote_plan_free (FerryRemotePlan *plan);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryRemotePlan, ferry_remote_plan_free)
-
-FerryRemotePlan *ferry_remote_plan (const char *const *targets, GCancellable *cancellable,
-                                    GError **error);
-
 G_END_DECLS
 
 G_BEGIN_DECLS

@@ -1225,7 +1225,10 @@ ferry_lookup_ami (FerryResources *res, const char *ami, char **out_ami, char **o
       g_autoptr(GError) local_error = NULL;
       g_strv_builder_add_many (b, "--names", FERRY_AMI_PARAMETER, NULL);
       out = aws_call (res, "ssm", "get-parameters", b, cancellable, &local_error);
-      if (out == NULL && g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_THROTTLED))
+      /* A missing parameter or no SSM access falls back to describe-images; throttling and an
+       * answer that is not JSON are errors. */
+      if (out == NULL && (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_THROTTLED)
+                          || g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA)))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;

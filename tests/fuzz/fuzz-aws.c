@@ -1,8 +1,8 @@
 /* Fuzz target: what ferry reads from aws: its error text and its JSON output. */
 #include <stdint.h>
 
-#include "aws.h"
-#include "instance.h"
+#include "core/aws.h"
+#include "core/instance.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

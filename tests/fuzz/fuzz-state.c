@@ -1,7 +1,7 @@
 /* Fuzz target: the state file parser and validator. */
 #include <stdint.h>
 
-#include "state.h"
+#include "core/state.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

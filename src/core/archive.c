@@ -1,0 +1,519 @@
+/* Archives with libarchive: expanding paths into a member list, and a pax writer (zstd, gzip or
+ * none) streaming each file in fixed-size chunks, to an fd or to a file renamed into place. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "archive.h"
+
+#define CHUNK (1 << 20)
+
+gboolean
+ferry_archive_check (struct archive *a, int r, const char *what, GError **error)
+{
+  if (r >= ARCHIVE_WARN)
+    return TRUE;
+  return ferry_throw (error, FERRY_ERROR_FAILED, "%s: %s", what,
+                      archive_error_string (a) ? archive_error_string (a) : "archive error");
+}
+
+gboolean
+ferry_archive_format_for_path (const char *path, FerryArchiveFormat *out_format, GError **error)
+{
+  if (g_str_has_suffix (path, ".tar.zst") || g_str_has_suffix (path, ".tzst"))
+    *out_format = FERRY_ARCHIVE_ZSTD;
+  else if (g_str_has_suffix (path, ".tar.gz") || g_str_has_suffix (path, ".tgz"))
+    *out_format = FERRY_ARCHIVE_GZIP;
+  else if (g_str_has_suffix (path, ".tar"))
+    *out_format = FERRY_ARCHIVE_NONE;
+  else
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "cannot tell the archive format of \"%s\": name it .tar.zst, .tar.gz, .tgz "
+                        "or .tar",
+                        path);
+  return TRUE;
+}
+
+/* --- the member list ---------------------------------------------------------------------------- */
+
+static void
+member_free (FerryArchiveMember *m)
+{
+  g_free (m->path);
+  g_free (m);
+}
+
+void
+ferry_file_set_free (FerryFileSet *set)
+{
+  if (set == NULL)
+    return;
+  g_ptr_array_unref (set->members);
+  g_free (set);
+}
+
+static gboolean
+check_relative (const char *path, GError **error)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (*path == '\0' || g_path_is_absolute (path))
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "%s is outside the workflow directory: only files under it can be archived",
+                        *path ? path : "\"\"");
+  parts = g_strsplit (path, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".."))
+      return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                          "%s is outside the workflow directory: only files under it can be "
+                          "archived",
+                          path);
+  return TRUE;
+}
+
+/* "./a//b/" → "a/b" */
+static char *
+clean_path (const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (*parts[i] == '\0' || g_str_equal (parts[i], "."))
+        continue;
+      if (s->len > 0)
+        g_string_append_c (s, '/');
+      g_string_append (s, parts[i]);
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+typedef struct
+{
+  FerryFileSet *set;
+  GHashTable *seen;
+  GHashTable *dirs_on_path; /* "dev:ino" of the directories being walked: a symlink loop stops */
+} Walk;
+
+static void
+add_member (Walk *w, const char *path, const struct stat *st)
+{
+  FerryArchiveMember *m;
+
+  if (g_hash_table_contains (w->seen, path))
+    return;
+  m = g_new0 (FerryArchiveMember, 1);
+  m->path = g_strdup (path);
+  m->st = *st;
+  g_hash_table_add (w->seen, m->path);
+  g_ptr_array_add (w->set->members, m);
+  if (S_ISREG (st->st_mode))
+    w->set->total_bytes += st->st_size;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static gboolean
+walk (Walk *w, const char *path, gboolean follow, GError **error)
+{
+  struct stat st;
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *key = NULL;
+  const char *name;
+
+  if ((follow ? stat (path, &st) : lstat (path, &st)) != 0)
+    return ferry_throw (error, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
+                        "cannot read %s: %s", path, g_strerror (errno));
+  if (S_ISREG (st.st_mode) || S_ISLNK (st.st_mode))
+    {
+      if (S_ISREG (st.st_mode) && access (path, R_OK) != 0)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
+                            g_strerror (errno));
+      add_member (w, path, &st);
+      return TRUE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "%s is neither a file nor a directory: it cannot be archived", path);
+
+  key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+  if (g_hash_table_contains (w->dirs_on_path, key))
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "%s loops back to a directory above it (a symlink cycle)", path);
+  dir = g_dir_open (path, 0, &local_error);
+  if (dir == NULL)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
+                        local_error->message);
+  names = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  if (names->len == 0)
+    {
+      add_member (w, path, &st);
+      return TRUE;
+    }
+  g_ptr_array_sort (names, compare_names);
+  g_hash_table_add (w->dirs_on_path, g_strdup (key));
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
+      if (!walk (w, child, FALSE, error))
+        return FALSE;
+    }
+  g_hash_table_remove (w->dirs_on_path, key);
+  return TRUE;
+}
+
+FerryFileSet *
+ferry_file_set_new (const char *const *paths, GError **error)
+{
+  g_autoptr(FerryFileSet) set = g_new0 (FerryFileSet, 1);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Walk w = { set, seen, dirs };
+
+  set->members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
+  for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+    {
+      g_autofree char *clean = NULL;
+      if (!check_relative (paths[i], error))
+        return NULL;
+      clean = clean_path (paths[i]);
+      if (*clean == '\0')
+        return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                             "\"%s\" is the workflow directory itself, not a file in it", paths[i]),
+                NULL);
+      if (!walk (&w, clean, TRUE, error))
+        return NULL;
+    }
+  return g_steal_pointer (&set);
+}
+
+/* --- the writer --------------------------------------------------------------------------------- */
+
+struct _FerryArchiveWriter
+{
+  struct archive *a;
+  char *buf;
+  guint64 bytes;
+  guint members;
+  FerryArchiveProgress progress;
+  gpointer progress_data;
+};
+
+void
+ferry_archive_writer_free (FerryArchiveWriter *w)
+{
+  if (w == NULL)
+    return;
+  archive_write_free (w->a);
+  g_free (w->buf);
+  g_free (w);
+}
+
+FerryArchiveWriter *
+ferry_archive_writer_new (int fd, FerryArchiveFormat format, int level, GError **error)
+{
+  g_autoptr(FerryArchiveWriter) w = g_new0 (FerryArchiveWriter, 1);
+  char value[32];
+
+  w->a = archive_write_new ();
+  w->buf = g_malloc (CHUNK);
+  archive_write_set_format_pax_restricted (w->a);
+  switch (format)
+    {
+    case FERRY_ARCHIVE_ZSTD:
+      if (!ferry_archive_check (w->a, archive_write_add_filter_zstd (w->a), "zstd", error))
+        return NULL;
+      /* Threads when libarchive's zstd has them; a single thread otherwise. */
+      g_snprintf (value, sizeof value, "%u", MAX (1, g_get_num_processors ()));
+      archive_write_set_filter_option (w->a, "zstd", "threads", value);
+      break;
+    case FERRY_ARCHIVE_GZIP:
+      if (!ferry_archive_check (w->a, archive_write_add_filter_gzip (w->a), "gzip", error))
+        return NULL;
+      break;
+    case FERRY_ARCHIVE_NONE:
+    default:
+      break;
+    }
+  if (level > 0)
+    {
+      g_snprintf (value, sizeof value, "%d", level);
+      archive_write_set_filter_option (w->a, NULL, "compression-level", value);
+    }
+  /* Big blocks: libarchive's default 10 KiB costs a write(2) every 10 KiB. */
+  archive_write_set_bytes_per_block (w->a, CHUNK);
+  archive_write_set_bytes_in_last_block (w->a, 1);
+  if (!ferry_archive_check (w->a, archive_write_open_fd (w->a, fd), "starting the archive", error))
+    return NULL;
+  return g_steal_pointer (&w);
+}
+
+void
+ferry_archive_writer_set_progress (FerryArchiveWriter *w, FerryArchiveProgress progress,
+                                   gpointer user_data)
+{
+  w->progress = progress;
+  w->progress_data = user_data;
+}
+
+guint64
+ferry_archive_writer_get_bytes (FerryArchiveWriter *w)
+{
+  return w->bytes;
+}
+
+static void
+entry_from_stat (FerryArchiveEntry *entry, const char *name, const struct stat *st)
+{
+  /* The name's bytes as they are on disk: libarchive marks them binary when the locale cannot
+   * convert them, so any name survives. */
+  archive_entry_set_pathname (entry, name);
+  archive_entry_set_perm (entry, st->st_mode & 07777);
+  archive_entry_set_uid (entry, st->st_uid);
+  archive_entry_set_gid (entry, st->st_gid);
+  archive_entry_set_mtime (entry, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+gboolean
+ferry_archive_writer_add (FerryArchiveWriter *w, const FerryArchiveMember *m,
+                          GCancellable *cancellable, GError **error)
+{
+  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
+  const struct stat *st = &m->st;
+  guint64 left;
+  int fd;
+
+  entry_from_stat (entry, m->path, st);
+  if (S_ISLNK (st->st_mode))
+    {
+      char target[4096];
+      ssize_t n = readlink (m->path, target, sizeof target - 1);
+      if (n < 0)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read the link %s: %s", m->path,
+                            g_strerror (errno));
+      target[n] = '\0';
+      archive_entry_set_filetype (entry, AE_IFLNK);
+      archive_entry_set_symlink (entry, target);
+      w->members++;
+      return ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error);
+    }
+  if (S_ISDIR (st->st_mode))
+    {
+      archive_entry_set_filetype (entry, AE_IFDIR);
+      w->members++;
+      return ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error);
+    }
+
+  fd = open (m->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", m->path,
+                        g_strerror (errno));
+  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  archive_entry_set_filetype (entry, AE_IFREG);
+  archive_entry_set_size (entry, st->st_size);
+  if (!ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error))
+    {
+      close (fd);
+      return FALSE;
+    }
+  /* The header promised st_size bytes: a file that grows is cut there, one that shrinks is padded
+   * by libarchive, and the archive stays well-formed either way. */
+  left = st->st_size;
+  while (left > 0)
+    {
+      ssize_t n = read (fd, w->buf, MIN ((guint64) CHUNK, left));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          close (fd);
+          return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", m->path,
+                              g_strerror (saved));
+        }
+      if (n == 0)
+        break;
+      if (archive_write_data (w->a, w->buf, n) < 0)
+        {
+          close (fd);
+          return ferry_archive_check (w->a, ARCHIVE_FATAL, m->path, error);
+        }
+      left -= n;
+      w->bytes += n;
+      if (w->progress)
+        w->progress (w->bytes, w->members, w->progress_data);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          close (fd);
+          return FALSE;
+        }
+    }
+  close (fd);
+  w->members++;
+  if (w->progress)
+    w->progress (w->bytes, w->members, w->progress_data);
+  return ferry_archive_check (w->a, archive_write_finish_entry (w->a), m->path, error);
+}
+
+gboolean
+ferry_archive_writer_add_bytes (FerryArchiveWriter *w, const char *name, GBytes *contents,
+                                mode_t mode, gint64 mtime, GError **error)
+{
+  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
+  struct stat st = { 0 };
+  gsize len;
+  const void *data = g_bytes_get_data (contents, &len);
+
+  st.st_mode = mode;
+  st.st_uid = getuid ();
+  st.st_gid = getgid ();
+  st.st_mtim.tv_sec = mtime;
+  entry_from_stat (entry, name, &st);
+  archive_entry_set_filetype (entry, AE_IFREG);
+  archive_entry_set_size (entry, len);
+  if (!ferry_archive_check (w->a, archive_write_header (w->a, entry), name, error))
+    return FALSE;
+  if (len > 0 && archive_write_data (w->a, data, len) < 0)
+    return ferry_archive_check (w->a, ARCHIVE_FATAL, name, error);
+  w->members++;
+  return ferry_archive_check (w->a, archive_write_finish_entry (w->a), name, error);
+}
+
+gboolean
+ferry_archive_writer_close (FerryArchiveWriter *w, GError **error)
+{
+  return ferry_archive_check (w->a, archive_write_close (w->a), "finishing the archive", error);
+}
+
+/* --- to a file, renamed into place --------------------------------------------------------------- */
+
+/* The temporary file of an export in progress, removed if a signal ends the process first. */
+static volatile sig_atomic_t tmp_armed;
+static char tmp_path[4096];
+
+static void
+remove_tmp_and_die (int sig)
+{
+  if (tmp_armed)
+    unlink (tmp_path);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+arm_tmp (const char *path, struct sigaction *old)
+{
+  struct sigaction sa = { 0 };
+  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+  g_strlcpy (tmp_path, path, sizeof tmp_path);
+  tmp_armed = 1;
+  sa.sa_handler = remove_tmp_and_die;
+  sigemptyset (&sa.sa_mask);
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
+    sigaction (sigs[i], &sa, &old[i]);
+}
+
+static void
+disarm_tmp (const struct sigaction *old)
+{
+  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
+    sigaction (sigs[i], &old[i], NULL);
+  tmp_armed = 0;
+}
+
+static gboolean
+write_members (int fd, FerryArchiveFormat format, FerryFileSet *set, FerryArchiveProgress progress,
+               gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(FerryArchiveWriter) w = ferry_archive_writer_new (fd, format, 0, error);
+
+  if (w == NULL)
+    return FALSE;
+  ferry_archive_writer_set_progress (w, progress, user_data);
+  for (guint i = 0; i < set->members->len; i++)
+    if (!ferry_archive_writer_add (w, set->members->pdata[i], cancellable, error))
+      return FALSE;
+  return ferry_archive_writer_close (w, error);
+}
+
+static gboolean
+rename_into_place (const char *tmp, const char *path, gboolean force, GError **error)
+{
+  if (force)
+    {
+      if (rename (tmp, path) != 0)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot write %s: %s", path,
+                            g_strerror (errno));
+      return TRUE;
+    }
+  /* link(2) fails if the name appeared meanwhile: never replace what the user made. */
+  if (link (tmp, path) != 0)
+    {
+      int saved = errno;
+      if (saved == EEXIST)
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "%s already exists: pass --force to replace it", path);
+      return ferry_throw (error, FERRY_ERROR_FAILED, "cannot write %s: %s", path,
+                          g_strerror (saved));
+    }
+  unlink (tmp);
+  return TRUE;
+}
+
+gboolean
+ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
+                          FerryArchiveProgress progress, gpointer user_data,
+                          GCancellable *cancellable, GError **error)
+{
+  FerryArchiveFormat format;
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *tmp = NULL;
+  struct sigaction old[3];
+  mode_t mask;
+  gboolean ok;
+  int fd;
+
+  if (!ferry_archive_format_for_path (path, &format, error))
+    return FALSE;
+  if (!force && g_file_test (path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    return ferry_throw (error, FERRY_ERROR_FAILED, "%s already exists: pass --force to replace it",
+                        path);
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return ferry_throw (error, FERRY_ERROR_FAILED, "%s is a directory", path);
+  tmp = g_strdup_printf ("%s/.%s.ferry-XXXXXX", dir, base);
+  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a file in %s: %s", dir,
+                        g_strerror (errno));
+  arm_tmp (tmp, old);
+  ok = write_members (fd, format, set, progress, user_data, cancellable, error);
+  mask = umask (0);
+  umask (mask);
+  if (ok && fchmod (fd, 0666 & ~mask) != 0)
+    ok = ferry_throw (error, FERRY_ERROR_FAILED, "cannot write %s: %s", path, g_strerror (errno));
+  if (close (fd) != 0 && ok)
+    ok = ferry_throw (error, FERRY_ERROR_FAILED, "cannot write %s: %s", path, g_strerror (errno));
+  if (ok)
+    ok = rename_into_place (tmp, path, force, error);
+  if (!ok)
+    unlink (tmp);
+  disarm_tmp (old);
+  return ok;
+}

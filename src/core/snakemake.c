@@ -1,0 +1,375 @@
+/* The local snakemake: its version, and a target's plan read from its job records (JSON lines written
+ * by templates/snakemake-jobs.py), so file names with spaces, commas and quotes come through intact. */
+#include <glib/gstdio.h>
+
+#include <sys/wait.h>
+
+#include "snakemake.h"
+#include "spawn.h"
+
+gboolean
+ferry_snakemake_version (int *out_major, int *out_minor, char **out_version,
+                         GCancellable *cancellable, GError **error)
+{
+  const char *argv[] = { "snakemake", "--version", NULL };
+  g_autofree char *out = NULL;
+  char *end = NULL;
+  gint64 major, minor = 0;
+
+  if (!ferry_spawn_check (argv, NULL, NULL, &out, cancellable, error))
+    return FALSE;
+  g_strstrip (out);
+  major = g_ascii_strtoll (out, &end, 10);
+  if (end == out || major < 1 || major > 1000)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "`snakemake --version` printed \"%s\", not a version", out);
+  if (*end == '.')
+    minor = g_ascii_strtoll (end + 1, NULL, 10);
+  if (out_major)
+    *out_major = (int) major;
+  if (out_minor)
+    *out_minor = (int) minor;
+  if (out_version)
+    *out_version = g_steal_pointer (&out);
+  return TRUE;
+}
+
+void
+ferry_plan_free (FerryPlan *plan)
+{
+  if (plan == NULL)
+    return;
+  g_strfreev (plan->workflow);
+  g_strfreev (plan->inputs);
+  g_strfreev (plan->outputs);
+  g_strfreev (plan->outside);
+  g_free (plan);
+}
+
+/* A list that keeps the first occurrence of each string, in order. */
+typedef struct
+{
+  GPtrArray *items;
+  GHashTable *set;
+} OrderedSet;
+
+static void
+ordered_set_init (OrderedSet *s)
+{
+  s->items = g_ptr_array_new_with_free_func (g_free);
+  s->set = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+static void
+ordered_set_add (OrderedSet *s, const char *item)
+{
+  char *copy;
+
+  if (g_hash_table_contains (s->set, item))
+    return;
+  copy = g_strdup (item);
+  g_ptr_array_add (s->items, copy);
+  g_hash_table_add (s->set, copy);
+}
+
+static GStrv
+ordered_set_steal (OrderedSet *s)
+{
+  g_hash_table_unref (s->set);
+  g_ptr_array_add (s->items, NULL);
+  return (GStrv) g_ptr_array_free (s->items, FALSE);
+}
+
+/* `path` relative to workdir when it lies inside it (canonical, no `./`), else NULL. */
+static char *
+inside_workdir (const char *path, const char *workdir)
+{
+  g_autofree char *abs = g_canonicalize_filename (path, workdir);
+  gsize n = strlen (workdir);
+
+  if (strncmp (abs, workdir, n) == 0 && abs[n] == '/' && abs[n + 1] != '\0')
+    return g_strdup (abs + n + 1);
+  if (g_str_equal (workdir, "/") && abs[1] != '\0')
+    return g_strdup (abs + 1);
+  return NULL;
+}
+
+/* Made by one of the jobs: the path itself, or a path inside a directory() output. */
+static gboolean
+is_produced (GHashTable *produced, const char *rel)
+{
+  g_autofree char *p = g_strdup (rel);
+  char *slash;
+
+  if (g_hash_table_contains (produced, p))
+    return TRUE;
+  while ((slash = strrchr (p, '/')) != NULL)
+    {
+      *slash = '\0';
+      if (g_hash_table_contains (produced, p))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+exists_on_disk (const char *path, gpointer user_data)
+{
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* The strings of a JSON array member (missing: none); anything else is an error. */
+static gboolean
+string_array (json_t *obj, const char *key, guint line, GPtrArray *out, GError **error)
+{
+  json_t *arr = json_object_get (obj, key);
+  size_t i;
+  json_t *v;
+
+  if (arr == NULL)
+    return TRUE;
+  if (!json_is_array (arr))
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "snakemake's job record %u: \"%s\" is not a list", line, key);
+  json_array_foreach (arr, i, v)
+    {
+      if (!json_is_string (v) || json_string_length (v) == 0
+          || strlen (json_string_value (v)) != json_string_length (v))
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "snakemake's job record %u: \"%s\" holds something not a file name",
+                            line, key);
+      g_ptr_array_add (out, (gpointer) json_string_value (v));
+    }
+  return TRUE;
+}
+
+FerryPlan *
+ferry_snakemake_plan_from_records (const char *records, gsize len, const char *workdir,
+                                   FerryExistsFunc exists, gpointer user_data, GError **error)
+{
+  static const char *const workflow_candidates[] = {
+    "Snakefile", "snakefile", "workflow", "rules", "scripts", "envs", "config", "config.yaml",
+    "config.yml", "config.json", "profiles", NULL,
+  };
+  g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func ((GDestroyNotify) json_decref);
+  g_autoptr(GPtrArray) job_inputs = g_ptr_array_new ();
+  g_autoptr(GPtrArray) job_outputs = g_ptr_array_new ();
+  g_autoptr(GPtrArray) sources = g_ptr_array_new ();
+  g_autoptr(GHashTable) produced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  OrderedSet inputs, outputs, outside, workflow;
+  const char *p = records, *end = records + len;
+  guint line = 0, n_jobs = 0;
+  FerryPlan *plan;
+
+  if (exists == NULL)
+    exists = exists_on_disk;
+
+  while (p < end)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      gsize n = nl ? (gsize) (nl - p) : (gsize) (end - p);
+      json_error_t jerr;
+      json_t *root, *job, *src;
+
+      line++;
+      if (n > 0)
+        {
+          root = json_loadb (p, n, 0, &jerr);
+          if (root == NULL)
+            return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                                 "snakemake's job record %u is not JSON: %s", line, jerr.text),
+                    NULL);
+          g_ptr_array_add (roots, root);
+          if (!json_is_object (root))
+            return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                                 "snakemake's job record %u is not an object", line),
+                    NULL);
+          if ((job = json_object_get (root, "job")) != NULL)
+            {
+              if (!json_is_object (job))
+                return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                                     "snakemake's job record %u is not an object", line),
+                        NULL);
+              if (!string_array (job, "input", line, job_inputs, error)
+                  || !string_array (job, "output", line, job_outputs, error))
+                return NULL;
+              n_jobs++;
+            }
+          if ((src = json_object_get (root, "sources")) != NULL
+              && !string_array (root, "sources", line, sources, error))
+            return NULL;
+        }
+      p += n + 1;
+    }
+
+  ordered_set_init (&inputs);
+  ordered_set_init (&outputs);
+  ordered_set_init (&outside);
+  ordered_set_init (&workflow);
+
+  for (guint i = 0; i < job_outputs->len; i++)
+    {
+      g_autofree char *rel = inside_workdir (job_outputs->pdata[i], workdir);
+      ordered_set_add (&outputs, rel ? rel : job_outputs->pdata[i]);
+      g_hash_table_add (produced, rel ? g_steal_pointer (&rel) : g_strdup (job_outputs->pdata[i]));
+    }
+  for (guint i = 0; i < job_inputs->len; i++)
+    {
+      const char *path = job_inputs->pdata[i];
+      g_autofree char *rel = inside_workdir (path, workdir);
+      if (rel == NULL)
+        {
+          if (!g_hash_table_contains (produced, path) && exists (path, user_data))
+            ordered_set_add (&outside, path);
+          continue;
+        }
+      if (!is_produced (produced, rel) && exists (rel, user_data))
+        ordered_set_add (&inputs, rel);
+    }
+  for (guint i = 0; i < sources->len; i++)
+    {
+      g_autofree char *rel = inside_workdir (sources->pdata[i], workdir);
+      if (rel != NULL && exists (rel, user_data))
+        ordered_set_add (&workflow, rel);
+    }
+  for (guint i = 0; workflow_candidates[i] != NULL; i++)
+    if (exists (workflow_candidates[i], user_data))
+      ordered_set_add (&workflow, workflow_candidates[i]);
+
+  plan = g_new0 (FerryPlan, 1);
+  plan->n_jobs = n_jobs;
+  plan->inputs = ordered_set_steal (&inputs);
+  plan->outputs = ordered_set_steal (&outputs);
+  plan->outside = ordered_set_steal (&outside);
+  plan->workflow = ordered_set_steal (&workflow);
+  return plan;
+}
+
+char *
+ferry_snakemake_error_summary (const char *err)
+{
+  g_auto(GStrv) lines = g_strsplit (err ? err : "", "\n", -1);
+  g_autoptr(GString) s = g_string_new (NULL);
+  guint first = G_MAXUINT, last = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_strstrip (lines[i]);
+      if (first == G_MAXUINT && (strstr (lines[i], "Error") || strstr (lines[i], "Exception")))
+        first = i;
+      if (*lines[i] != '\0')
+        last = i;
+    }
+  if (first == G_MAXUINT)
+    first = last;
+  /* An error line ending in ':' (or nothing but the class name) is explained by the next lines. */
+  for (guint i = first, taken = 0; lines[i] != NULL && taken < 3; i++)
+    {
+      if (*lines[i] == '\0' || g_str_has_prefix (lines[i], "File \""))
+        continue;
+      if (s->len > 0)
+        g_string_append_c (s, ' ');
+      g_string_append (s, lines[i]);
+      taken++;
+      if (!g_str_has_suffix (lines[i], ":"))
+        break;
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* Turns a failed dry run into one line: snakemake's own explanation. */
+static gboolean
+dry_run_failed (int status, const char *err, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *summary = NULL;
+  int major = 0;
+
+  if (err != NULL && strstr (err, "--log-handler-script")
+      && ferry_snakemake_version (&major, NULL, NULL, cancellable, NULL) && major >= 9)
+    return ferry_throw (error, FERRY_ERROR_FAILED,
+                        "snakemake %d has no --log-handler-script, which ferry reads the jobs "
+                        "through: use snakemake 7 or 8 for this command",
+                        major);
+  summary = ferry_snakemake_error_summary (err);
+  if (WIFSIGNALED (status))
+    return ferry_throw (error, FERRY_ERROR_CHILD, "snakemake was killed by signal %d",
+                        WTERMSIG (status));
+  return ferry_throw (error, FERRY_ERROR_CHILD, "snakemake failed (exit %d)%s%s",
+                      WIFEXITED (status) ? WEXITSTATUS (status) : -1, *summary ? ": " : "",
+                      summary);
+}
+
+FerryPlan *
+ferry_snakemake_plan (const char *const *targets, const char *const *extra_args,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autofree char *handler = ferry_template_path ("snakemake-jobs.py");
+  g_autofree char *tmpdir = NULL;
+  g_autofree char *records_path = NULL;
+  g_autofree char *env_jobs = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *records = NULL;
+  g_autofree char *workdir = g_get_current_dir ();
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) argv = NULL;
+  gsize len = 0;
+  int status = 0;
+  gboolean ran;
+  FerryPlan *plan;
+
+  if (!g_file_test (handler, G_FILE_TEST_IS_REGULAR))
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                         "%s is missing: is ferry installed (or FERRY_TEMPLATES_DIR set)?", handler),
+            NULL);
+  tmpdir = g_dir_make_tmp ("ferry-plan-XXXXXX", error);
+  if (tmpdir == NULL)
+    return NULL;
+  records_path = g_build_filename (tmpdir, "jobs.jsonl", NULL);
+  env_jobs = g_strconcat ("FERRY_JOBS_FILE=", records_path, NULL);
+
+  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--cores", "1", "--nocolor",
+                           "--log-handler-script", handler, NULL);
+  if (extra_args != NULL)
+    g_strv_builder_addv (b, (const char **) extra_args);
+  g_strv_builder_add (b, "--");
+  g_strv_builder_addv (b, (const char **) targets);
+  argv = g_strv_builder_end (b);
+
+  {
+    const char *env[] = { env_jobs, NULL };
+    ran = ferry_spawn_capture ((const char *const *) argv, env, NULL, &out, &err, &status,
+                               cancellable, &local_error);
+  }
+  if (ran && g_spawn_check_wait_status (status, NULL))
+    ran = g_file_get_contents (records_path, &records, &len, &local_error);
+  else if (ran)
+    {
+      /* With a log handler, snakemake 7 prints its messages on stdout. */
+      g_autofree char *both = g_strconcat (out ? out : "", "\n", err ? err : "", NULL);
+      ran = dry_run_failed (status, both, cancellable, &local_error);
+    }
+  g_unlink (records_path);
+  g_rmdir (tmpdir);
+  if (!ran)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  plan = ferry_snakemake_plan_from_records (records, len, workdir, NULL, NULL, error);
+  if (plan == NULL)
+    g_prefix_error (error, "reading snakemake's jobs: ");
+  return plan;
+}
+
+FerryPlan *
+ferry_snakemake_plan_remote (const char *const *targets, GCancellable *cancellable, GError **error)
+{
+  static const char *const forceall[] = { "--forceall", NULL };
+  g_autoptr(FerryPlan) plan = ferry_snakemake_plan (targets, NULL, cancellable, error);
+
+  if (plan == NULL || plan->n_jobs > 0)
+    return g_steal_pointer (&plan);
+  return ferry_snakemake_plan (targets, forceall, cancellable, error);
+}
