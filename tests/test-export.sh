@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# ferry export and ferry archive against the real snakemake: the archive holds exactly the existing
+# inputs of the jobs that would run (external inputs and directory() inputs whole, nothing produced by
+# those jobs, nothing unrelated), in every format, checked with bsdtar, not with ferry.
+source "$(dirname "$0")/libtest.sh"
+export LC_ALL=C.UTF-8
+command -v bsdtar >/dev/null || fatal "bsdtar not found (scripts/deps installs libarchive-tools)"
+command -v snakemake >/dev/null || fatal "snakemake not found (scripts/deps installs it)"
+
+WF="$TEST_TMP/wf"
+mkdir -p "$WF/raw" && cd "$WF"
+SHEET="samples sheet é.tsv"
+printf 'sample\talpha\n' >"$SHEET"
+printf 'ACGT\n' >"raw/sample é 1.txt"
+printf 'x,y\n1,2\n' >"raw/a,b.csv"
+cat >Snakefile <<'SMK'
+rule all:
+    input: "results/report.txt"
+
+rule make_ref:
+    output: directory("ref")
+    shell: "mkdir -p ref/sub && for i in $(seq 1 300); do printf '>s%s\\nACGT\\n' $i > ref/chunk_$i.fa; done && echo deep > ref/sub/deep.fa"
+
+rule prep:
+    input: "raw/sample é 1.txt", "raw/a,b.csv"
+    output: "work/prep.txt"
+    shell: "cat {input:q} > {output:q}"
+
+rule report:
+    input: "work/prep.txt", "ref", "samples sheet é.tsv"
+    output: "results/report.txt"
+    shell: "cat {input[0]:q} {input[2]:q} > {output:q}; ls {input[1]:q} | wc -l >> {output:q}"
+
+rule unrelated:
+    output: "unrelated/done.txt"
+    shell: "echo done > {output:q}"
+SMK
+snakemake --cores 1 ref work/prep.txt unrelated/done.txt >/dev/null 2>&1 || fatal "could not prepare the workflow"
+touch -d '2020-01-02 03:04:05' "raw/a,b.csv"
+
+# What the report job reads, made independently of ferry: the finished prep output, every file of the
+# ref directory as it is on disk, and the external sheet.
+expected_report() {
+    { echo work/prep.txt; echo "$SHEET"; find ref -type f; } | LC_ALL=C sort
+}
+members() { bsdtar -tf "$1" | LC_ALL=C sort; }
+
+expect_exit 0 ferry export results/report.txt --list
+LC_ALL=C sort "$TEST_TMP/out" >listed
+assert_eq "$(cat listed)" "$(expected_report)" "--list of results/report.txt"
+assert_eq "$(wc -l <listed)" 304 "files listed"
+ok "--list: the finished input, the directory() input whole, the external input; nothing produced or unrelated"
+
+for ext in tar.zst tar.gz tgz tar; do
+    expect_exit 0 ferry export results/report.txt -o "$TEST_TMP/in.$ext"
+    assert_file_has_content "$TEST_TMP/out" "^exported 304 files"
+    assert_eq "$(members "$TEST_TMP/in.$ext")" "$(expected_report)" "members of in.$ext"
+    rm -rf "$TEST_TMP/x" && mkdir "$TEST_TMP/x"
+    bsdtar -xf "$TEST_TMP/in.$ext" -C "$TEST_TMP/x"
+    while IFS= read -r f; do
+        cmp "$f" "$TEST_TMP/x/$f" || fatal "$f differs after the round trip through in.$ext"
+    done <listed
+    ok "export to .$ext: bsdtar lists exactly the needed set, and every file round-trips"
+done
+file -b "$TEST_TMP/in.tar.zst" 2>/dev/null | grep -qi zstandard || bsdtar -tvf "$TEST_TMP/in.tar.zst" --zstd >/dev/null \
+    || fatal "in.tar.zst is not zstd"
+od -An -tx1 -N4 "$TEST_TMP/in.tar.zst" | grep -q "28 b5 2f fd" || fatal "in.tar.zst does not start with the zstd magic"
+od -An -tx1 -N2 "$TEST_TMP/in.tar.gz" | grep -q "1f 8b" || fatal "in.tar.gz does not start with the gzip magic"
+ok "the formats follow the extension (zstd and gzip magic)"
+
+# A rule name as the target reads the same set.
+expect_exit 0 ferry export report --list
+assert_eq "$(LC_ALL=C sort "$TEST_TMP/out")" "$(expected_report)" "--list of rule report"
+ok "a rule name as the target"
+
+# mtimes and modes are kept.
+chmod 0750 "$SHEET"
+touch -d '2021-05-06 07:08:09' "$SHEET"
+expect_exit 0 ferry export results/report.txt -o "$TEST_TMP/modes.tar"
+rm -rf "$TEST_TMP/x" && mkdir "$TEST_TMP/x" && bsdtar -xpf "$TEST_TMP/modes.tar" -C "$TEST_TMP/x"
+assert_eq "$(stat -c '%a %Y' "$TEST_TMP/x/$SHEET")" "$(stat -c '%a %Y' "$SHEET")" "mode and mtime of the sheet"
+ok "modes and mtimes are kept"
+
+# Once prep would run as well, its inputs (a space, a non-ASCII letter, a comma) are needed, and its
+# output, made by a job that would run, is not.
+rm work/prep.txt
+expect_exit 0 ferry export results/report.txt -0 --list
+tr '\0' '\n' <"$TEST_TMP/out" | LC_ALL=C sort >listed0
+expected=$({ echo "raw/sample é 1.txt"; echo "raw/a,b.csv"; echo "$SHEET"; find ref -type f; } | LC_ALL=C sort)
+assert_eq "$(cat listed0)" "$expected" "-0 --list with prep to run"
+assert_eq "$(tr -cd '\0' <"$TEST_TMP/out" | wc -c)" 305 "NUL-terminated names"
+expect_exit 0 ferry export results/report.txt -o "$TEST_TMP/prep.tar.gz"
+assert_eq "$(members "$TEST_TMP/prep.tar.gz")" "$expected" "members with prep to run"
+rm -rf "$TEST_TMP/x" && mkdir "$TEST_TMP/x" && bsdtar -xf "$TEST_TMP/prep.tar.gz" -C "$TEST_TMP/x"
+cmp "raw/a,b.csv" "$TEST_TMP/x/raw/a,b.csv" || fatal "the comma file differs"
+assert_eq "$(stat -c %Y "$TEST_TMP/x/raw/a,b.csv")" "$(stat -c %Y "raw/a,b.csv")" "mtime of the comma file"
+ok "inputs with a space, a non-ASCII letter and a comma come through; the output of a job that runs does not"
+
+# The default name, refusing to overwrite, --force.
+expect_exit 0 ferry export results/report.txt
+assert_file_exists input_files.tar.zst
+expect_exit 1 ferry export results/report.txt -o input_files.tar.zst
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "already exists.*--force"
+before=$(stat -c %Y input_files.tar.zst)
+sleep 1
+expect_exit 0 ferry export results/report.txt -o input_files.tar.zst --force
+assert_ne "$(stat -c %Y input_files.tar.zst)" "$before" "mtime of the replaced archive"
+rm input_files.tar.zst
+ok "default input_files.tar.zst; an existing archive is refused without --force and replaced with it"
+
+# A progress bar on a terminal only.
+expect_exit 0 ferry export results/report.txt -o "$TEST_TMP/quiet.tar"
+assert_eq "$(cat "$TEST_TMP/err")" "" "stderr off a terminal"
+if command -v script >/dev/null; then
+    script -qec "$(printf '%q ' "$FERRY" export results/report.txt -o "$TEST_TMP/tty.tar")" /dev/null >"$TEST_TMP/tty" 2>&1 \
+        || fatal "export on a terminal failed: $(cat "$TEST_TMP/tty")"
+    assert_file_has_content "$TEST_TMP/tty" "305/305 files"
+    assert_file_has_content "$TEST_TMP/tty" "/s"
+    ok "on a terminal a progress bar shows files, bytes and rate; off a terminal nothing"
+else
+    fatal "script (bsdutils) is needed for the terminal test"
+fi
+
+# --- errors: one line, exit 1 (2 for usage), no archive, no temporary file left ----------------------
+no_leftovers() { if ls -a "$1" | grep -q '\.ferry-'; then fatal "a temporary file was left in $1"; fi; }
+
+expect_exit 2 ferry export results/report.txt -o "$TEST_TMP/in.rar"
+assert_one_error_line
+assert_not_exists "$TEST_TMP/in.rar"
+expect_exit 2 ferry export -o "$TEST_TMP/none.tar"
+assert_one_error_line
+ok "an unknown extension and a missing target are usage errors (exit 2)"
+
+expect_exit 1 ferry export no_such_target -o "$TEST_TMP/e.tar"
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "No rule to produce no_such_target"
+assert_not_exists "$TEST_TMP/e.tar"
+ok "an unknown target: snakemake's own message"
+
+mkdir "$TEST_TMP/empty" && cd "$TEST_TMP/empty"
+expect_exit 1 ferry export all -o "$TEST_TMP/e.tar"
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "no Snakefile found"
+cd "$TEST_TMP" && mkdir syntax && cd syntax
+printf 'rule a:\n    output: "a.txt"\n    shell "touch a.txt"\n' >Snakefile
+expect_exit 1 ferry export a.txt -o "$TEST_TMP/e.tar"
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "SyntaxError"
+assert_not_exists "$TEST_TMP/e.tar"
+ok "no Snakefile, a syntax error: one line each with snakemake's explanation"
+
+cd "$TEST_TMP" && mkdir outside && cd outside
+printf 'x\n' >"$TEST_TMP/outside input.txt"
+printf 'rule a:\n    input: "%s"\n    output: "a.txt"\n    shell: "cp {input:q} {output:q}"\n' "$TEST_TMP/outside input.txt" >Snakefile
+expect_exit 1 ferry export a.txt -o out.tar
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "outside input.txt is outside the workflow directory"
+assert_not_exists out.tar
+ok "an input outside the workflow directory is named in the error"
+
+cd "$TEST_TMP" && mkdir special && cd special
+mkdir d && printf 'x\n' >d/ok.txt && mkfifo d/pipe
+printf 'rule a:\n    input: "d"\n    output: "a.txt"\n    shell: "touch {output}"\n' >Snakefile
+expect_exit 1 ferry export a.txt -o out.tar.zst
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "d/pipe"
+assert_not_exists out.tar.zst
+no_leftovers .
+if [ "$(id -u)" != 0 ]; then
+    rm d/pipe && chmod 000 d/ok.txt
+    expect_exit 1 ferry export a.txt -o out.tar.zst
+    assert_file_has_content "$TEST_TMP/err" "cannot read d/ok.txt"
+    chmod 644 d/ok.txt
+fi
+ok "a file that cannot be archived: one line naming it, no archive and no temporary file"
+
+# An up-to-date target needs nothing; -- passes --forceall on to snakemake's dry run.
+cd "$WF"
+snakemake --cores 1 results/report.txt >/dev/null 2>&1
+expect_exit 0 ferry export results/report.txt --list
+assert_eq "$(cat "$TEST_TMP/out")" "" "nothing listed for an up-to-date target"
+assert_file_has_content "$TEST_TMP/err" "nothing would run"
+expect_exit 0 ferry export results/report.txt --list -- --forceall
+expected=$({ echo "raw/sample é 1.txt"; echo "raw/a,b.csv"; echo "$SHEET"; } | LC_ALL=C sort)
+assert_eq "$(LC_ALL=C sort "$TEST_TMP/out")" "$expected" "--forceall: the raw inputs of every job"
+ok "an up-to-date target needs nothing (said on stderr); -- --forceall exports what a full rerun reads"
+
+# --- ferry archive: snakemake --archive, its pitfalls as errors ---------------------------------------
+command -v git >/dev/null || fatal "git not found (scripts/deps installs it)"
+expect_exit 1 ferry archive results/report.txt -o "$TEST_TMP/wf.tar.gz"
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "not in a git repository"
+git init -q . && git add Snakefile
+expect_exit 0 ferry archive results/report.txt -o "$TEST_TMP/wf.tar.gz"
+assert_file_has_content "$TEST_TMP/out" "^archived the workflow"
+bsdtar -tf "$TEST_TMP/wf.tar.gz" | grep -qx Snakefile || fatal "the Snakefile is not in the workflow archive"
+expect_exit 1 ferry archive results/report.txt -o "$TEST_TMP/wf.tar.gz"
+assert_file_has_content "$TEST_TMP/err" "already exists"
+expect_exit 0 ferry archive results/report.txt -o "$TEST_TMP/wf.tar.gz" --force
+expect_exit 2 ferry archive results/report.txt -o "$TEST_TMP/wf.zip"
+no_leftovers "$TEST_TMP"
+mkdir -p "$TEST_TMP/nogit" && for t in snakemake python3 env sh bash; do ln -sf "$(command -v $t)" "$TEST_TMP/nogit/"; done
+expect_exit 1 env PATH="$TEST_TMP/nogit" "$FERRY" archive results/report.txt -o "$TEST_TMP/wf2.tar.gz"
+assert_file_has_content "$TEST_TMP/err" "git is not installed"
+cd "$TEST_TMP/outside" && git init -q . && git add Snakefile
+expect_exit 1 ferry archive a.txt -o "$TEST_TMP/o.tar.gz"
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "outside the working directory"
+assert_not_exists "$TEST_TMP/o.tar.gz"
+ok "archive: needs git and a repository, refuses to overwrite (--force replaces), refuses what it would leave out"
+
+done_testing
