@@ -172,7 +172,7 @@ expect_exit 1 ferry keypair
 assert_one_error_line
 assert_file_has_content err 'key pair named "ferry" exists and ferry did not create it'
 assert_not_exists .ferry/ferry.pem
-awsm ec2 delete-key-pair --key-name ferry
+awsm ec2 delete-key-pair --key-name ferry >/dev/null
 ok "an untagged key pair of the same name is an error that says what to do, and leaves no pem"
 
 # A ferry-tagged key pair whose pem is gone is replaced.

@@ -107,7 +107,7 @@ ok "teardown with state.json deleted still cleans up by tag"
 fixture_deployment part part-state
 # Already gone behind ferry's back: the instance and the key pair; the role lost its tag (not ferry's then).
 awsm ec2 terminate-instances --instance-ids "$F_INSTANCE" >/dev/null
-awsm ec2 delete-key-pair --key-name part
+awsm ec2 delete-key-pair --key-name part >/dev/null
 awsm iam untag-role --role-name part-ec2 --tag-keys ferry:name
 # The bucket lost its tag but the state says ferry created it: it still goes.
 awsm s3api delete-bucket-tagging --bucket part-bucket
