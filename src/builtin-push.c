@@ -46,6 +46,7 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
     return FALSE;
+  ferry_plan_note_outside (plan->outside);
   g_strv_builder_addv (files, (const char **) plan->workflow);
   g_strv_builder_addv (files, (const char **) plan->inputs);
   list = g_strv_builder_end (files);

@@ -177,3 +177,12 @@ ferry_resources_ssh_hint (FerryInvocation *inv)
     g_string_append_printf (s, " --name %s", inv->name);
   return g_string_free (s, FALSE);
 }
+
+void
+ferry_plan_note_outside (char **outside)
+{
+  for (guint i = 0; outside != NULL && outside[i] != NULL; i++)
+    g_printerr ("note: %s is outside the workflow directory and is not sent: the remote needs it at "
+                "the same path\n",
+                outside[i]);
+}

@@ -115,6 +115,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
     return FALSE;
+  ferry_plan_note_outside (plan->outside);
   g_strv_builder_add_many (sm, "snakemake", "--cores", opt_cores ? opt_cores : "all", NULL);
   if (extra != NULL)
     g_strv_builder_addv (sm, (const char **) extra);

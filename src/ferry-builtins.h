@@ -73,6 +73,10 @@ gboolean ferry_resources_launch_options (FerryInvocation *inv, FerryLaunchOption
 /* The `ferry ssh` line for this deployment (with --state-dir/--name when not the defaults). */
 char *ferry_resources_ssh_hint (FerryInvocation *inv);
 
+/* push and run send only what lies under the workflow directory: says which needed inputs are not
+ * sent (the remote must have them at the same path, as on a shared file system). */
+void ferry_plan_note_outside (char **outside);
+
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
                                  GError **error)

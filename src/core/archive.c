@@ -56,21 +56,21 @@ ferry_file_set_free (FerryFileSet *set)
   g_free (set);
 }
 
-static gboolean
-check_relative (const char *path, GError **error)
+gboolean
+ferry_archive_check_relative (const char *path, GError **error)
 {
   g_auto(GStrv) parts = NULL;
 
   if (*path == '\0' || g_path_is_absolute (path))
     return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                        "%s is outside the workflow directory: only files under it can be archived",
+                        "%s is outside the workflow directory: only files under it can be archived or sent",
                         *path ? path : "\"\"");
   parts = g_strsplit (path, "/", -1);
   for (guint i = 0; parts[i] != NULL; i++)
     if (g_str_equal (parts[i], ".."))
       return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                           "%s is outside the workflow directory: only files under it can be "
-                          "archived",
+                          "archived or sent",
                           path);
   return TRUE;
 }
@@ -187,7 +187,7 @@ ferry_file_set_new (const char *const *paths, GError **error)
   for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
     {
       g_autofree char *clean = NULL;
-      if (!check_relative (paths[i], error))
+      if (!ferry_archive_check_relative (paths[i], error))
         return NULL;
       clean = clean_path (paths[i]);
       if (*clean == '\0')

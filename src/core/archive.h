@@ -72,6 +72,9 @@ gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean
                                    FerryArchiveProgress progress, gpointer user_data,
                                    GCancellable *cancellable, GError **error);
 
+/* A path relative to the workflow directory that stays inside it (no absolute path, no `..`). */
+gboolean ferry_archive_check_relative (const char *path, GError **error);
+
 /* The libarchive result as a GError ("what: libarchive's message") when below ARCHIVE_WARN. */
 gboolean ferry_archive_check (struct archive *a, int r, const char *what, GError **error);
 

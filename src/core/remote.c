@@ -10,6 +10,7 @@
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
+#include "archive.h"
 #include "remote.h"
 #include "spawn.h"
 
@@ -477,105 +478,6 @@ manifest_serialize (GHashTable *m)
   return out;
 }
 
-/* Refuses what must never be sent as a relative path. */
-static gboolean
-check_relative (const char *path, GError **error)
-{
-  g_auto(GStrv) parts = NULL;
-
-  if (*path == '\0' || g_path_is_absolute (path))
-    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                        "\"%s\" is not a path inside the workflow directory", path);
-  parts = g_strsplit (path, "/", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    if (g_str_equal (parts[i], ".."))
-      return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                          "\"%s\" leaves the workflow directory", path);
-  return TRUE;
-}
-
-static gboolean
-archive_check (struct archive *a, int r, const char *what, GError **error)
-{
-  if (r >= ARCHIVE_WARN)
-    return TRUE;
-  return ferry_throw (error, FERRY_ERROR_FAILED, "%s: %s", what,
-                      archive_error_string (a) ? archive_error_string (a) : "archive error");
-}
-
-static gboolean
-write_entry (struct archive *a, const char *path, const struct stat *st, GBytes *contents,
-             guint64 *bytes, GError **error)
-{
-  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
-  int fd = -1;
-  g_autofree char *buf = g_malloc (1 << 20);
-  ssize_t n;
-
-  archive_entry_set_pathname (entry, path);
-  archive_entry_set_filetype (entry, AE_IFREG);
-  archive_entry_set_perm (entry, st->st_mode & 0777);
-  archive_entry_set_size (entry, st->st_size);
-  archive_entry_set_mtime (entry, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-  if (!archive_check (a, archive_write_header (a, entry), path, error))
-    return FALSE;
-  if (contents != NULL)
-    {
-      gsize len;
-      const void *data = g_bytes_get_data (contents, &len);
-      if (archive_write_data (a, data, len) < 0)
-        return archive_check (a, ARCHIVE_FATAL, path, error);
-      return TRUE;
-    }
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror (errno));
-  while ((n = read (fd, buf, 1 << 20)) > 0)
-    {
-      if (archive_write_data (a, buf, n) < 0)
-        {
-          close (fd);
-          return archive_check (a, ARCHIVE_FATAL, path, error);
-        }
-      *bytes += n;
-    }
-  close (fd);
-  if (n < 0)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror (errno));
-  return TRUE;
-}
-
-/* Every regular file under `path` (a file, or a directory walked whole). */
-static gboolean
-expand_path (const char *path, GPtrArray *out, GError **error)
-{
-  struct stat st;
-
-  if (stat (path, &st) != 0)
-    return ferry_throw (error, FERRY_ERROR_NOT_FOUND, "cannot send %s: %s", path, g_strerror (errno));
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, error);
-      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-      const char *name;
-      if (dir == NULL)
-        return FALSE;
-      while ((name = g_dir_read_name (dir)) != NULL)
-        g_ptr_array_add (names, g_strdup (name));
-      g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
-      for (guint i = 0; i < names->len; i++)
-        {
-          g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
-          if (!expand_path (child, out, error))
-            return FALSE;
-        }
-      return TRUE;
-    }
-  if (S_ISREG (st.st_mode))
-    g_ptr_array_add (out, g_strdup (path));
-  return TRUE;
-}
-
 static const char probe_cmd[] =
   "if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1; then echo zstd;"
   " elif command -v gzip >/dev/null 2>&1; then echo gzip; else echo none; fi;";
@@ -587,11 +489,10 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   g_autoptr(GString) cmd = g_string_new (probe_cmd);
   g_autoptr(GBytes) probe = NULL;
   g_autoptr(GHashTable) manifest = NULL;
-  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(FerryFileSet) set = NULL;
   g_autoptr(GPtrArray) changed = g_ptr_array_new ();
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(FerryArchiveWrite) a = NULL;
+  g_autoptr(FerryArchiveWriter) w = NULL;
   g_autoptr(GByteArray) mbytes = NULL;
   g_autoptr(GBytes) mcontents = NULL;
   g_autoptr(GError) write_error = NULL;
@@ -599,15 +500,12 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   const char *data, *nl, *tar_flag;
   gsize len;
   int err_fd = -1, code;
-  struct stat mst = { 0 };
   GOutputStream *in;
 
   memset (stats, 0, sizeof *stats);
-  for (guint i = 0; files != NULL && files[i] != NULL; i++)
-    {
-      if (!check_relative (files[i], error) || !expand_path (files[i], all, error))
-        return FALSE;
-    }
+  set = ferry_file_set_new (files, error);
+  if (set == NULL)
+    return FALSE;
 
   /* One round trip: what the remote tar can decompress, and what it already has. */
   ferry_remote_cmd_op (cmd, "cat");
@@ -632,27 +530,18 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
     stats->compression = "none";
   manifest = manifest_parse (nl + 1, len - (nl + 1 - data));
 
-  for (guint i = 0; i < all->len; i++)
+  for (guint i = 0; i < set->members->len; i++)
     {
-      const char *path = all->pdata[i];
-      ManifestEntry *e;
-      struct stat st;
-      if (g_str_has_prefix (path, "./"))
-        path += 2;
-      if (!g_hash_table_add (seen, (gpointer) path))
-        continue;
+      FerryArchiveMember *m = set->members->pdata[i];
+      ManifestEntry *e = g_hash_table_lookup (manifest, m->path);
       stats->files_total++;
-      if (stat (path, &st) != 0)
-        return ferry_throw (error, FERRY_ERROR_NOT_FOUND, "cannot send %s: %s", path,
-                            g_strerror (errno));
-      e = g_hash_table_lookup (manifest, path);
-      if (e != NULL && e->size == (guint64) st.st_size && e->mtime == (gint64) st.st_mtim.tv_sec)
+      if (e != NULL && e->size == (guint64) m->st.st_size && e->mtime == (gint64) m->st.st_mtim.tv_sec)
         continue;
-      g_ptr_array_add (changed, (gpointer) path);
+      g_ptr_array_add (changed, m);
       e = g_new0 (ManifestEntry, 1);
-      e->size = st.st_size;
-      e->mtime = st.st_mtim.tv_sec;
-      g_hash_table_replace (manifest, g_strdup (path), e);
+      e->size = m->st.st_size;
+      e->mtime = m->st.st_mtim.tv_sec;
+      g_hash_table_replace (manifest, g_strdup (m->path), e);
     }
   if (changed->len == 0)
     return TRUE;
@@ -673,46 +562,27 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
 
-  a = archive_write_new ();
-  archive_write_set_format_pax_restricted (a);
-  if (g_str_equal (stats->compression, "zstd"))
-    {
-      archive_write_add_filter_zstd (a);
-      /* Fast: the stream must keep up with the link, not shrink to the last byte. */
-      archive_write_set_filter_option (a, "zstd", "compression-level", "1");
-    }
-  else if (g_str_equal (stats->compression, "gzip"))
-    archive_write_add_filter_gzip (a);
-  /* Big writes into the pipe: libarchive's default 10 KiB blocks cost a syscall (and an ssh wakeup)
-   * every 10 KiB. */
-  archive_write_set_bytes_per_block (a, 1 << 20);
-  archive_write_set_bytes_in_last_block (a, 1);
-  if (archive_write_open_fd (a, g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in))) != ARCHIVE_OK)
-    archive_check (a, ARCHIVE_FATAL, "starting the archive", &write_error);
-
-  for (guint i = 0; write_error == NULL && i < changed->len; i++)
-    {
-      struct stat st;
-      if (stat (changed->pdata[i], &st) != 0)
-        {
-          ferry_throw (&write_error, FERRY_ERROR_FAILED, "cannot read %s: %s",
-                       (char *) changed->pdata[i], g_strerror (errno));
-          break;
-        }
-      if (write_entry (a, changed->pdata[i], &st, NULL, &stats->bytes_sent, &write_error))
-        stats->files_sent++;
-    }
-  if (write_error == NULL)
+  {
+    FerryArchiveFormat format = g_str_equal (stats->compression, "zstd")   ? FERRY_ARCHIVE_ZSTD
+                                : g_str_equal (stats->compression, "gzip") ? FERRY_ARCHIVE_GZIP
+                                                                           : FERRY_ARCHIVE_NONE;
+    /* zstd level 1: the stream must keep up with the link, not shrink to the last byte. */
+    w = ferry_archive_writer_new (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format,
+                                  format == FERRY_ARCHIVE_ZSTD ? 1 : 0, &write_error);
+  }
+  for (guint i = 0; w != NULL && write_error == NULL && i < changed->len; i++)
+    if (ferry_archive_writer_add (w, changed->pdata[i], cancellable, &write_error))
+      stats->files_sent++;
+  if (w != NULL && write_error == NULL)
     {
       mbytes = manifest_serialize (manifest);
       mcontents = g_bytes_new (mbytes->data, mbytes->len);
-      mst.st_mode = 0600;
-      mst.st_size = mbytes->len;
-      mst.st_mtim.tv_sec = time (NULL);
-      write_entry (a, MANIFEST, &mst, mcontents, &stats->bytes_sent, &write_error);
+      ferry_archive_writer_add_bytes (w, MANIFEST, mcontents, 0600, time (NULL), &write_error);
     }
-  if (write_error == NULL)
-    archive_check (a, archive_write_close (a), "finishing the archive", &write_error);
+  if (w != NULL && write_error == NULL)
+    ferry_archive_writer_close (w, &write_error);
+  if (w != NULL)
+    stats->bytes_sent = ferry_archive_writer_get_bytes (w);
   g_output_stream_close (in, NULL, NULL);
   g_subprocess_wait (proc, NULL, NULL);
   err = read_stderr_fd (err_fd);
@@ -809,7 +679,7 @@ ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullStats *sta
                                            | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
                                            | ARCHIVE_EXTRACT_UNLINK);
   if (archive_read_open_fd (in, fd, 65536) != ARCHIVE_OK)
-    return archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
+    return ferry_archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
   while ((r = archive_read_next_header (in, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
     {
       const char *path = archive_entry_pathname (entry);
@@ -836,21 +706,21 @@ ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullStats *sta
           while ((r = archive_read_data_block (in, &buf, &size, &offset)) == ARCHIVE_OK)
             {
               if (archive_write_data_block (out, buf, size, offset) < ARCHIVE_WARN)
-                return archive_check (out, ARCHIVE_FATAL, path, error);
+                return ferry_archive_check (out, ARCHIVE_FATAL, path, error);
               if (stats)
                 stats->bytes += size;
             }
           if (r != ARCHIVE_EOF)
-            return archive_check (in, ARCHIVE_FATAL, path, error);
+            return ferry_archive_check (in, ARCHIVE_FATAL, path, error);
         }
-      if (!archive_check (out, archive_write_finish_entry (out), path, error))
+      if (!ferry_archive_check (out, archive_write_finish_entry (out), path, error))
         return FALSE;
       if (stats)
         stats->entries++;
     }
   if (r != ARCHIVE_EOF)
-    return archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
-  return archive_check (out, archive_write_close (out), "finishing the extraction", error);
+    return ferry_archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
+  return ferry_archive_check (out, archive_write_close (out), "finishing the extraction", error);
 }
 
 gboolean
@@ -866,7 +736,7 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
 
   memset (stats, 0, sizeof *stats);
   for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
-    if (!check_relative (paths[i], error))
+    if (!ferry_archive_check_relative (paths[i], error))
       return FALSE;
   if (paths == NULL || paths[0] == NULL)
     return TRUE;
