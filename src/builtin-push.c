@@ -6,10 +6,12 @@
 static char *opt_host;
 static char *opt_remote_dir;
 static gboolean opt_no_compress;
+static char *opt_via;
 
 static const GOptionEntry options[] = {
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Push to this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through ssh (default) or the deployment's S3 bucket, which the instance reads with its profile", "ssh|s3" },
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { NULL }
 };
@@ -42,6 +44,8 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->log = ferry_print_log;
   remote->log_data = inv;
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
+  if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
+    return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
   if (plan == NULL)
@@ -60,8 +64,9 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   ferry_remote_close (remote);
   if (!ok)
     return FALSE;
-  g_print ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s\n", stats.files_sent,
+  g_print ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s%s%s\n", stats.files_sent,
            stats.files_total, stats.bytes_sent, stats.compression ? stats.compression : "none",
-           remote->host, dir);
+           remote->host, dir, remote->s3_bucket ? " through s3://" : "",
+           remote->s3_bucket ? remote->s3_bucket : "");
   return TRUE;
 }

@@ -186,3 +186,22 @@ ferry_plan_note_outside (char **outside)
                 "the same path\n",
                 outside[i]);
 }
+
+gboolean
+ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context, FerryRemote *remote,
+                          const char *via, GError **error)
+{
+  g_autofree char *bucket = NULL;
+
+  if (via == NULL || g_str_equal (via, "ssh"))
+    return TRUE;
+  if (!g_str_equal (via, "s3"))
+    return ferry_usage_error (context, error, "--via takes ssh or s3, not \"%s\"", via);
+  bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  if (bucket == NULL)
+    return ferry_usage_error (context, error,
+                              "--via s3 needs the deployment's bucket: ferry bootstrap --bucket NAME "
+                              "(with --iam, so the instance may read it)");
+  ferry_remote_set_via_s3 (remote, inv->aws, bucket);
+  return TRUE;
+}

@@ -11,6 +11,7 @@
 static char *opt_host;
 static char *opt_remote_dir;
 static gboolean opt_no_compress;
+static char *opt_via;
 static char *opt_cores;
 static char *opt_then;
 static gboolean opt_no_push;
@@ -21,6 +22,7 @@ static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Run on this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
+  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through ssh (default) or the deployment's S3 bucket, which the instance reads with its profile", "ssh|s3" },
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
@@ -110,6 +112,8 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   remote->log = ferry_print_log;
   remote->log_data = inv;
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
+  if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
+    return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
@@ -145,8 +149,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
           ferry_remote_close (remote);
           return FALSE;
         }
-      g_printerr ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s\n", ps.files_sent,
-                  ps.files_total, ps.bytes_sent, ps.compression, remote->host, dir);
+      g_printerr ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s%s%s\n", ps.files_sent,
+                  ps.files_total, ps.bytes_sent, ps.compression ? ps.compression : "none", remote->host, dir,
+                  remote->s3_bucket ? " through s3://" : "", remote->s3_bucket ? remote->s3_bucket : "");
     }
   if (!ferry_remote_wait_ready (remote, opt_ready_timeout, c, error))
     {

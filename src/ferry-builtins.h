@@ -5,6 +5,7 @@
 #include "core/aws.h"
 #include "core/state.h"
 #include "core/resources.h"
+#include "core/remote.h"
 
 G_BEGIN_DECLS
 
@@ -76,6 +77,10 @@ char *ferry_resources_ssh_hint (FerryInvocation *inv);
 /* push and run send only what lies under the workflow directory: says which needed inputs are not
  * sent (the remote must have them at the same path, as on a shared file system). */
 void ferry_plan_note_outside (char **outside);
+
+/* --via ssh (the default) or s3 (through the deployment's bucket) for push and run. */
+gboolean ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context,
+                                   FerryRemote *remote, const char *via, GError **error);
 
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \

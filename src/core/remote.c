@@ -11,6 +11,7 @@
 #include <gio/gunixoutputstream.h>
 
 #include "archive.h"
+#include "aws.h"
 #include "remote.h"
 #include "spawn.h"
 
@@ -24,6 +25,7 @@ ferry_remote_free (FerryRemote *remote)
   if (remote == NULL)
     return;
   g_free (remote->host);
+  g_free (remote->s3_bucket);
   g_free (remote->user);
   g_free (remote->identity);
   g_free (remote->known_hosts);
@@ -478,6 +480,143 @@ manifest_serialize (GHashTable *m)
   return out;
 }
 
+/* `tar -x` for each format, reading the file named next (or - for stdin). */
+static const char *const tar_extract[] = {
+  [FERRY_ARCHIVE_ZSTD] = "tar --zstd -xf",
+  [FERRY_ARCHIVE_GZIP] = "tar -xzf",
+  [FERRY_ARCHIVE_NONE] = "tar -xf",
+};
+
+/* The changed files, then the updated manifest, as one archive written to fd. */
+static gboolean
+write_push_archive (int fd, FerryArchiveFormat format, GPtrArray *changed, GHashTable *manifest,
+                    FerryPushStats *stats, GCancellable *cancellable, GError **error)
+{
+  /* zstd level 1: the stream must keep up with the link, not shrink to the last byte. */
+  g_autoptr(FerryArchiveWriter) w
+      = ferry_archive_writer_new (fd, format, format == FERRY_ARCHIVE_ZSTD ? 1 : 0, error);
+  g_autoptr(GByteArray) mbytes = NULL;
+  g_autoptr(GBytes) mcontents = NULL;
+  gboolean ok = TRUE;
+
+  if (w == NULL)
+    return FALSE;
+  for (guint i = 0; ok && i < changed->len; i++)
+    {
+      ok = ferry_archive_writer_add (w, changed->pdata[i], cancellable, error);
+      if (ok)
+        stats->files_sent++;
+    }
+  stats->bytes_sent = ferry_archive_writer_get_bytes (w);
+  if (!ok)
+    return FALSE;
+  mbytes = manifest_serialize (manifest);
+  mcontents = g_bytes_new (mbytes->data, mbytes->len);
+  return ferry_archive_writer_add_bytes (w, MANIFEST, mcontents, 0600, time (NULL), error)
+         && ferry_archive_writer_close (w, error);
+}
+
+void
+ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket)
+{
+  remote->s3_aws = aws;
+  g_free (remote->s3_bucket);
+  remote->s3_bucket = g_strdup (bucket);
+}
+
+/* The object a push goes through: uploaded here by `aws s3 cp -` from the archive stream, fetched
+ * there by the remote's own aws (on an instance, with its instance profile), then deleted. */
+static gboolean
+push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat format,
+             GPtrArray *changed, GHashTable *manifest, FerryPushStats *stats,
+             GCancellable *cancellable, GError **error)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *key = g_strdup_printf ("ferry-push/%s.tar", uuid);
+  g_autofree char *url = g_strdup_printf ("s3://%s/%s", remote->s3_bucket, key);
+  const char *cp_args[] = { "-", url, NULL };
+  const char *rm_args[] = { "--bucket", remote->s3_bucket, "--key", key, NULL };
+  g_auto(GStrv) cp = ferry_aws_argv (remote->s3_aws, "s3", "cp", cp_args);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) write_error = NULL;
+  g_autoptr(GBytes) err_bytes = NULL;
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(json_t) rm_out = NULL;
+  g_autoptr(GError) rm_error = NULL;
+  GOutputStream *in;
+  int code = 0;
+  gboolean ok;
+
+  remote_trace (remote, (const char *const *) cp);
+  proc = ferry_spawn_start ((const char *const *) cp, ferry_aws_env (),
+                            G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            error);
+  if (proc == NULL)
+    return FALSE;
+  in = g_subprocess_get_stdin_pipe (proc);
+  write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
+                      manifest, stats, cancellable, &write_error);
+  g_output_stream_close (in, NULL, NULL);
+  {
+    g_autofree char *err = NULL;
+    GInputStream *es = g_subprocess_get_stderr_pipe (proc);
+    err_bytes = g_input_stream_read_bytes (es, 65536, NULL, NULL);
+    g_subprocess_wait (proc, NULL, NULL);
+    if (write_error != NULL)
+      {
+        g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "uploading to %s: ", url);
+        return FALSE;
+      }
+    if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+      {
+        g_autofree char *line = NULL;
+        err = err_bytes ? g_strndup (g_bytes_get_data (err_bytes, NULL), g_bytes_get_size (err_bytes)) : g_strdup ("");
+        line = last_line (err);
+        return ferry_throw (error, FERRY_ERROR_CHILD, "uploading to %s failed%s%s", url,
+                            *line ? ": " : "", line);
+      }
+  }
+
+  /* The remote fetches into a file (no pipefail in every sh), unpacks, and removes it. */
+  ferry_remote_cmd_op (cmd, "mkdir -p");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  ferry_remote_cmd_op (cmd, "&& cd");
+  ferry_remote_cmd_path (cmd, remote_dir);
+  ferry_remote_cmd_op (cmd, "&& aws s3 cp --only-show-errors");
+  ferry_remote_cmd_word (cmd, url);
+  ferry_remote_cmd_op (cmd, ".ferry-push.tar");
+  if (remote->s3_aws->region != NULL)
+    {
+      ferry_remote_cmd_op (cmd, "--region");
+      ferry_remote_cmd_word (cmd, remote->s3_aws->region);
+    }
+  if (remote->s3_aws->endpoint_url != NULL)
+    {
+      ferry_remote_cmd_op (cmd, "--endpoint-url");
+      ferry_remote_cmd_word (cmd, remote->s3_aws->endpoint_url);
+    }
+  ferry_remote_cmd_op (cmd, "&&");
+  ferry_remote_cmd_op (cmd, tar_extract[format]);
+  ferry_remote_cmd_op (cmd, ".ferry-push.tar; rc=$?; rm -f .ferry-push.tar; exit $rc");
+  ok = ferry_remote_capture (remote, cmd->str, NULL, &code, cancellable, error);
+  if (ok && code != 0)
+    {
+      g_autofree char *who = remote_display (remote);
+      ok = ferry_throw (error, FERRY_ERROR_CHILD,
+                        "%s could not fetch and unpack %s (exit %d): does it have aws and access to "
+                        "the bucket (the instance profile)?",
+                        who, url, code);
+    }
+  rm_out = ferry_aws_call (remote->s3_aws, "s3api", "delete-object", rm_args, cancellable, &rm_error);
+  if (rm_out == NULL && ok)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&rm_error), "removing %s: ", url);
+      return FALSE;
+    }
+  return ok;
+}
+
 static const char probe_cmd[] =
   "if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1; then echo zstd;"
   " elif command -v gzip >/dev/null 2>&1; then echo gzip; else echo none; fi;";
@@ -492,12 +631,10 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   g_autoptr(FerryFileSet) set = NULL;
   g_autoptr(GPtrArray) changed = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(FerryArchiveWriter) w = NULL;
-  g_autoptr(GByteArray) mbytes = NULL;
-  g_autoptr(GBytes) mcontents = NULL;
   g_autoptr(GError) write_error = NULL;
+  FerryArchiveFormat format;
   g_autofree char *err = NULL;
-  const char *data, *nl, *tar_flag;
+  const char *data, *nl;
   gsize len;
   int err_fd = -1, code;
   GOutputStream *in;
@@ -546,43 +683,27 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   if (changed->len == 0)
     return TRUE;
 
+  format = g_str_equal (stats->compression, "zstd")   ? FERRY_ARCHIVE_ZSTD
+           : g_str_equal (stats->compression, "gzip") ? FERRY_ARCHIVE_GZIP
+                                                       : FERRY_ARCHIVE_NONE;
+  if (remote->s3_bucket != NULL)
+    return push_via_s3 (remote, remote_dir, format, changed, manifest, stats, cancellable, error);
+
   g_string_truncate (cmd, 0);
   ferry_remote_cmd_op (cmd, "mkdir -p");
   ferry_remote_cmd_path (cmd, remote_dir);
   ferry_remote_cmd_op (cmd, "&& cd");
   ferry_remote_cmd_path (cmd, remote_dir);
-  tar_flag = g_str_equal (stats->compression, "zstd")   ? "tar --zstd -xf -"
-             : g_str_equal (stats->compression, "gzip") ? "tar -xzf -"
-                                                         : "tar -xf -";
   ferry_remote_cmd_op (cmd, "&&");
-  ferry_remote_cmd_op (cmd, tar_flag);
+  ferry_remote_cmd_op (cmd, tar_extract[format]);
+  ferry_remote_cmd_op (cmd, "-");
 
   proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDIN_PIPE, &err_fd, error);
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
-
-  {
-    FerryArchiveFormat format = g_str_equal (stats->compression, "zstd")   ? FERRY_ARCHIVE_ZSTD
-                                : g_str_equal (stats->compression, "gzip") ? FERRY_ARCHIVE_GZIP
-                                                                           : FERRY_ARCHIVE_NONE;
-    /* zstd level 1: the stream must keep up with the link, not shrink to the last byte. */
-    w = ferry_archive_writer_new (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format,
-                                  format == FERRY_ARCHIVE_ZSTD ? 1 : 0, &write_error);
-  }
-  for (guint i = 0; w != NULL && write_error == NULL && i < changed->len; i++)
-    if (ferry_archive_writer_add (w, changed->pdata[i], cancellable, &write_error))
-      stats->files_sent++;
-  if (w != NULL && write_error == NULL)
-    {
-      mbytes = manifest_serialize (manifest);
-      mcontents = g_bytes_new (mbytes->data, mbytes->len);
-      ferry_archive_writer_add_bytes (w, MANIFEST, mcontents, 0600, time (NULL), &write_error);
-    }
-  if (w != NULL && write_error == NULL)
-    ferry_archive_writer_close (w, &write_error);
-  if (w != NULL)
-    stats->bytes_sent = ferry_archive_writer_get_bytes (w);
+  write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
+                      manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
   g_subprocess_wait (proc, NULL, NULL);
   err = read_stderr_fd (err_fd);

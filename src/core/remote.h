@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ferry-common.h"
+#include "aws.h"
 #include "state.h"
 
 G_BEGIN_DECLS
@@ -17,6 +18,8 @@ typedef struct
   GStrv options;      /* the user's --ssh-option values, each passed as -o OPT */
   gboolean ec2;       /* an instance ferry launched: wait for the user-data's ready marker */
   char *compression;  /* push: NULL (the best the remote tar takes) or "none" */
+  char *s3_bucket;    /* push through this bucket (--via s3), or NULL: straight over ssh */
+  FerryAws *s3_aws;   /* borrowed: the aws that uploads and deletes the object */
   gboolean verbose;
   FerryLogFunc log;
   gpointer log_data;
@@ -74,6 +77,10 @@ typedef struct
  * manifest is updated in the same stream. */
 gboolean ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *const *files,
                             FerryPushStats *stats, GCancellable *cancellable, GError **error);
+
+/* From now on push goes through `bucket`: the archive is uploaded with `aws s3 cp -`, the remote
+ * fetches it with its own aws (an instance's profile), unpacks it, and the object is deleted. */
+void ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket);
 
 /* --- pull ------------------------------------------------------------------------------------- */
 

@@ -858,9 +858,12 @@ ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *canc
   g_autofree char *location = NULL;
   const char *region = res->aws->region;
 
+  g_autoptr(json_t) entry = ferry_state_dup_resource (res->state, FERRY_KIND_BUCKET);
+  gboolean creating = json_is_true (json_object_get (entry, "creating"));
+
   if (!ferry_bucket_name_validate (bucket, error))
     return FALSE;
-  if (known != NULL)
+  if (known != NULL && !(creating && g_strcmp0 (known, bucket) == 0))
     {
       if (g_strcmp0 (known, bucket) == 0)
         return TRUE;
@@ -870,6 +873,15 @@ ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *canc
                           res_name (res), known, bucket);
     }
 
+  /* Recorded before it exists, marked creating until tagged: a ferry killed right after
+   * create-bucket still knows the (untagged) bucket is its own, and teardown finds it. */
+  if (!creating)
+    {
+      json_t *r = resource_new (bucket, TRUE);
+      json_object_set_new (r, "creating", json_true ());
+      if (!record (res, FERRY_KIND_BUCKET, r, error))
+        return FALSE;
+    }
   g_strv_builder_add_many (b, "--bucket", bucket, NULL);
   if (region != NULL && strcmp (region, "us-east-1") != 0)
     {
@@ -879,8 +891,9 @@ ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *canc
   out = aws_call (res, "s3api", "create-bucket", b, cancellable, &local_error);
   if (out == NULL && ferry_aws_error_has_code (local_error, "BucketAlreadyOwnedByYou"))
     {
-      gboolean ours = FALSE;
-      if (!bucket_is_ours (res, bucket, cancellable, &ours, error))
+      /* Made by an earlier, interrupted ferry (recorded as creating), or the user's own. */
+      gboolean ours = creating;
+      if (!ours && !bucket_is_ours (res, bucket, cancellable, &ours, error))
         return FALSE;
       if (!record (res, FERRY_KIND_BUCKET, resource_new (bucket, ours), error))
         return FALSE;
@@ -892,18 +905,21 @@ ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *canc
         }
     }
   else if (out == NULL && ferry_aws_error_has_code (local_error, "BucketAlreadyExists"))
-    return ferry_throw (error, FERRY_ERROR_FAILED,
-                        "bucket name %s is taken by another AWS account; choose another --bucket",
-                        bucket);
+    {
+      if (!res->dry_run && !ferry_state_forget (res->state, FERRY_KIND_BUCKET, error))
+        return FALSE;
+      return ferry_throw (error, FERRY_ERROR_FAILED,
+                          "bucket name %s is taken by another AWS account; choose another --bucket",
+                          bucket);
+    }
   else if (out == NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  else if (!record (res, FERRY_KIND_BUCKET, resource_new (bucket, TRUE), error))
-    return FALSE;
 
-  if (!run_both (res, bucket_tag, bucket_block_public, (gpointer) bucket, cancellable, error))
+  if (!run_both (res, bucket_tag, bucket_block_public, (gpointer) bucket, cancellable, error)
+      || !record (res, FERRY_KIND_BUCKET, resource_new (bucket, TRUE), error))
     return FALSE;
   res_log (res, "created bucket %s (private, public access blocked)", bucket);
   return TRUE;
