@@ -2,6 +2,7 @@
  * by templates/snakemake-jobs.py), so file names with spaces, commas and quotes come through intact. */
 #include <glib/gstdio.h>
 
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include "snakemake.h"
@@ -217,6 +218,13 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
     {
       const char *path = job_inputs->pdata[i];
       g_autofree char *rel = inside_workdir (path, workdir);
+      /* An absolute name through a symlinked directory (/home -> /data/home) may still lie inside. */
+      if (rel == NULL && exists == exists_on_disk)
+        {
+          g_autofree char *real = realpath (path, NULL);
+          if (real != NULL)
+            rel = inside_workdir (real, workdir);
+        }
       if (rel == NULL)
         {
           if (!g_hash_table_contains (produced, path) && exists (path, user_data))
