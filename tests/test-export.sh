@@ -159,6 +159,15 @@ assert_file_has_content "$TEST_TMP/err" "outside input.txt is outside the workfl
 assert_not_exists out.tar
 ok "an input outside the workflow directory is named in the error"
 
+# The same workflow directory named through a symlink: an absolute input is still inside.
+cd "$TEST_TMP" && mkdir linked && cd linked
+ln -s "$TEST_TMP/linked" "$TEST_TMP/via-link"
+printf 'x\n' >inside.txt
+printf 'rule b:\n    input: "%s"\n    output: "b.txt"\n    shell: "cp {input:q} {output:q}"\n' "$TEST_TMP/via-link/inside.txt" >Snakefile
+expect_exit 0 ferry export b.txt --list
+assert_eq "$(cat "$TEST_TMP/out")" "inside.txt" "an absolute input through a symlinked directory"
+ok "an absolute input through a symlink to the workflow directory is taken, relative"
+
 cd "$TEST_TMP" && mkdir special && cd special
 mkdir d && printf 'x\n' >d/ok.txt && mkfifo d/pipe
 printf 'rule a:\n    input: "d"\n    output: "a.txt"\n    shell: "touch {output}"\n' >Snakefile
