@@ -47,7 +47,7 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
-  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
+  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
   if (plan == NULL)
     return FALSE;
   ferry_plan_note_outside (plan->outside);

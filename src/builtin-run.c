@@ -116,7 +116,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
-  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, c, error);
+  plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, (const char *const *) extra, c, error);
   if (plan == NULL)
     return FALSE;
   ferry_plan_note_outside (plan->outside);

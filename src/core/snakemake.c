@@ -372,12 +372,19 @@ ferry_snakemake_plan (const char *const *targets, const char *const *extra_args,
 }
 
 FerryPlan *
-ferry_snakemake_plan_remote (const char *const *targets, GCancellable *cancellable, GError **error)
+ferry_snakemake_plan_remote (const char *const *targets, const char *const *extra_args,
+                             GCancellable *cancellable, GError **error)
 {
-  static const char *const forceall[] = { "--forceall", NULL };
-  g_autoptr(FerryPlan) plan = ferry_snakemake_plan (targets, NULL, cancellable, error);
+  g_autoptr(FerryPlan) plan = ferry_snakemake_plan (targets, extra_args, cancellable, error);
+  g_autoptr(GStrvBuilder) b = NULL;
+  g_auto(GStrv) forced = NULL;
 
   if (plan == NULL || plan->n_jobs > 0)
     return g_steal_pointer (&plan);
-  return ferry_snakemake_plan (targets, forceall, cancellable, error);
+  b = g_strv_builder_new ();
+  if (extra_args != NULL)
+    g_strv_builder_addv (b, (const char **) extra_args);
+  g_strv_builder_add (b, "--forceall");
+  forced = g_strv_builder_end (b);
+  return ferry_snakemake_plan (targets, (const char *const *) forced, cancellable, error);
 }

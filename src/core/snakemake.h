@@ -31,9 +31,10 @@ FerryPlan *ferry_snakemake_plan (const char *const *targets, const char *const *
                                  GCancellable *cancellable, GError **error);
 
 /* The plan for sending TARGET elsewhere: the jobs that would run, or, when TARGET is up to date
- * here, every job of it (--forceall), so the remote gets what it needs to make TARGET itself. */
-FerryPlan *ferry_snakemake_plan_remote (const char *const *targets, GCancellable *cancellable,
-                                        GError **error);
+ * here, every job of it (--forceall), so the remote gets what it needs to make TARGET itself.
+ * `extra_args` (run's snakemake arguments: --config, --forcerun...) shape the DAG here as there. */
+FerryPlan *ferry_snakemake_plan_remote (const char *const *targets, const char *const *extra_args,
+                                        GCancellable *cancellable, GError **error);
 
 /* Builds a plan from job records (JSON lines, as the log handler writes them); `workdir` decides
  * what is inside the workflow and `exists` (NULL: the file system) which inputs exist. Exposed for
