@@ -72,6 +72,12 @@ gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean
                                    FerryArchiveProgress progress, gpointer user_data,
                                    GCancellable *cancellable, GError **error);
 
+/* Extracts a tar stream (any compression) read from fd into the current dir: no `..`, no absolute
+ * path, nothing written through a symlink, no link leading out; only entries under `allowed` (NULL:
+ * any); mtimes and modes kept. Counts entries and content bytes. */
+gboolean ferry_archive_extract_fd (int fd, const char *const *allowed, guint *out_entries,
+                                   guint64 *out_bytes, GError **error);
+
 /* A path relative to the workflow directory that stays inside it (no absolute path, no `..`). */
 gboolean ferry_archive_check_relative (const char *path, GError **error);
 

@@ -753,95 +753,19 @@ ferry_remote_incomplete_marker (const char *path)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-static gboolean
-path_allowed (const char *path, const char *const *allowed)
-{
-  if (allowed == NULL)
-    return TRUE;
-  if (g_str_has_prefix (path, "./"))
-    path += 2;
-  for (guint i = 0; allowed[i] != NULL; i++)
-    {
-      gsize n = strlen (allowed[i]);
-      if (strncmp (path, allowed[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-/* A link target may not reach out of the tree: no absolute target, no `..`. */
-static gboolean
-link_target_ok (const char *target)
-{
-  g_auto(GStrv) parts = NULL;
-
-  if (target == NULL || *target == '\0' || g_path_is_absolute (target))
-    return FALSE;
-  parts = g_strsplit (target, "/", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    if (g_str_equal (parts[i], ".."))
-      return FALSE;
-  return TRUE;
-}
-
 gboolean
 ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullStats *stats, GError **error)
 {
-  g_autoptr(FerryArchiveRead) in = archive_read_new ();
-  g_autoptr(FerryArchiveWrite) out = archive_write_disk_new ();
-  struct archive_entry *entry;
-  int r;
+  guint entries = 0;
+  guint64 bytes = 0;
+  gboolean ok = ferry_archive_extract_fd (fd, allowed, &entries, &bytes, error);
 
-  archive_read_support_filter_all (in);
-  archive_read_support_format_tar (in);
-  archive_read_support_format_empty (in);
-  archive_write_disk_set_options (out, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                           | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
-                                           | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
-                                           | ARCHIVE_EXTRACT_UNLINK);
-  if (archive_read_open_fd (in, fd, 65536) != ARCHIVE_OK)
-    return ferry_archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
-  while ((r = archive_read_next_header (in, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+  if (stats)
     {
-      const char *path = archive_entry_pathname (entry);
-      const char *link = archive_entry_symlink (entry);
-      const char *hard = archive_entry_hardlink (entry);
-
-      if (path == NULL || !path_allowed (path, allowed))
-        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                            "refusing \"%s\" from the remote: not one of the requested outputs",
-                            path ? path : "");
-      if ((link != NULL && !link_target_ok (link)) || (hard != NULL && !path_allowed (hard, allowed)))
-        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                            "refusing \"%s\" from the remote: a link leading out of the workflow",
-                            path);
-      r = archive_write_header (out, entry);
-      if (r < ARCHIVE_WARN)
-        return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "refusing \"%s\" from the remote: %s",
-                            path, archive_error_string (out));
-      if (archive_entry_size (entry) > 0)
-        {
-          const void *buf;
-          size_t size;
-          la_int64_t offset;
-          while ((r = archive_read_data_block (in, &buf, &size, &offset)) == ARCHIVE_OK)
-            {
-              if (archive_write_data_block (out, buf, size, offset) < ARCHIVE_WARN)
-                return ferry_archive_check (out, ARCHIVE_FATAL, path, error);
-              if (stats)
-                stats->bytes += size;
-            }
-          if (r != ARCHIVE_EOF)
-            return ferry_archive_check (in, ARCHIVE_FATAL, path, error);
-        }
-      if (!ferry_archive_check (out, archive_write_finish_entry (out), path, error))
-        return FALSE;
-      if (stats)
-        stats->entries++;
+      stats->entries += entries;
+      stats->bytes += bytes;
     }
-  if (r != ARCHIVE_EOF)
-    return ferry_archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
-  return ferry_archive_check (out, archive_write_close (out), "finishing the extraction", error);
+  return ok;
 }
 
 gboolean
