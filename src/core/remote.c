@@ -16,6 +16,7 @@
 #include "spawn.h"
 
 #define MANIFEST ".ferry-manifest"
+#define PULL_LIST ".ferry-pull-list"
 #define READY_MARKER "/var/lib/ferry/ready"
 #define RUN_PID ".ferry-run.pid"
 
@@ -802,8 +803,14 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
       ferry_remote_cmd_word (cmd, paths[i]);
       ferry_remote_cmd_op (cmd, "; fi;");
     }
-  ferry_remote_cmd_op (cmd, "} | if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1;"
-                            " then tar --zstd -c --null -T - -f -; else tar -cz --null -T - -f -; fi");
+  /* What is pulled goes into the push manifest too (GNU find; elsewhere it is skipped), so a later
+   * push does not send back what the remote made itself. */
+  ferry_remote_cmd_op (cmd, "} >" PULL_LIST " && { xargs -0 sh -c 'test $# = 0 || find \"$@\" -type f"
+                            " -printf \"%p\\0%s\\0%T@\\0\"' sh <" PULL_LIST " >>" MANIFEST
+                            " 2>/dev/null || true; } && if command -v zstd >/dev/null 2>&1 &&"
+                            " tar --zstd --version >/dev/null 2>&1; then tar --zstd -c --null -T "
+                            PULL_LIST " -f -; else tar -cz --null -T " PULL_LIST " -f -; fi;"
+                            " rc=$?; rm -f " PULL_LIST "; exit $rc");
 
   proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
   if (proc == NULL)
