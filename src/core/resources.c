@@ -1403,9 +1403,9 @@ run_instances_args (FerryResources *res, const FerryLaunchOptions *opts, const c
   g_autofree char *subnet = ferry_state_dup_resource_string (res->state, FERRY_KIND_SUBNET, "id");
   g_autofree char *profile = ferry_state_dup_resource_string (res->state,
                                                               FERRY_KIND_INSTANCE_PROFILE, "id");
-  g_autofree char *tags_instance = NULL, *tags_volume = NULL, *bdm = NULL, *ud = NULL;
+  g_autofree char *tags_instance = NULL, *bdm = NULL, *ud = NULL;
   g_autofree char *profile_arg = NULL;
-  g_autoptr(json_t) specs = NULL, vol = NULL, map = NULL;
+  g_autoptr(json_t) map = NULL;
   const char *missing = key == NULL ? "key pair (ferry keypair)"
                         : group == NULL ? "security group (ferry firewall)"
                                         : NULL;
