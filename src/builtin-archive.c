@@ -74,10 +74,10 @@ check_git (GCancellable *c, GError **error)
   if (!ferry_spawn_capture (argv, NULL, NULL, &out, &err, &status, c, error))
     return FALSE;
   if (!g_spawn_check_wait_status (status, NULL) || !g_str_has_prefix (out, "true"))
-    return ferry_throw (error, FERRY_ERROR_FAILED,
-                        "%s is not in a git repository: snakemake --archive takes the workflow's files "
-                        "from git (git init, then git add the Snakefile, rules, scripts and config)",
-                        cwd);
+    g_printerr ("note: %s is not in a git repository, so the archive holds only the files snakemake "
+                "knows (Snakefiles, scripts, config, env files, external inputs); git add the rest "
+                "to have it archived too\n",
+                cwd);
   return TRUE;
 }
 
@@ -104,8 +104,8 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
 
   g_option_context_set_summary (context,
       "Archive the workflow for TARGET the way the reference page does, with snakemake --archive:\n"
-      "the files git tracks, the Snakefiles, scripts and config, and the external inputs. The\n"
-      "workflow must be in a git repository, and only files under the working directory go in.\n"
+      "the files git tracks, the Snakefiles, scripts and config, and the external inputs. git\n"
+      "must be installed, and only files under the working directory go in.\n"
       "Arguments after -- go to snakemake.");
   for (int i = 1; i < argc; i++)
     if (g_str_equal (argv[i], "--"))
