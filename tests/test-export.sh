@@ -176,13 +176,30 @@ assert_one_error_line
 assert_file_has_content "$TEST_TMP/err" "d/pipe"
 assert_not_exists out.tar.zst
 no_leftovers .
-if [ "$(id -u)" != 0 ]; then
-    rm d/pipe && chmod 000 d/ok.txt
-    expect_exit 1 ferry export a.txt -o out.tar.zst
-    assert_file_has_content "$TEST_TMP/err" "cannot read d/ok.txt"
-    chmod 644 d/ok.txt
-fi
 ok "a file that cannot be archived: one line naming it, no archive and no temporary file"
+
+# A file ferry may not read. Root reads everything, so as root the export runs as nobody, from a
+# world-readable copy of ferry and its templates.
+u=$(mktemp -d /tmp/ferry-unreadable.XXXXXX)
+on_exit "rm -rf '$u'"
+chmod 755 "$u" && mkdir -p "$u/wf/d" && cp "$FERRY" "$u/ferry" && cp -r "$FERRY_TEMPLATES_DIR" "$u/templates"
+printf 'x\n' >"$u/wf/d/ok.txt" && printf 'secret\n' >"$u/wf/d/secret.txt"
+printf 'rule a:\n    input: "d"\n    output: "a.txt"\n    shell: "touch {output}"\n' >"$u/wf/Snakefile"
+cd "$u/wf"
+if [ "$(id -u)" = 0 ]; then
+    command -v setpriv >/dev/null || fatal "setpriv (util-linux) is needed to drop root for this test"
+    chown -R nobody "$u/wf" && chown root "$u/wf/d/secret.txt" && chmod 000 "$u/wf/d/secret.txt"
+    as_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME="$u/wf" FERRY_TEMPLATES_DIR="$u/templates")
+else
+    chmod 000 "$u/wf/d/secret.txt"
+    as_user=(env FERRY_TEMPLATES_DIR="$u/templates")
+fi
+expect_exit 1 "${as_user[@]}" "$u/ferry" export a.txt -o out.tar.zst
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "cannot read d/secret.txt: Permission denied"
+assert_not_exists out.tar.zst
+no_leftovers .
+ok "a file ferry may not read: one line naming it, no archive and no temporary file"
 
 # An up-to-date target needs nothing; -- passes --forceall on to snakemake's dry run.
 cd "$WF"
