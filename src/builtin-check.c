@@ -1,6 +1,8 @@
 /* ferry check: is everything ferry needs on this machine, and do the AWS credentials work? */
 #include <sys/stat.h>
 
+#include <stdlib.h>
+
 #include "ferry-builtins.h"
 #include "core/spawn.h"
 
@@ -158,6 +160,11 @@ check_snakemake (gpointer data)
     check_set (&checks->snakemake, CHECK_FAIL,
                "install snakemake (`apt install snakemake`, or conda/mamba)", "%s",
                local_error->message);
+  else if (atoi (line) >= 9)
+    check_set (&checks->snakemake, CHECK_WARN,
+               "ferry export, push and run read the jobs through --log-handler-script, which "
+               "snakemake 9 dropped: use snakemake 7 or 8",
+               "%s", line);
   else
     check_set (&checks->snakemake, CHECK_OK, NULL, "%s", line);
   return NULL;

@@ -201,6 +201,20 @@ assert_not_exists out.tar.zst
 no_leftovers .
 ok "a file ferry may not read: one line naming it, no archive and no temporary file"
 
+# A snakemake 9 (a stub first on PATH, answering as snakemake 9 does): one line saying what to use.
+mkdir -p "$TEST_TMP/sm9"
+cat >"$TEST_TMP/sm9/snakemake" <<'STUB'
+#!/bin/sh
+if [ "$1" = --version ]; then echo 9.3.0; exit 0; fi
+echo "snakemake: error: unrecognized arguments: --log-handler-script" >&2
+exit 2
+STUB
+chmod +x "$TEST_TMP/sm9/snakemake"
+expect_exit 1 env PATH="$TEST_TMP/sm9:$PATH" "$FERRY" export a.txt -o out.tar
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "snakemake 9 has no --log-handler-script.*snakemake 7 or 8"
+ok "snakemake 9: a clear line naming the versions that work"
+
 # An up-to-date target needs nothing; -- passes --forceall on to snakemake's dry run.
 cd "$WF"
 snakemake --cores 1 results/report.txt >/dev/null 2>&1
