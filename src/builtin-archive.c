@@ -1,7 +1,6 @@
 /* ferry archive: the workflow archive of the reference page (snakemake --archive), with its pitfalls
  * turned into errors: no overwrite, git required, nothing from outside the working directory. */
 #include <errno.h>
-#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -107,14 +106,7 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
       "the files git tracks, the Snakefiles, scripts and config, and the external inputs. git\n"
       "must be installed, and only files under the working directory go in.\n"
       "Arguments after -- go to snakemake.");
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--"))
-      {
-        extra = argv + i + 1;
-        argv[i] = NULL;
-        argc = i;
-        break;
-      }
+  extra = ferry_split_double_dash (&argc, argv);
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;
   if (argc < 2)
@@ -160,11 +152,7 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
       both = g_strconcat (out, "\n", err, NULL);
       left_out = first_left_out (both);
       if (!g_spawn_check_wait_status (status, NULL))
-        {
-          g_autofree char *summary = ferry_snakemake_error_summary (both);
-          ferry_throw (&local_error, FERRY_ERROR_CHILD, "snakemake --archive failed (exit %d)%s%s",
-                       WIFEXITED (status) ? WEXITSTATUS (status) : -1, *summary ? ": " : "", summary);
-        }
+        ferry_snakemake_throw ("snakemake --archive", status, both, &local_error);
       else if (left_out != NULL)
         ferry_throw (&local_error, FERRY_ERROR_FAILED,
                      "%s is outside the working directory, so snakemake --archive leaves it out: move "

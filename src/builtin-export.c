@@ -103,14 +103,7 @@ ferry_builtin_export (int argc, char **argv, FerryInvocation *inv, GCancellable 
       "included and directory() inputs whole. Paths stay relative to the workflow directory,\n"
       "with their modes and mtimes. Arguments after -- go to snakemake's dry run (for example\n"
       "--forceall, or --configfile FILE).");
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--"))
-      {
-        extra = argv + i + 1;
-        argv[i] = NULL;
-        argc = i;
-        break;
-      }
+  extra = ferry_split_double_dash (&argc, argv);
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;
   if (argc < 2)

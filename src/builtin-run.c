@@ -83,14 +83,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                                          "output shown live (and kept in STATE-DIR/logs), pass Ctrl-C on, pull the\n"
                                          "outputs, and exit with snakemake's status. Arguments after -- go to snakemake.");
   /* What follows `--` is snakemake's, untouched by option parsing. */
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--"))
-      {
-        extra = argv + i + 1;
-        argv[i] = NULL;
-        argc = i;
-        break;
-      }
+  extra = ferry_split_double_dash (&argc, argv);
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
   if (argc < 2)

@@ -26,14 +26,7 @@ ferry_builtin_ssh (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   g_option_context_set_summary (context, "Open a shell on the instance (or on --host), or run one command there;\n"
                                          "the command's exit status is ferry's.");
   /* What follows `--` is the remote command, untouched by option parsing. */
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--"))
-      {
-        words = argv + i + 1;
-        argv[i] = NULL;
-        argc = i;
-        break;
-      }
+  words = ferry_split_double_dash (&argc, argv);
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
   if (argc > 1)

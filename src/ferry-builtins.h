@@ -49,6 +49,9 @@ gboolean ferry_invocation_open_state (FerryInvocation *inv, gboolean create, gbo
 gboolean ferry_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
     G_GNUC_PRINTF (3, 4);
 
+/* What follows the first `--` in argv (NULL if none): cut off there, untouched by option parsing. */
+char **ferry_split_double_dash (int *argc, char **argv);
+
 /* Asks "PROMPT [y/N]" on a terminal; TRUE without asking with --yes or when stdin is not a terminal. */
 gboolean ferry_confirm (FerryInvocation *inv, const char *prompt);
 

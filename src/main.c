@@ -93,6 +93,19 @@ ferry_usage_error (GOptionContext *context, GError **error, const char *fmt, ...
   return FALSE;
 }
 
+char **
+ferry_split_double_dash (int *argc, char **argv)
+{
+  for (int i = 1; i < *argc; i++)
+    if (g_str_equal (argv[i], "--"))
+      {
+        argv[i] = NULL;
+        *argc = i;
+        return argv + i + 1;
+      }
+  return NULL;
+}
+
 gboolean
 ferry_confirm (FerryInvocation *inv, const char *prompt)
 {

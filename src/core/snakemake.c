@@ -285,11 +285,23 @@ ferry_snakemake_error_summary (const char *err)
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
+gboolean
+ferry_snakemake_throw (const char *what, int wait_status, const char *output, GError **error)
+{
+  g_autofree char *summary = ferry_snakemake_error_summary (output);
+
+  if (WIFSIGNALED (wait_status))
+    return ferry_throw (error, FERRY_ERROR_CHILD, "%s was killed by signal %d", what,
+                        WTERMSIG (wait_status));
+  return ferry_throw (error, FERRY_ERROR_CHILD, "%s failed (exit %d)%s%s", what,
+                      WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1,
+                      *summary ? ": " : "", summary);
+}
+
 /* Turns a failed dry run into one line: snakemake's own explanation. */
 static gboolean
 dry_run_failed (int status, const char *err, GCancellable *cancellable, GError **error)
 {
-  g_autofree char *summary = NULL;
   int major = 0;
 
   if (err != NULL && strstr (err, "--log-handler-script")
@@ -298,13 +310,7 @@ dry_run_failed (int status, const char *err, GCancellable *cancellable, GError *
                         "snakemake %d has no --log-handler-script, which ferry reads the jobs "
                         "through: use snakemake 7 or 8 for this command",
                         major);
-  summary = ferry_snakemake_error_summary (err);
-  if (WIFSIGNALED (status))
-    return ferry_throw (error, FERRY_ERROR_CHILD, "snakemake was killed by signal %d",
-                        WTERMSIG (status));
-  return ferry_throw (error, FERRY_ERROR_CHILD, "snakemake failed (exit %d)%s%s",
-                      WIFEXITED (status) ? WEXITSTATUS (status) : -1, *summary ? ": " : "",
-                      summary);
+  return ferry_snakemake_throw ("snakemake", status, err, error);
 }
 
 FerryPlan *

@@ -47,4 +47,9 @@ FerryPlan *ferry_snakemake_plan_from_records (const char *records, gsize len, co
 /* The most telling line(s) of snakemake's stderr: its error line and what follows it. */
 char *ferry_snakemake_error_summary (const char *err);
 
+/* A failed snakemake (`what`: "snakemake", "snakemake --archive") as one line: its exit and the
+ * telling line(s) of its output. Always FALSE. */
+gboolean ferry_snakemake_throw (const char *what, int wait_status, const char *output,
+                                GError **error);
+
 G_END_DECLS
