@@ -38,6 +38,9 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->log = ferry_print_log;
   remote->log_data = inv;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+  /* The handshake overlaps snakemake's dry run. */
+  if (!inv->dry_run)
+    ferry_remote_connect_early (remote);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
   if (plan == NULL)
     return FALSE;

@@ -47,6 +47,9 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+  /* The handshake overlaps snakemake's dry run. */
+  if (!inv->dry_run)
+    ferry_remote_connect_early (remote);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
   if (plan == NULL)
     return FALSE;

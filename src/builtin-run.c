@@ -109,6 +109,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     return FALSE;
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
+  /* The handshake overlaps snakemake's dry run. */
+  if (!inv->dry_run)
+    ferry_remote_connect_early (remote);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, (const char *const *) extra, c, error);
   if (plan == NULL)
     return FALSE;

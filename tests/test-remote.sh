@@ -46,11 +46,17 @@ snakemake -n --cores 1 results/summary.tsv >"$TEST_TMP/n" 2>&1
 assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
 ok "run over --host: pushed, ran, pulled; local snakemake -n has nothing to do; one handshake"
 
-# No ssh process (ControlMaster) is left behind.
-if pgrep -u "$(id -u)" -f '^ssh: /tmp/ferry-' >/dev/null; then
-    sleep 1
-    if pgrep -u "$(id -u)" -f '^ssh: /tmp/ferry-' | grep -q .; then fatal "an ssh master is still running"; fi
-fi
+# No ssh process (ControlMaster) is left behind, after a run or after a push that fails once the
+# connection has started (it starts early, alongside snakemake's dry run). Only this test's master
+# counts (its ControlPath, read from -v): other tests may be running theirs meanwhile.
+expect_exit 1 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" no_such_target
+assert_one_error_line
+expect_exit 0 ferry ssh -v "${REMOTE_OPTS[@]}" -- true
+cp=$(grep -o 'ControlPath=[^ ]*' "$TEST_TMP/err" | head -1 | cut -d= -f2)
+[ -n "$cp" ] || fatal "no ControlPath in ferry's -v trace"
+for _ in 1 2 3 4 5; do pgrep -f "^ssh: $cp" >/dev/null || break; sleep 1; done
+if pgrep -f "^ssh: $cp" >/dev/null; then fatal "an ssh master is still running ($cp)"; fi
+assert_not_exists "$cp"
 ok "no ssh master left behind"
 
 # --- incremental push ----------------------------------------------------------------------------

@@ -25,6 +25,9 @@ ferry_remote_free (FerryRemote *remote)
 {
   if (remote == NULL)
     return;
+  /* An error path that returns early must not leave a ControlPersist master behind. */
+  if (remote->connected)
+    ferry_remote_close (remote);
   g_free (remote->host);
   g_free (remote->s3_bucket);
   g_free (remote->user);
@@ -268,17 +271,49 @@ own_process_group (gpointer user_data)
   setpgid (0, 0);
 }
 
+/* Waits for the early connection, if one was started: a second ssh racing it would make a master
+ * (and a handshake) of its own. */
+static void
+remote_settle (FerryRemote *remote)
+{
+  if (remote->warmup == NULL)
+    return;
+  g_subprocess_wait (remote->warmup, NULL, NULL);
+  g_clear_object (&remote->warmup);
+}
+
+void
+ferry_remote_connect_early (FerryRemote *remote)
+{
+  g_auto(GStrv) argv = NULL;
+
+  if (remote->warmup != NULL || g_file_test (remote->control_path, G_FILE_TEST_EXISTS))
+    return;
+  argv = ferry_remote_ssh_argv (remote, FALSE, "true");
+  remote_trace (remote, (const char *const *) argv);
+  remote->connected = TRUE;
+  remote->warmup = ferry_spawn_start ((const char *const *) argv, NULL,
+                                      G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                          | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                      NULL);
+  if (remote->warmup != NULL)
+    g_output_stream_close (g_subprocess_get_stdin_pipe (remote->warmup), NULL, NULL);
+}
+
 static GSubprocess *
 start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
                 GSubprocessFlags flags, int *out_stderr_fd, GError **error)
 {
-  g_auto(GStrv) argv = ferry_remote_ssh_argv (remote, tty, command);
+  g_auto(GStrv) argv = NULL;
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr(GError) local_error = NULL;
   g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "ferry-ssh-XXXXXX", NULL);
   GSubprocess *proc;
   int fd;
 
+  remote_settle (remote);
+  remote->connected = TRUE;
+  argv = ferry_remote_ssh_argv (remote, tty, command);
   remote_trace (remote, (const char *const *) argv);
   fd = g_mkstemp_full (tmpl, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -416,6 +451,7 @@ ferry_remote_close (FerryRemote *remote)
   g_autofree char *opt = g_strdup_printf ("ControlPath=%s", remote->control_path);
   g_auto(GStrv) argv = NULL;
 
+  remote_settle (remote);
   if (!g_file_test (remote->control_path, G_FILE_TEST_EXISTS))
     return;
   g_strv_builder_add_many (b, "ssh", "-o", opt, "-O", "exit", "--", remote->host, NULL);

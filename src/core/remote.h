@@ -20,6 +20,8 @@ typedef struct
   char *compression;  /* push: NULL (the best the remote tar takes) or "none" */
   char *s3_bucket;    /* push through this bucket (--via s3), or NULL: straight over ssh */
   FerryAws *s3_aws;   /* borrowed: the aws that uploads and deletes the object */
+  GSubprocess *warmup; /* the connection started early (ferry_remote_connect_early) */
+  gboolean connected;  /* this process ran ssh: freeing the remote ends the master */
   gboolean verbose;
   FerryLogFunc log;
   gpointer log_data;
@@ -55,6 +57,10 @@ char *ferry_remote_quote_argv (const char *const *argv);
  * 255) is an error naming the host and ssh's last line; with check, so is any non-zero exit. */
 gboolean ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_stdout,
                                int *out_exit, GCancellable *cancellable, GError **error);
+
+/* Starts the connection (the ControlMaster) in the background, so its handshake overlaps local work
+ * such as snakemake's dry run. The first remote command waits for it; a failure shows there. */
+void ferry_remote_connect_early (FerryRemote *remote);
 
 /* Ends the ControlMaster (ssh -O exit) so no ssh process outlives the command. */
 void ferry_remote_close (FerryRemote *remote);
