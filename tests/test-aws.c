@@ -33,6 +33,13 @@ test_classify (void)
     { "An error occurred (DependencyViolation) when calling the DeleteSecurityGroup operation: resource sg-1 has a dependent object",
       FERRY_AWS_ERROR_OTHER, "DependencyViolation" },
     { "Could not connect to the endpoint URL: \"http://127.0.0.1:1/\"", FERRY_AWS_ERROR_OTHER, NULL },
+    /* Recorded from aws-cli v1 when moto answered an HTTP 500 page. */
+    { "\nUnable to parse response (syntax error: line 1, column 0), invalid XML received. Further retries may succeed:\nb'<!doctype html>\\n<title>500 Internal Server Error</title>'\n",
+      FERRY_AWS_ERROR_TRANSIENT, "ServerError" },
+    { "An error occurred (InternalError) when calling the DescribeInstances operation (reached max retries: 4): An internal error has occurred",
+      FERRY_AWS_ERROR_TRANSIENT, "InternalError" },
+    { "An error occurred (ServiceUnavailable) when calling the GetRole operation: Service Unavailable",
+      FERRY_AWS_ERROR_TRANSIENT, "ServiceUnavailable" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -65,6 +65,14 @@ expect_exit 0 ferry "${BOOT[@]}"
 assert_eq "$(live_instances)" 1 "instances after throttling"
 ok "the first 3 calls throttled (RequestLimitExceeded): retried with backoff, bootstrap succeeds"
 
+# A server error (an HTTP 500 page) on a call that changes nothing is retried (on a create it is an
+# error like any other: the create may have happened, and the loop above covers that path).
+fault_install server-error 1
+expect_exit 0 ferry ls
+first=$(awk '$1 == 1 {print $2, $3}' "$FAULT_DIR/calls.log")
+assert_eq "$(awk -v op="$first" '($2 " " $3) == op' "$FAULT_DIR/calls.log" | wc -l)" 2 "calls of $first (failed, then retried)"
+ok "a server error on a read-only call (ferry ls) is retried"
+
 # SIGKILL at several points, then a re-run: exactly one instance, and teardown leaves nothing.
 for delay in 1 3 5 8; do
     fresh

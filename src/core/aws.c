@@ -72,6 +72,8 @@ ferry_aws_classify (const char *stderr_text, char **out_code)
   static const char *const auth[] = { "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
                                       "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied",
                                       "InvalidAccessKeyId", "UnrecognizedClientException" };
+  static const char *const transient[] = { "InternalError", "InternalFailure", "ServiceUnavailable",
+                                           "Unavailable", "500", "503" };
   g_autofree char *code = NULL;
   const char *p;
 
@@ -87,6 +89,14 @@ ferry_aws_classify (const char *stderr_text, char **out_code)
       const char *end = strchr (start, ')');
       if (end != NULL)
         code = g_strndup (start, end - start);
+    }
+  else if (strstr (stderr_text, "Unable to parse response") != NULL
+           && strstr (stderr_text, "Further retries may succeed") != NULL)
+    {
+      /* botocore's words for a server error page instead of an answer (an HTTP 500). */
+      if (out_code)
+        *out_code = g_strdup ("ServerError");
+      return FERRY_AWS_ERROR_TRANSIENT;
     }
   else if (strstr (stderr_text, "Unable to locate credentials") != NULL
            || (strstr (stderr_text, "could not be found") != NULL
@@ -108,6 +118,9 @@ ferry_aws_classify (const char *stderr_text, char **out_code)
   for (guint i = 0; i < G_N_ELEMENTS (auth); i++)
     if (g_str_has_prefix (code, auth[i]))
       return FERRY_AWS_ERROR_AUTH;
+  for (guint i = 0; i < G_N_ELEMENTS (transient); i++)
+    if (g_str_equal (code, transient[i]))
+      return FERRY_AWS_ERROR_TRANSIENT;
   if (g_str_has_suffix (code, "NotFound") || g_str_has_prefix (code, "NoSuch")
       || g_str_equal (code, "404") || g_str_equal (code, "ParameterNotFound"))
     return FERRY_AWS_ERROR_NOT_FOUND;
@@ -184,14 +197,18 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
         }
 
       kind = ferry_aws_classify (err, &code);
-      if (kind == FERRY_AWS_ERROR_THROTTLED && attempt < aws->max_attempts)
+      /* Throttling is retried for every call; a server error only for a call that changes nothing,
+       * since a create that failed that way may still have happened. */
+      if ((kind == FERRY_AWS_ERROR_THROTTLED
+           || (kind == FERRY_AWS_ERROR_TRANSIENT && !ferry_aws_operation_is_mutating (operation)))
+          && attempt < aws->max_attempts)
         {
           /* Full jitter: sleep a random time up to base * 2^attempt. */
           guint64 cap = (guint64) aws->backoff_base_ms << MIN (attempt, 6u);
           guint64 ms = cap > 0 ? (guint64) g_random_int_range (0, (gint32) MIN (cap, G_MAXINT32)) : 0;
           if (aws->verbose && aws->log)
             {
-              g_autofree char *line = g_strdup_printf ("aws %s %s throttled (%s); retrying in %" G_GUINT64_FORMAT " ms",
+              g_autofree char *line = g_strdup_printf ("aws %s %s: %s; retrying in %" G_GUINT64_FORMAT " ms",
                                                        service, operation, code, ms + cap / 2);
               aws->log (line, aws->log_data);
             }

@@ -12,6 +12,7 @@ typedef enum
   FERRY_AWS_ERROR_NOT_FOUND,
   FERRY_AWS_ERROR_AUTH,
   FERRY_AWS_ERROR_OTHER,
+  FERRY_AWS_ERROR_TRANSIENT, /* a 5xx or an unparsable answer: retried for read-only calls */
 } FerryAwsErrorKind;
 
 typedef struct
