@@ -300,21 +300,18 @@ ferry_remote_connect_early (FerryRemote *remote)
     g_output_stream_close (g_subprocess_get_stdin_pipe (remote->warmup), NULL, NULL);
 }
 
+/* A child whose stderr goes to an unlinked temp file (read back with read_stderr_fd): a pipe could
+ * fill up while ferry is busy writing the child's stdin, and both would wait forever. */
 static GSubprocess *
-start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
-                GSubprocessFlags flags, int *out_stderr_fd, GError **error)
+spawn_stderr_to_file (const char *const *argv, const char *const *env, GSubprocessFlags flags,
+                      gboolean own_group, int *out_stderr_fd, GError **error)
 {
-  g_auto(GStrv) argv = NULL;
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "ferry-ssh-XXXXXX", NULL);
+  g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "ferry-stderr-XXXXXX", NULL);
   GSubprocess *proc;
   int fd;
 
-  remote_settle (remote);
-  remote->connected = TRUE;
-  argv = ferry_remote_ssh_argv (remote, tty, command);
-  remote_trace (remote, (const char *const *) argv);
   fd = g_mkstemp_full (tmpl, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
     return (ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a temp file: %s",
@@ -323,20 +320,40 @@ start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const cha
   unlink (tmpl);
   *out_stderr_fd = dup (fd);
   g_subprocess_launcher_take_stderr_fd (launcher, fd);
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (env[i], "=", 2);
+      g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
+    }
   if (own_group)
     g_subprocess_launcher_set_child_setup (launcher, own_process_group, NULL, NULL);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &local_error);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &local_error);
   if (proc == NULL)
     {
       close (*out_stderr_fd);
       *out_stderr_fd = -1;
       if (g_error_matches (local_error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT))
-        return (ferry_throw (error, FERRY_ERROR_NOT_FOUND, "ssh is not installed (not found on PATH)"),
+        return (ferry_throw (error, FERRY_ERROR_NOT_FOUND, "%s is not installed (not found on PATH)",
+                             argv[0]),
                 NULL);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "running ssh: ");
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "running %s: ", argv[0]);
       return NULL;
     }
   return proc;
+}
+
+static GSubprocess *
+start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
+                GSubprocessFlags flags, int *out_stderr_fd, GError **error)
+{
+  g_auto(GStrv) argv = NULL;
+
+  remote_settle (remote);
+  remote->connected = TRUE;
+  argv = ferry_remote_ssh_argv (remote, tty, command);
+  remote_trace (remote, (const char *const *) argv);
+  return spawn_stderr_to_file ((const char *const *) argv, NULL, flags, own_group, out_stderr_fd,
+                               error);
 }
 
 static GSubprocess *
@@ -576,44 +593,37 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
   g_auto(GStrv) cp = ferry_aws_argv (remote->s3_aws, "s3", "cp", cp_args);
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) write_error = NULL;
-  g_autoptr(GBytes) err_bytes = NULL;
+  g_autofree char *err = NULL;
   g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(json_t) rm_out = NULL;
   g_autoptr(GError) rm_error = NULL;
   GOutputStream *in;
-  int code = 0;
+  int code = 0, err_fd = -1;
   gboolean ok;
 
   remote_trace (remote, (const char *const *) cp);
-  proc = ferry_spawn_start ((const char *const *) cp, ferry_aws_env (),
-                            G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                                | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            error);
+  proc = spawn_stderr_to_file ((const char *const *) cp, ferry_aws_env (),
+                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, FALSE,
+                               &err_fd, error);
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
   write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
                       manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
-  {
-    g_autofree char *err = NULL;
-    GInputStream *es = g_subprocess_get_stderr_pipe (proc);
-    err_bytes = g_input_stream_read_bytes (es, 65536, NULL, NULL);
-    g_subprocess_wait (proc, NULL, NULL);
-    if (write_error != NULL)
-      {
-        g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "uploading to %s: ", url);
-        return FALSE;
-      }
-    if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
-      {
-        g_autofree char *line = NULL;
-        err = err_bytes ? g_strndup (g_bytes_get_data (err_bytes, NULL), g_bytes_get_size (err_bytes)) : g_strdup ("");
-        line = last_line (err);
-        return ferry_throw (error, FERRY_ERROR_CHILD, "uploading to %s failed%s%s", url,
-                            *line ? ": " : "", line);
-      }
-  }
+  g_subprocess_wait (proc, NULL, NULL);
+  err = read_stderr_fd (err_fd);
+  if (write_error != NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "uploading to %s: ", url);
+      return FALSE;
+    }
+  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+    {
+      g_autofree char *line = last_line (err);
+      return ferry_throw (error, FERRY_ERROR_CHILD, "uploading to %s failed%s%s", url,
+                          *line ? ": " : "", line);
+    }
 
   /* The remote fetches into a file (no pipefail in every sh), unpacks, and removes it. */
   ferry_remote_cmd_op (cmd, "mkdir -p");

@@ -1,5 +1,6 @@
 /* The resources bootstrap makes: find (state, then name and tag), create tagged, record at once. */
 #include "resources.h"
+#include "snakemake.h"
 #include "instance.h"
 #include "spawn.h"
 #include "teardown.h"
@@ -1312,15 +1313,11 @@ ferry_lookup_ami (FerryResources *res, const char *ami, char **out_ami, char **o
 char *
 ferry_local_snakemake_major (GCancellable *cancellable)
 {
-  const char *argv[] = { "snakemake", "--version", NULL };
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
+  int major = 0;
 
-  if (!ferry_spawn_capture (argv, NULL, NULL, &out, &err, &status, cancellable, NULL)
-      || !g_spawn_check_wait_status (status, NULL) || !g_ascii_isdigit (out[0]))
+  if (!ferry_snakemake_version (&major, NULL, NULL, cancellable, NULL))
     return NULL;
-  return g_strndup (out, strspn (out, "0123456789"));
+  return g_strdup_printf ("%d", major);
 }
 
 char *

@@ -170,7 +170,7 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
       const char *nl = memchr (p, '\n', end - p);
       gsize n = nl ? (gsize) (nl - p) : (gsize) (end - p);
       json_error_t jerr;
-      json_t *root, *job, *src;
+      json_t *root, *job;
 
       line++;
       if (n > 0)
@@ -196,8 +196,7 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
                 return NULL;
               n_jobs++;
             }
-          if ((src = json_object_get (root, "sources")) != NULL
-              && !string_array (root, "sources", line, sources, error))
+          if (!string_array (root, "sources", line, sources, error))
             return NULL;
         }
       p += n + 1;
