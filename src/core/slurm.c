@@ -1,0 +1,479 @@
+/* SLURM through snakemake: version-dependent flags, default resources, the remote probe, and the
+ * run's jobs in squeue (never sacct: it fails where accounting is off). */
+#include "slurm.h"
+
+#include <poll.h>
+#include <string.h>
+
+void
+ferry_slurm_options_clear (FerrySlurmOptions *opts)
+{
+  g_clear_pointer (&opts->partition, g_free);
+  g_clear_pointer (&opts->account, g_free);
+  g_clear_pointer (&opts->resources, g_strfreev);
+}
+
+void
+ferry_slurm_probe_clear (FerrySlurmProbe *probe)
+{
+  g_clear_pointer (&probe->snakemake_version, g_free);
+  g_clear_pointer (&probe->sbatch, g_free);
+  g_clear_pointer (&probe->squeue, g_free);
+  g_clear_pointer (&probe->scancel, g_free);
+  g_clear_pointer (&probe->sinfo, g_free);
+}
+
+/* A partition or account name as SLURM writes them; nothing a shell or Python would read. */
+static gboolean
+slurm_name_ok (const char *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > 200)
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("_.+-", *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+identifier_ok (const char *s, gsize len)
+{
+  if (len == 0 || !(g_ascii_isalpha (s[0]) || s[0] == '_'))
+    return FALSE;
+  for (gsize i = 1; i < len; i++)
+    if (!g_ascii_isalnum (s[i]) && s[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+ferry_slurm_options_check (const FerrySlurmOptions *opts, GError **error)
+{
+  if (opts->partition != NULL && !slurm_name_ok (opts->partition))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "--partition \"%s\" is not a SLURM partition name (letters, digits, _ . + -)",
+                        opts->partition);
+  if (opts->account != NULL && !slurm_name_ok (opts->account))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "--account \"%s\" is not a SLURM account name (letters, digits, _ . + -)",
+                        opts->account);
+  for (char **r = opts->resources; r != NULL && *r != NULL; r++)
+    {
+      const char *eq = strchr (*r, '=');
+
+      if (eq == NULL || !identifier_ok (*r, (gsize) (eq - *r)) || eq[1] == '\0')
+        return ferry_throw (error, FERRY_ERROR_USAGE,
+                            "--slurm-resources \"%s\" is not KEY=VALUE (KEY a resource name such as"
+                            " mem_mb, runtime or slurm_extra)",
+                            *r);
+      if (strchr (eq + 1, '\n') != NULL || strchr (eq + 1, '\r') != NULL)
+        return ferry_throw (error, FERRY_ERROR_USAGE,
+                            "--slurm-resources %.*s: the value has a line break", (int) (eq - *r),
+                            *r);
+      if (g_str_has_prefix (*r, "slurm_partition=") || g_str_has_prefix (*r, "slurm_account="))
+        return ferry_throw (error, FERRY_ERROR_USAGE,
+                            "--slurm-resources %.*s: use --%s", (int) (eq - *r), *r,
+                            g_str_has_prefix (*r, "slurm_partition=") ? "partition" : "account");
+    }
+  return TRUE;
+}
+
+/* --- the probe ------------------------------------------------------------------------------- */
+
+/* One line, so that any login shell hands it to /bin/sh unchanged. [1-7].* is 1.x to 7.x (not 10+). */
+static const char probe_script[]
+  = "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "
+    "for c in sbatch squeue scancel sinfo; do echo \"$c=$(command -v $c 2>/dev/null)\"; done; "
+    "case \"$v\" in ''|[1-7].*) ;; *) echo '--help--'; snakemake --help 2>/dev/null ;; esac; true";
+
+const char *
+ferry_slurm_probe_script (void)
+{
+  return probe_script;
+}
+
+gboolean
+ferry_slurm_help_has_executor (const char *help)
+{
+  /* argparse lists the choices as {local,dryrun,touch,slurm} after --executor. */
+  const char *p = help;
+
+  while (p != NULL && (p = strstr (p, "--executor")) != NULL)
+    {
+      const char *open = strchr (p, '{');
+      const char *close = open ? strchr (open, '}') : NULL;
+      const char *nl = strchr (p, '\n');
+
+      p += strlen ("--executor");
+      if (open == NULL || close == NULL || (nl != NULL && open > nl))
+        continue;
+      g_autofree char *choices = g_strndup (open + 1, (gsize) (close - open - 1));
+      g_auto(GStrv) names = g_strsplit (choices, ",", -1);
+      for (char **n = names; *n; n++)
+        if (g_strcmp0 (g_strstrip (*n), "slurm") == 0)
+          return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error)
+{
+  const char *help = strstr (out, "--help--\n");
+  g_autofree char *head = help ? g_strndup (out, (gsize) (help - out)) : g_strdup (out);
+  g_auto(GStrv) lines = g_strsplit (head, "\n", -1);
+  gboolean seen = FALSE;
+
+  ferry_slurm_probe_clear (probe);
+  probe->major = probe->minor = 0;
+  probe->executor_plugin = FALSE;
+  for (char **l = lines; *l; l++)
+    {
+      char *eq = strchr (*l, '=');
+      char **slot = NULL;
+
+      if (eq == NULL)
+        continue;
+      *eq = '\0';
+      if (strcmp (*l, "snakemake") == 0)
+        {
+          slot = &probe->snakemake_version;
+          seen = TRUE;
+        }
+      else if (strcmp (*l, "sbatch") == 0)
+        slot = &probe->sbatch;
+      else if (strcmp (*l, "squeue") == 0)
+        slot = &probe->squeue;
+      else if (strcmp (*l, "scancel") == 0)
+        slot = &probe->scancel;
+      else if (strcmp (*l, "sinfo") == 0)
+        slot = &probe->sinfo;
+      if (slot != NULL && *g_strstrip (eq + 1) != '\0')
+        {
+          g_free (*slot);
+          *slot = g_strdup (eq + 1);
+        }
+    }
+  if (!seen)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                        "the remote's answer about snakemake and SLURM is garbled: \"%.80s\"", out);
+  if (probe->snakemake_version != NULL)
+    {
+      char *end = NULL;
+      gint64 major = g_ascii_strtoll (probe->snakemake_version, &end, 10);
+
+      if (end == probe->snakemake_version || major < 1 || major > 1000)
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "the remote `snakemake --version` printed \"%s\", not a version",
+                            probe->snakemake_version);
+      probe->major = (int) major;
+      if (*end == '.')
+        probe->minor = (int) g_ascii_strtoll (end + 1, NULL, 10);
+    }
+  if (help != NULL)
+    probe->executor_plugin = ferry_slurm_help_has_executor (help);
+  return TRUE;
+}
+
+/* A value as snakemake's --default-resources reads it: an integer or a quoted string stays; any
+ * other word becomes a Python string literal, since snakemake evaluates the value. */
+static char *
+resource_value (const char *v)
+{
+  GString *s;
+  char *end = NULL;
+  gsize n = strlen (v);
+
+  g_ascii_strtoll (v, &end, 10);
+  if (end != v && *end == '\0')
+    return g_strdup (v);
+  if (n >= 2 && (v[0] == '\'' || v[0] == '"') && v[n - 1] == v[0])
+    return g_strdup (v);
+  s = g_string_new ("'");
+  for (const char *p = v; *p; p++)
+    {
+      if (*p == '\\' || *p == '\'')
+        g_string_append_c (s, '\\');
+      g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '\'');
+  return g_string_free (s, FALSE);
+}
+
+static void
+builder_take (GStrvBuilder *b, char *s)
+{
+  g_strv_builder_add (b, s);
+  g_free (s);
+}
+
+GStrv
+ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe *probe,
+                            const char *host, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *jobs = g_strdup_printf ("%u", opts->jobs ? opts->jobs : FERRY_SLURM_DEFAULT_JOBS);
+  gboolean has_resources;
+
+  if (!ferry_slurm_options_check (opts, error))
+    return NULL;
+  if (probe->snakemake_version == NULL)
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                        "snakemake does not run on %s: install it there (7.19 or later, or 8+ with"
+                        " snakemake-executor-plugin-slurm) or put it on the PATH of non-interactive"
+                        " ssh sessions",
+                        host), NULL);
+  if (probe->major < 7 || (probe->major == 7 && probe->minor < 19))
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                        "snakemake %s on %s cannot submit to SLURM (--slurm needs 7.19 or later):"
+                        " upgrade it there, or use 8+ with snakemake-executor-plugin-slurm",
+                        probe->snakemake_version, host), NULL);
+  if (probe->major >= 8 && !probe->executor_plugin)
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                        "snakemake %s on %s has no slurm executor: install"
+                        " snakemake-executor-plugin-slurm there (pip install"
+                        " snakemake-executor-plugin-slurm, next to snakemake)",
+                        probe->snakemake_version, host), NULL);
+  if (probe->sbatch == NULL || probe->squeue == NULL || probe->scancel == NULL)
+    return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                        "%s is not found on %s: --slurm needs a SLURM login node, with SLURM's"
+                        " commands on the PATH of non-interactive ssh sessions (see ferry check"
+                        " --host %s)",
+                        probe->sbatch == NULL ? "sbatch" : probe->squeue == NULL ? "squeue" : "scancel",
+                        host, host), NULL);
+
+  has_resources = opts->partition != NULL || opts->account != NULL
+                  || (opts->resources != NULL && opts->resources[0] != NULL);
+  if (has_resources)
+    {
+      g_strv_builder_add (b, "--default-resources");
+      if (opts->partition != NULL)
+        builder_take (b, g_strdup_printf ("slurm_partition='%s'", opts->partition));
+      /* Only when given: snakemake 7 checks an account with sacctmgr, which fails without
+       * accounting (no slurmdbd). */
+      if (opts->account != NULL)
+        builder_take (b, g_strdup_printf ("slurm_account='%s'", opts->account));
+      for (char **r = opts->resources; r != NULL && *r != NULL; r++)
+        {
+          const char *eq = strchr (*r, '=');
+          g_autofree char *value = resource_value (eq + 1);
+
+          /* snakemake 7 splits each pair at every '='. */
+          if (probe->major < 8 && strchr (eq + 1, '=') != NULL)
+            return (ferry_throw (error, FERRY_ERROR_USAGE,
+                                "--slurm-resources %s: snakemake %s cannot take a '=' in a value",
+                                *r, probe->snakemake_version), NULL);
+          builder_take (b, g_strdup_printf ("%.*s=%s", (int) (eq - *r), *r, value));
+        }
+    }
+  if (probe->major >= 8)
+    g_strv_builder_add_many (b, "--executor", "slurm", "--jobs", jobs, NULL);
+  else
+    /* 7.21 turns any rate above 1 into 0.03, one status check every 33 s. */
+    g_strv_builder_add_many (b, "--slurm", "--jobs", jobs, "--max-status-checks-per-second", "1",
+                             NULL);
+  return g_strv_builder_end (b);
+}
+
+gboolean
+ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancellable *cancellable,
+                   GError **error)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GBytes) out = NULL;
+  g_autofree char *text = NULL;
+
+  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
+  ferry_remote_cmd_word (cmd, probe_script);
+  if (!ferry_remote_capture (remote, cmd->str, &out, NULL, cancellable, error))
+    return FALSE;
+  text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  return ferry_slurm_probe_parse (text, probe, error);
+}
+
+/* --- the queue ------------------------------------------------------------------------------- */
+
+#define QUEUE_SEPARATOR "--squeue--"
+
+char *
+ferry_slurm_queue_command (const char *log_path)
+{
+  g_autoptr(GString) script = g_string_new (NULL);
+  g_autoptr(GString) cmd = g_string_new (NULL);
+
+  g_string_append (script, "grep -h -e 'submitted with SLURM jobid' -e 'SLURM run ID:' ");
+  ferry_remote_cmd_path (script, log_path);
+  g_string_append (script, " 2>/dev/null; echo '" QUEUE_SEPARATOR "'; "
+                           "squeue -h -u \"$(id -un)\" -o '%i|%t|%j'");
+  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
+  ferry_remote_cmd_word (cmd, script->str);
+  return g_string_free (g_steal_pointer (&cmd), FALSE);
+}
+
+/* The digits after `marker` in line, or NULL. */
+static char *
+digits_after (const char *line, const char *marker)
+{
+  const char *p = strstr (line, marker);
+  const char *e;
+
+  if (p == NULL)
+    return NULL;
+  p += strlen (marker);
+  for (e = p; g_ascii_isdigit (*e); e++)
+    ;
+  return e > p ? g_strndup (p, (gsize) (e - p)) : NULL;
+}
+
+gboolean
+ferry_slurm_queue_parse (const char *out, FerrySlurmQueue *queue, GStrv *out_queued, GError **error)
+{
+  const char *sep = strstr (out, QUEUE_SEPARATOR "\n");
+  g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GStrvBuilder) queued = g_strv_builder_new ();
+  g_autofree char *run_id = NULL;
+  g_autofree char *head = NULL;
+  g_auto(GStrv) log_lines = NULL;
+  g_auto(GStrv) queue_lines = NULL;
+
+  memset (queue, 0, sizeof *queue);
+  if (sep == NULL)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "the remote's squeue answer is garbled");
+  head = g_strndup (out, (gsize) (sep - out));
+  log_lines = g_strsplit (head, "\n", -1);
+  for (char **l = log_lines; *l; l++)
+    {
+      char *id = digits_after (*l, "submitted with SLURM jobid ");
+      const char *r = strstr (*l, "SLURM run ID: ");
+
+      if (id != NULL)
+        g_hash_table_add (ids, id);
+      if (r != NULL)
+        {
+          g_free (run_id);
+          run_id = g_strstrip (g_strdup (r + strlen ("SLURM run ID: ")));
+        }
+    }
+  queue->submitted = g_hash_table_size (ids);
+
+  queue_lines = g_strsplit (sep + strlen (QUEUE_SEPARATOR "\n"), "\n", -1);
+  for (char **l = queue_lines; *l; l++)
+    {
+      g_auto(GStrv) f = NULL;
+      g_autofree char *base = NULL;
+      gboolean ours;
+
+      if (**l == '\0')
+        continue;
+      f = g_strsplit (*l, "|", 3);
+      if (g_strv_length (f) < 3)
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "unexpected squeue line \"%.80s\"", *l);
+      /* An array task shows as 123_4 or 123_[1-5]: the job is 123. */
+      base = g_strndup (f[0], strcspn (f[0], "_"));
+      ours = g_hash_table_contains (ids, base)
+             || (run_id != NULL && *run_id != '\0' && strcmp (f[2], run_id) == 0);
+      if (!ours || g_hash_table_contains (seen, base))
+        continue;
+      if (!g_hash_table_contains (ids, base))
+        {
+          /* Named after the run but not (yet) in its log: still the run's. */
+          g_hash_table_add (ids, g_strdup (base));
+          queue->submitted++;
+        }
+      if (strcmp (f[1], "PD") == 0)
+        queue->pending++;
+      else
+        queue->running++;
+      g_strv_builder_add (queued, base);
+      g_hash_table_add (seen, g_steal_pointer (&base));
+    }
+  queue->done = queue->submitted - MIN (queue->submitted, queue->pending + queue->running);
+  if (out_queued != NULL)
+    *out_queued = g_strv_builder_end (queued);
+  return TRUE;
+}
+
+gboolean
+ferry_slurm_queue (FerryRemote *remote, const char *log_path, FerrySlurmQueue *queue,
+                   GStrv *out_queued, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *cmd = ferry_slurm_queue_command (log_path);
+  g_autoptr(GBytes) out = NULL;
+  g_autofree char *text = NULL;
+
+  if (!ferry_remote_capture (remote, cmd, &out, NULL, cancellable, error))
+    {
+      g_prefix_error (error, "reading the SLURM queue: ");
+      return FALSE;
+    }
+  text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  return ferry_slurm_queue_parse (text, queue, out_queued, error);
+}
+
+char *
+ferry_slurm_queue_describe (const FerrySlurmQueue *queue)
+{
+  return g_strdup_printf ("SLURM jobs: %u pending, %u running, %u done", queue->pending,
+                          queue->running, queue->done);
+}
+
+/* Waits ms milliseconds, or less when cancelled. */
+static gboolean
+slurm_sleep (guint ms, GCancellable *cancellable, GError **error)
+{
+  struct pollfd pfd = { .fd = g_cancellable_get_fd (cancellable), .events = POLLIN };
+
+  if (pfd.fd >= 0)
+    {
+      poll (&pfd, 1, (int) ms);
+      g_cancellable_release_fd (cancellable);
+    }
+  else
+    poll (NULL, 0, (int) ms);
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+gboolean
+ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeout_s,
+                         guint *out_cancelled, GCancellable *cancellable, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  gboolean first = TRUE;
+
+  for (;;)
+    {
+      FerrySlurmQueue q;
+      g_auto(GStrv) queued = NULL;
+
+      if (!ferry_slurm_queue (remote, log_path, &q, &queued, cancellable, error))
+        return FALSE;
+      if (first && out_cancelled != NULL)
+        *out_cancelled = g_strv_length (queued);
+      if (queued[0] == NULL)
+        return TRUE;
+      if (!first && g_get_monotonic_time () > deadline)
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "%u SLURM job(s) of the run are still queued after scancel (%s...):"
+                            " see squeue on %s",
+                            g_strv_length (queued), queued[0], remote->host);
+      /* Job ids (digits), at most --jobs of them: a bounded command line. */
+      for (guint i = 0; queued[i] != NULL; i += 200)
+        {
+          g_autoptr(GString) cmd = g_string_new (NULL);
+
+          ferry_remote_cmd_op (cmd, "scancel");
+          for (guint j = i; j < i + 200 && queued[j] != NULL; j++)
+            ferry_remote_cmd_word (cmd, queued[j]);
+          if (!ferry_remote_capture (remote, cmd->str, NULL, NULL, cancellable, error))
+            {
+              g_prefix_error (error, "cancelling the run's SLURM jobs: ");
+              return FALSE;
+            }
+        }
+      first = FALSE;
+      if (!slurm_sleep (500, cancellable, error))
+        return FALSE;
+    }
+}

@@ -1,0 +1,95 @@
+/* SLURM through snakemake: the flags each snakemake version needs, the default resources that carry
+ * the partition and account, what the remote offers (probe), and the run's own jobs in squeue. */
+#pragma once
+
+#include "ferry-common.h"
+#include "remote.h"
+
+G_BEGIN_DECLS
+
+#define FERRY_SLURM_DEFAULT_JOBS 100
+
+typedef struct
+{
+  guint jobs;      /* --jobs N; 0: FERRY_SLURM_DEFAULT_JOBS */
+  char *partition; /* slurm_partition=, or NULL (SLURM's default partition) */
+  char *account;   /* slurm_account=, or NULL: then never passed (no sacctmgr without accounting) */
+  GStrv resources; /* --slurm-resources KEY=VALUE, in order */
+} FerrySlurmOptions;
+
+void ferry_slurm_options_clear (FerrySlurmOptions *opts);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FerrySlurmOptions, ferry_slurm_options_clear)
+
+/* Checks the options as the user gave them: a partition or account name SLURM could have, each
+ * resource KEY=VALUE with KEY an identifier. FERRY_ERROR_USAGE naming the bad value. */
+gboolean ferry_slurm_options_check (const FerrySlurmOptions *opts, GError **error);
+
+/* What the remote offers, from one probe (ferry_slurm_probe_command). */
+typedef struct
+{
+  char *snakemake_version; /* NULL: no snakemake on the remote PATH */
+  int major, minor;
+  gboolean executor_plugin; /* 8+: `--executor slurm` is available (snakemake-executor-plugin-slurm) */
+  char *sbatch, *squeue, *scancel, *sinfo; /* paths, or NULL when missing */
+} FerrySlurmProbe;
+
+void ferry_slurm_probe_clear (FerrySlurmProbe *probe);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FerrySlurmProbe, ferry_slurm_probe_clear)
+
+/* The /bin/sh script (one line) that prints the remote snakemake's version, where SLURM's commands
+ * are, and, for snakemake 8+, its --help (which lists the executors it has). */
+const char *ferry_slurm_probe_script (void);
+
+/* Parses the probe script's output. */
+gboolean ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error);
+
+/* Whether snakemake's --help offers the slurm executor (8+: `--executor {...,slurm,...}`). */
+gboolean ferry_slurm_help_has_executor (const char *help);
+
+/* The snakemake arguments for a run on SLURM with the probed snakemake:
+ *   7.19 .. 7.x: --slurm --jobs N --max-status-checks-per-second 1
+ *   8+:          --executor slurm --jobs N   (the plugin must be there)
+ * preceded, when there is any, by --default-resources slurm_partition='P' slurm_account='A' K=V...
+ * (the options after it end its list, so targets may follow). A snakemake older than 7.19, a missing
+ * snakemake or plugin, and a missing sbatch are errors saying what to do; `host` names the remote. */
+GStrv ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe *probe,
+                                  const char *host, GError **error);
+
+/* Probes the remote (one command) and checks it can take a --slurm run: snakemake 7.19+ (8+ with
+ * the plugin) and sbatch, squeue, scancel. */
+gboolean ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancellable *cancellable,
+                            GError **error);
+
+/* --- the run's jobs in the queue ------------------------------------------------------------- */
+
+typedef struct
+{
+  guint submitted; /* jobs the run's snakemake submitted (its log says so) */
+  guint pending;   /* of those, pending in squeue */
+  guint running;   /* running (or completing, configuring, suspended) */
+  guint done;      /* submitted and no longer queued */
+} FerrySlurmQueue;
+
+/* The /bin/sh script (one line) that prints the lines of snakemake's log at `log_path` that name
+ * the run's SLURM jobs, then the user's squeue (`%i|%t|%j`). */
+char *ferry_slurm_queue_command (const char *log_path);
+
+/* Parses that output: the run's jobs are the ids its log says it submitted, and (snakemake 8+, whose
+ * jobs are named after its run id) the jobs of that name. *out_queued (optional) gets the ids of
+ * the run's jobs still in the queue. */
+gboolean ferry_slurm_queue_parse (const char *out, FerrySlurmQueue *queue, GStrv *out_queued,
+                                  GError **error);
+
+/* Counts the run's jobs in the remote queue; log_path is the run's snakemake log on the remote. */
+gboolean ferry_slurm_queue (FerryRemote *remote, const char *log_path, FerrySlurmQueue *queue,
+                            GStrv *out_queued, GCancellable *cancellable, GError **error);
+
+/* "SLURM jobs: 1 pending, 2 running, 3 done" */
+char *ferry_slurm_queue_describe (const FerrySlurmQueue *queue);
+
+/* Cancels (scancel) the run's jobs still queued and waits, up to timeout_s, until squeue shows none
+ * of them. *out_cancelled: how many were still there. */
+gboolean ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeout_s,
+                                  guint *out_cancelled, GCancellable *cancellable, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,263 @@
+/* Unit tests for core/slurm: snakemake's SLURM flags per version, the default resources, the probe's
+ * parsing, and the run's jobs picked out of squeue. */
+#include "core/slurm.h"
+
+static void
+assert_args (GStrv got, const char *want)
+{
+  g_autofree char *g = NULL;
+
+  g_assert_nonnull (got);
+  g = g_strjoinv (" ", got);
+  g_assert_cmpstr (g, ==, want);
+}
+
+static void
+probe_set (FerrySlurmProbe *p, const char *version, gboolean plugin)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+
+  out = g_strdup_printf ("snakemake=%s\nsbatch=/usr/bin/sbatch\nsqueue=/usr/bin/squeue\n"
+                         "scancel=/usr/bin/scancel\nsinfo=/usr/bin/sinfo\n%s",
+                         version,
+                         plugin ? "--help--\nusage: snakemake\n  --executor {local,dryrun,touch,slurm},"
+                                  " -e {local,dryrun,touch,slurm}\n"
+                                : "");
+  g_assert_true (ferry_slurm_probe_parse (out, p, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_args_per_version (void)
+{
+  g_auto(FerrySlurmProbe) p = { 0 };
+  g_auto(FerrySlurmOptions) o = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) a7 = NULL, a8 = NULL, a9 = NULL, none = NULL;
+
+  probe_set (&p, "7.21.0", FALSE);
+  g_assert_cmpint (p.major, ==, 7);
+  g_assert_cmpint (p.minor, ==, 21);
+  a7 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  assert_args (a7, "--slurm --jobs 100 --max-status-checks-per-second 1");
+
+  o.jobs = 3;
+  probe_set (&p, "8.20.1", TRUE);
+  a8 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  assert_args (a8, "--executor slurm --jobs 3");
+
+  probe_set (&p, "10.0.1", TRUE);
+  a9 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  assert_args (a9, "--executor slurm --jobs 3");
+
+  /* 8 without the plugin: the plugin is named. */
+  probe_set (&p, "8.20.1", FALSE);
+  none = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_null (none);
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "snakemake-executor-plugin-slurm"));
+  g_clear_error (&error);
+
+  /* Too old for --slurm: 7.18 (and 6). */
+  probe_set (&p, "7.18.2", FALSE);
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "7.19"));
+  g_assert_nonnull (strstr (error->message, "7.18.2"));
+  g_clear_error (&error);
+  probe_set (&p, "6.15.5", FALSE);
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
+  g_clear_error (&error);
+  probe_set (&p, "7.19.0", FALSE);
+  g_auto(GStrv) a719 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  assert_args (a719, "--slurm --jobs 3 --max-status-checks-per-second 1");
+}
+
+static void
+test_args_resources (void)
+{
+  g_auto(FerrySlurmProbe) p = { 0 };
+  g_auto(FerrySlurmOptions) o = { 0 };
+  g_autoptr(GError) error = NULL;
+  const char *const res[] = { "mem_mb=4000", "runtime=2h", "slurm_extra='--qos=high'",
+                              "constraint=it's", NULL };
+  g_auto(GStrv) a = NULL, b = NULL, c = NULL;
+
+  probe_set (&p, "8.4.0", TRUE);
+  o.jobs = 5;
+  o.partition = g_strdup ("gpu-a100");
+  o.resources = g_strdupv ((char **) res);
+  a = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  /* Without --account, never slurm_account (snakemake 7 would run sacctmgr). */
+  assert_args (a, "--default-resources slurm_partition='gpu-a100' mem_mb=4000 runtime='2h'"
+                  " slurm_extra='--qos=high' constraint='it\\'s' --executor slurm --jobs 5");
+
+  o.account = g_strdup ("proj_42");
+  g_clear_pointer (&o.resources, g_strfreev);
+  probe_set (&p, "7.21.0", FALSE);
+  b = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_no_error (error);
+  assert_args (b, "--default-resources slurm_partition='gpu-a100' slurm_account='proj_42'"
+                  " --slurm --jobs 5 --max-status-checks-per-second 1");
+
+  /* snakemake 7 splits each pair at every '=': refused rather than garbled. */
+  o.resources = g_strdupv ((char **) res);
+  c = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  g_assert_null (c);
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+  g_assert_nonnull (strstr (error->message, "slurm_extra"));
+}
+
+static void
+test_options_check (void)
+{
+  const char *bad_res[] = { "mem_mb", "=4", "4x=1", "mem mb=1", "mem_mb=", "a=b\nc",
+                            "slurm_account=x", NULL };
+  const char *bad_names[] = { "", "a b", "x;rm", "p'q", "a,b", NULL };
+  g_autoptr(GError) error = NULL;
+
+  for (const char **r = bad_res; *r; r++)
+    {
+      g_auto(FerrySlurmOptions) o = { 0 };
+      const char *one[] = { *r, NULL };
+
+      o.resources = g_strdupv ((char **) one);
+      g_assert_false (ferry_slurm_options_check (&o, &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+      g_clear_error (&error);
+    }
+  for (const char **n = bad_names; *n; n++)
+    {
+      g_auto(FerrySlurmOptions) o = { 0 };
+
+      o.partition = g_strdup (*n);
+      g_assert_false (ferry_slurm_options_check (&o, &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+      g_clear_error (&error);
+      g_clear_pointer (&o.partition, g_free);
+      o.account = g_strdup (*n);
+      g_assert_false (ferry_slurm_options_check (&o, &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_probe (void)
+{
+  g_auto(FerrySlurmProbe) p = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_auto(FerrySlurmOptions) o = { 0 };
+
+  /* No SLURM on the remote: sbatch is named. */
+  g_assert_true (ferry_slurm_probe_parse ("snakemake=7.21.0\nsbatch=\nsqueue=\nscancel=\nsinfo=\n",
+                                          &p, &error));
+  g_assert_no_error (error);
+  g_assert_null (p.sbatch);
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login.hpc", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+  g_assert_true (g_str_has_prefix (error->message, "sbatch is not found on login.hpc"));
+  g_clear_error (&error);
+
+  /* No snakemake. */
+  g_assert_true (ferry_slurm_probe_parse ("snakemake=\nsbatch=/usr/bin/sbatch\n", &p, &error));
+  g_assert_null (p.snakemake_version);
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login.hpc", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Garbage. */
+  g_assert_false (ferry_slurm_probe_parse ("Welcome to the cluster!\n", &p, &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_false (ferry_slurm_probe_parse ("snakemake=not a version\n", &p, &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  /* The executor list, as argparse prints it, across lines or not. */
+  g_assert_true (ferry_slurm_help_has_executor ("  --executor {local,dryrun,touch,slurm}, -e {...}\n"));
+  g_assert_true (ferry_slurm_help_has_executor ("--executor {local, slurm, cluster-generic}"));
+  g_assert_false (ferry_slurm_help_has_executor ("  --executor {local,dryrun,touch}, -e {local}\n"
+                                                 "  --slurm-jobstep   ...{slurm}\n"));
+  g_assert_false (ferry_slurm_help_has_executor ("--executor {local,slurm-jobstep}"));
+  g_assert_false (ferry_slurm_help_has_executor (""));
+}
+
+static void
+test_queue_parse (void)
+{
+  /* snakemake 7's log lines (job ids), then squeue: jobs 11 and 12 are the run's, 9 is another
+   * run's, 13_[1-3] an array of this run, 20 named after an 8+ run id it logged. */
+  static const char out[]
+    = "Job 1 has been submitted with SLURM jobid 11 (log: .snakemake/slurm_logs/rule_a/11.log)\n"
+      "Job 2 has been submitted with SLURM jobid 12 (log: .snakemake/slurm_logs/rule_a/12.log)\n"
+      "Job 3 has been submitted with SLURM jobid 10 (log: x)\n"
+      "Job 4 has been submitted with SLURM jobid 13 (log: x)\n"
+      "SLURM run ID: 0b5f3c1e-7a6d-4f1e-9a43-6a6f1f0f8e21\n"
+      "--squeue--\n"
+      "9|R|snakejob_a_1\n"
+      "11|R|snakejob_a_1\n"
+      "12|PD|snakejob_a_2\n"
+      "13_[1-3]|PD|x\n"
+      "13_4|R|x\n"
+      "20|CG|0b5f3c1e-7a6d-4f1e-9a43-6a6f1f0f8e21\n"
+      "\n";
+  FerrySlurmQueue q;
+  g_auto(GStrv) queued = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *desc = NULL;
+
+  g_assert_true (ferry_slurm_queue_parse (out, &q, &queued, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (q.submitted, ==, 5);
+  g_assert_cmpuint (q.pending, ==, 2);
+  g_assert_cmpuint (q.running, ==, 2);
+  g_assert_cmpuint (q.done, ==, 1);
+  assert_args (queued, "11 12 13 20");
+  desc = ferry_slurm_queue_describe (&q);
+  g_assert_cmpstr (desc, ==, "SLURM jobs: 2 pending, 2 running, 1 done");
+
+  /* Nothing submitted yet, an empty queue. */
+  g_clear_pointer (&queued, g_strfreev);
+  g_assert_true (ferry_slurm_queue_parse ("--squeue--\n", &q, &queued, &error));
+  g_assert_cmpuint (q.submitted + q.pending + q.running + q.done, ==, 0);
+  g_assert_null (queued[0]);
+
+  g_assert_false (ferry_slurm_queue_parse ("squeue: error: slurm_load_jobs error\n", &q, NULL,
+                                           &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_false (ferry_slurm_queue_parse ("--squeue--\ngarbage\n", &q, NULL, &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_INVALID_DATA);
+}
+
+static void
+test_queue_command (void)
+{
+  g_autofree char *cmd = ferry_slurm_queue_command ("runs/it's $(x)/log");
+
+  /* The whole script is one quoted word for /bin/sh; the path inside it is quoted again. */
+  g_assert_true (g_str_has_prefix (cmd, "exec /bin/sh -c '"));
+  g_assert_null (strchr (cmd, '\n'));
+  g_assert_nonnull (strstr (cmd, "squeue -h -u"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/slurm/args-per-version", test_args_per_version);
+  g_test_add_func ("/slurm/args-resources", test_args_resources);
+  g_test_add_func ("/slurm/options-check", test_options_check);
+  g_test_add_func ("/slurm/probe", test_probe);
+  g_test_add_func ("/slurm/queue-parse", test_queue_parse);
+  g_test_add_func ("/slurm/queue-command", test_queue_command);
+  return g_test_run ();
+}
