@@ -32,6 +32,7 @@ typedef struct
   FerryAws *aws;     /* ready after ferry_option_context_parse */
   FerryState *state; /* opened by ferry_invocation_open_state */
   int exit_status;   /* a builtin that succeeds may still ask for this status (run: snakemake's) */
+  gint signal;       /* SIGINT, SIGTERM or SIGHUP once one cancelled the invocation's cancellable, else 0 */
 } FerryInvocation;
 
 /* Parses argv with the verb's own entries plus the shared group (and the ssh group with CONNECT),
@@ -54,6 +55,9 @@ char **ferry_split_double_dash (int *argc, char **argv);
 
 /* Asks "PROMPT [y/N]" on a terminal; TRUE without asking with --yes or when stdin is not a terminal. */
 gboolean ferry_confirm (FerryInvocation *inv, const char *prompt);
+
+/* "SIGINT", "SIGTERM" or "SIGHUP" (inv->signal's name). */
+const char *ferry_signal_name (int signum);
 
 /* Where the core's messages go: stderr, or stdout under --dry-run. */
 void ferry_print_log (const char *message, gpointer user_data);

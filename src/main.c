@@ -2,8 +2,11 @@
 #include "build-config.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "core/config.h"
 #include "ferry-builtins.h"
@@ -304,6 +307,84 @@ closest_command (const char *verb)
   return best_distance <= 2 ? best : NULL;
 }
 
+/* Stopping has one path: SIGINT, SIGTERM and SIGHUP cancel the invocation's cancellable, which every
+ * wait and poll honours. The signal sources live on a context of their own, iterated by a thread of
+ * their own, so a signal is seen even while the main thread is blocked in a wait. */
+typedef struct
+{
+  GMainContext *context;
+  GThread *thread;
+  GCancellable *cancellable;
+  FerryInvocation *inv;
+  gint quit;
+} SignalWatch;
+
+static SignalWatch signal_watch;
+
+const char *
+ferry_signal_name (int signum)
+{
+  switch (signum)
+    {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+    }
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  int signum = GPOINTER_TO_INT (user_data);
+
+  if (g_atomic_int_compare_and_exchange (&signal_watch.inv->signal, 0, signum))
+    g_cancellable_cancel (signal_watch.cancellable);
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+signal_thread (gpointer user_data)
+{
+  g_main_context_push_thread_default (signal_watch.context);
+  while (!g_atomic_int_get (&signal_watch.quit))
+    g_main_context_iteration (signal_watch.context, TRUE);
+  g_main_context_pop_thread_default (signal_watch.context);
+  return NULL;
+}
+
+static void
+signals_start (FerryInvocation *inv, GCancellable *cancellable)
+{
+  static const int signums[] = { SIGINT, SIGTERM, SIGHUP };
+
+  /* A closed pipe is an error from write(), reported with the peer's stderr, not a silent death. */
+  signal (SIGPIPE, SIG_IGN);
+  signal_watch.context = g_main_context_new ();
+  signal_watch.cancellable = cancellable;
+  signal_watch.inv = inv;
+  for (guint i = 0; i < G_N_ELEMENTS (signums); i++)
+    {
+      g_autoptr(GSource) source = g_unix_signal_source_new (signums[i]);
+      g_source_set_callback (source, on_signal, GINT_TO_POINTER (signums[i]), NULL);
+      g_source_attach (source, signal_watch.context);
+    }
+  signal_watch.thread = g_thread_new ("ferry-signals", signal_thread, NULL);
+}
+
+static void
+signals_stop (void)
+{
+  g_atomic_int_set (&signal_watch.quit, 1);
+  g_main_context_wakeup (signal_watch.context);
+  g_thread_join (signal_watch.thread);
+  g_main_context_unref (signal_watch.context);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -354,14 +435,22 @@ main (int argc, char **argv)
     g_autofree char *prgname = g_strdup_printf ("ferry %s", cmd->name);
     argv[1] = prgname;
     g_set_prgname (prgname);
+    signals_start (&inv, cancellable);
     if (cmd->fn (argc - 1, argv + 1, &inv, cancellable, &error))
       status = inv.exit_status;
+    else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && inv.signal != 0)
+      {
+        /* Children were stopped and reaped on the way out; the status is the shell's convention. */
+        g_printerr ("error: %s interrupted by %s\n", cmd->name, ferry_signal_name (inv.signal));
+        status = 128 + inv.signal;
+      }
     else
       {
         g_assert (error != NULL);
         g_printerr ("error: %s\n", error->message);
         status = (g_error_matches (error, FERRY_ERROR, FERRY_ERROR_USAGE)) ? 2 : 1;
       }
+    signals_stop ();
     argv[1] = (char *) verb;
   }
   invocation_clear (&inv);

@@ -400,43 +400,6 @@ ferry_archive_writer_close (FerryArchiveWriter *w, GError **error)
 
 /* --- to a file, renamed into place --------------------------------------------------------------- */
 
-/* The temporary file of an export in progress, removed if a signal ends the process first. */
-static volatile sig_atomic_t tmp_armed;
-static char tmp_path[4096];
-
-static void
-remove_tmp_and_die (int sig)
-{
-  if (tmp_armed)
-    unlink (tmp_path);
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
-
-static void
-arm_tmp (const char *path, struct sigaction *old)
-{
-  struct sigaction sa = { 0 };
-  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-  g_strlcpy (tmp_path, path, sizeof tmp_path);
-  tmp_armed = 1;
-  sa.sa_handler = remove_tmp_and_die;
-  sigemptyset (&sa.sa_mask);
-  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
-    sigaction (sigs[i], &sa, &old[i]);
-}
-
-static void
-disarm_tmp (const struct sigaction *old)
-{
-  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
-    sigaction (sigs[i], &old[i], NULL);
-  tmp_armed = 0;
-}
-
 static gboolean
 write_members (int fd, FerryArchiveFormat format, FerryFileSet *set, FerryArchiveProgress progress,
                gpointer user_data, GCancellable *cancellable, GError **error)
@@ -450,7 +413,8 @@ write_members (int fd, FerryArchiveFormat format, FerryFileSet *set, FerryArchiv
     return FALSE;
   ferry_archive_writer_set_progress (w, progress, user_data);
   for (guint i = 0; i < set->members->len; i++)
-    if (!ferry_archive_writer_add (w, set->members->pdata[i], cancellable, error))
+    if (g_cancellable_set_error_if_cancelled (cancellable, error)
+        || !ferry_archive_writer_add (w, set->members->pdata[i], cancellable, error))
       return FALSE;
   return ferry_archive_writer_close (w, error);
 }
@@ -488,7 +452,6 @@ ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *tmp = NULL;
-  struct sigaction old[3];
   mode_t mask;
   gboolean ok;
   int fd;
@@ -505,7 +468,6 @@ ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
   if (fd < 0)
     return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a file in %s: %s", dir,
                         g_strerror (errno));
-  arm_tmp (tmp, old);
   ok = write_members (fd, format, set, progress, user_data, cancellable, error);
   mask = umask (0);
   umask (mask);
@@ -517,7 +479,6 @@ ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
     ok = rename_into_place (tmp, path, force, error);
   if (!ok)
     unlink (tmp);
-  disarm_tmp (old);
   return ok;
 }
 

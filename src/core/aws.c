@@ -212,8 +212,7 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
                                                        service, operation, code, ms + cap / 2);
               aws->log (line, aws->log_data);
             }
-          g_usleep ((ms + cap / 2) * 1000);
-          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+          if (!ferry_sleep ((guint) (ms + cap / 2), cancellable, error))
             return NULL;
           continue;
         }

@@ -313,7 +313,11 @@ ferry_wait_ssh (FerryState *state, const char *user, const char *const *options,
       if (!said && log != NULL)
         log ("waiting for SSH on the instance", log_data);
       said = TRUE;
-      g_usleep (2 * G_USEC_PER_SEC);
+      if (!ferry_sleep (2000, cancellable, error))
+        {
+          ferry_remote_close (remote);
+          return FALSE;
+        }
     }
   ferry_remote_close (remote);
   return TRUE;

@@ -1,6 +1,9 @@
 /* The error domain and template lookup shared by every core module. */
 #include "build-config.h"
 
+#include <errno.h>
+#include <poll.h>
+
 #include "ferry-common.h"
 
 G_DEFINE_QUARK (ferry-error-quark, ferry_error)
@@ -56,4 +59,31 @@ ferry_template_load (const char *name, char **out_contents, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+ferry_sleep (guint ms, GCancellable *cancellable, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+  struct pollfd p = { -1, POLLIN, 0 };
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  p.fd = cancellable != NULL ? g_cancellable_get_fd (cancellable) : -1;
+  for (;;)
+    {
+      gint64 left = deadline - g_get_monotonic_time ();
+      int n;
+
+      if (left <= 0)
+        break;
+      n = poll (&p, p.fd >= 0 ? 1 : 0, (int) ((left + 999) / 1000));
+      if (n < 0 && errno != EINTR)
+        break;
+      if (g_cancellable_is_cancelled (cancellable))
+        break;
+    }
+  if (p.fd >= 0)
+    g_cancellable_release_fd (cancellable);
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }

@@ -31,6 +31,10 @@ const char *ferry_templates_dir (void);
 char *ferry_template_path (const char *name);
 gboolean ferry_template_load (const char *name, char **out_contents, GError **error);
 
+/* Waits ms milliseconds, or less when cancellable is cancelled (then FALSE with G_IO_ERROR_CANCELLED).
+ * The one way the core pauses between attempts: never a bare g_usleep. */
+gboolean ferry_sleep (guint ms, GCancellable *cancellable, GError **error);
+
 /* Messages the core wants shown (dry-run commands, -v traces, progress); the builtin decides where. */
 typedef void (*FerryLogFunc) (const char *message, gpointer user_data);
 

@@ -54,8 +54,7 @@ ferry_instance_wait_state (FerryAws *aws, const char *id, const char *want, guin
                              "instance %s is still %s after %u s (waiting for %s); check `ferry status`",
                              id, state, timeout_s, want),
                 NULL);
-      g_usleep ((gulong) interval_ms * 1000);
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (!ferry_sleep (interval_ms, cancellable, error))
         return NULL;
       interval_ms = MIN (interval_ms * 3 / 2, 10000);
     }

@@ -416,6 +416,36 @@ check_connection (FerryRemote *remote, int exit_code, const char *err, GError **
                       *line ? line : "ssh failed (exit 255)");
 }
 
+static void
+on_cancel_kill (GCancellable *cancellable, gpointer user_data)
+{
+  g_subprocess_send_signal (G_SUBPROCESS (user_data), SIGTERM);
+}
+
+/* The child gets SIGTERM as soon as the cancellable is cancelled (from whichever thread), so a
+ * blocking read or write on its pipes ends; child_finish reaps it. */
+static gulong
+kill_on_cancel (GSubprocess *proc, GCancellable *cancellable)
+{
+  if (cancellable == NULL)
+    return 0;
+  return g_cancellable_connect (cancellable, G_CALLBACK (on_cancel_kill), proc, NULL);
+}
+
+/* Reaps the child. FALSE (cancelled) when the wait was interrupted: the child was stopped. */
+static gboolean
+child_finish (GSubprocess *proc, GCancellable *cancellable, gulong cancel_id, GError **error)
+{
+  if (cancel_id != 0)
+    g_cancellable_disconnect (cancellable, cancel_id);
+  if (!g_subprocess_wait (proc, cancellable, NULL))
+    {
+      g_subprocess_send_signal (proc, SIGTERM);
+      g_subprocess_wait (proc, NULL, NULL);
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
 static int
 exit_code_of (int wait_status)
 {
@@ -599,6 +629,7 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
   g_autoptr(GError) rm_error = NULL;
   GOutputStream *in;
   int code = 0, err_fd = -1;
+  gulong cancel_id;
   gboolean ok;
 
   remote_trace (remote, (const char *const *) cp);
@@ -608,10 +639,15 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
+  cancel_id = kill_on_cancel (proc, cancellable);
   write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
                       manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
-  g_subprocess_wait (proc, NULL, NULL);
+  if (!child_finish (proc, cancellable, cancel_id, error))
+    {
+      close (err_fd);
+      return FALSE;
+    }
   err = read_stderr_fd (err_fd);
   if (write_error != NULL)
     {
@@ -684,6 +720,7 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   const char *data, *nl;
   gsize len;
   int err_fd = -1, code;
+  gulong cancel_id;
   GOutputStream *in;
 
   memset (stats, 0, sizeof *stats);
@@ -749,10 +786,15 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
+  cancel_id = kill_on_cancel (proc, cancellable);
   write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
                       manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
-  g_subprocess_wait (proc, NULL, NULL);
+  if (!child_finish (proc, cancellable, cancel_id, error))
+    {
+      close (err_fd);
+      return FALSE;
+    }
   err = read_stderr_fd (err_fd);
   code = exit_code_of (g_subprocess_get_status (proc));
   if (!check_connection (remote, code, err, error))
@@ -825,6 +867,7 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
   g_autofree char *err = NULL;
   GInputStream *out;
   int err_fd = -1, code;
+  gulong cancel_id;
 
   memset (stats, 0, sizeof *stats);
   for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
@@ -862,12 +905,17 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
   if (proc == NULL)
     return FALSE;
   out = g_subprocess_get_stdout_pipe (proc);
+  cancel_id = kill_on_cancel (proc, cancellable);
   ferry_remote_extract_fd (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)),
                            paths, stats, &extract_error);
   if (extract_error != NULL)
     g_subprocess_send_signal (proc, SIGTERM);
   g_input_stream_close (out, NULL, NULL);
-  g_subprocess_wait (proc, NULL, NULL);
+  if (!child_finish (proc, cancellable, cancel_id, error))
+    {
+      close (err_fd);
+      return FALSE;
+    }
   err = read_stderr_fd (err_fd);
   code = exit_code_of (g_subprocess_get_status (proc));
   if (extract_error == NULL && !check_connection (remote, code, err, error))
@@ -936,7 +984,8 @@ ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *can
                        " (" READY_MARKER ")...", remote->log_data);
           said = TRUE;
         }
-      g_usleep (5 * G_USEC_PER_SEC);
+      if (!ferry_sleep (5000, cancellable, error))
+        return FALSE;
     }
 }
 
@@ -946,10 +995,6 @@ typedef struct
   GOutputStream *log;
   gboolean done_out;
   gboolean done_proc;
-  gboolean interrupted;
-  FerryRemote *remote;
-  char *remote_dir;
-  GSubprocess *proc;
 } RunData;
 
 static void
@@ -992,31 +1037,6 @@ on_output (GObject *source, GAsyncResult *res, gpointer user_data)
                                    on_output, d);
 }
 
-/* Ctrl-C: the remote snakemake gets SIGINT (through a second session on the master connection), so
- * it stops its jobs and marks their outputs incomplete; the output stream runs on until it exits. */
-static gboolean
-on_sigint (gpointer user_data)
-{
-  RunData *d = user_data;
-  g_autoptr(GString) cmd = g_string_new (NULL);
-  g_autoptr(GError) error = NULL;
-
-  if (d->interrupted)
-    {
-      g_subprocess_send_signal (d->proc, SIGTERM);
-      return G_SOURCE_CONTINUE;
-    }
-  d->interrupted = TRUE;
-  if (d->remote->log != NULL)
-    d->remote->log ("interrupted: stopping the remote snakemake (Ctrl-C again to disconnect)",
-                    d->remote->log_data);
-  ferry_remote_cmd_op (cmd, "cd");
-  ferry_remote_cmd_path (cmd, d->remote_dir);
-  ferry_remote_cmd_op (cmd, "&& kill -INT \"$(cat " RUN_PID ")\"");
-  ferry_remote_capture (d->remote, cmd->str, NULL, NULL, NULL, &error);
-  return G_SOURCE_CONTINUE;
-}
-
 gboolean
 ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const *snakemake_argv,
                   const char *log_path, int *out_exit, GCancellable *cancellable, GError **error)
@@ -1027,8 +1047,8 @@ ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GFile) log_file = NULL;
   g_autoptr(GFileOutputStream) log = NULL;
-  g_autoptr(GSource) sig = NULL;
   g_autofree char *err = NULL;
+  gulong cancel_id;
   g_autofree char *quoted = ferry_remote_quote_argv (snakemake_argv);
   RunData d = { 0 };
   int err_fd = -1, code;
@@ -1064,20 +1084,19 @@ ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const
   loop = g_main_loop_new (ctx, FALSE);
   d.loop = loop;
   d.log = log ? G_OUTPUT_STREAM (log) : NULL;
-  d.remote = remote;
-  d.remote_dir = (char *) remote_dir;
-  d.proc = proc;
-  sig = g_unix_signal_source_new (SIGINT);
-  g_source_set_callback (sig, on_sigint, &d, NULL);
-  g_source_attach (sig, ctx);
-  g_subprocess_wait_async (proc, cancellable, on_proc_done, &d);
+  cancel_id = kill_on_cancel (proc, cancellable);
+  g_subprocess_wait_async (proc, NULL, on_proc_done, &d);
   g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (proc), 65536, G_PRIORITY_DEFAULT,
                                    NULL, on_output, &d);
   g_main_loop_run (loop);
-  g_source_destroy (sig);
   g_main_context_pop_thread_default (ctx);
   if (log != NULL)
     g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
+  if (!child_finish (proc, cancellable, cancel_id, error))
+    {
+      close (err_fd);
+      return FALSE;
+    }
 
   err = read_stderr_fd (err_fd);
   code = exit_code_of (g_subprocess_get_status (proc));

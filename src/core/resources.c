@@ -1532,7 +1532,8 @@ run_instances (FerryResources *res, const FerryLaunchOptions *opts, GCancellable
           return NULL;
         }
       res_log (res, "the new instance profile is not usable yet; retrying in 5 s");
-      g_usleep (5 * G_USEC_PER_SEC);
+      if (!ferry_sleep (5000, cancellable, error))
+        return NULL;
     }
   if (res->dry_run)
     return json_object ();

@@ -129,7 +129,11 @@ ferry_spawn_capture (const char *const *argv, const char *const *env, const char
       return FALSE;
     }
   if (!g_subprocess_wait (proc, cancellable, error))
-    return FALSE;
+    {
+      g_subprocess_send_signal (proc, SIGTERM);
+      g_subprocess_wait (proc, NULL, NULL);
+      return FALSE;
+    }
 
   if (out_status)
     *out_status = g_subprocess_get_status (proc);
@@ -277,10 +281,12 @@ pool_start_more (Pool *pool)
     }
 }
 
-static void
+/* On the pool's own context (not from the thread that cancelled), so the pool is only touched here. */
+static gboolean
 on_cancelled (GCancellable *cancellable, gpointer user_data)
 {
   pool_stop_all (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 gboolean
@@ -292,18 +298,22 @@ ferry_spawn_parallel (FerrySpawnJob **jobs, guint n_jobs, guint max_parallel,
   g_autofree GSubprocess **procs = g_new0 (GSubprocess *, n_jobs + 1);
   Pool pool = { jobs, procs, n_jobs, 0, 0, MAX (max_parallel, 1), env, fail_fast, FALSE, NULL,
                 cancellable };
-  gulong cancel_id = 0;
+  g_autoptr(GSource) cancel_source = NULL;
 
   g_main_context_push_thread_default (ctx);
   if (cancellable != NULL)
-    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), &pool, NULL);
+    {
+      cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (cancel_source, G_SOURCE_FUNC (on_cancelled), &pool, NULL);
+      g_source_attach (cancel_source, ctx);
+    }
 
   pool_start_more (&pool);
   while (pool.n_pending > 0)
     g_main_context_iteration (ctx, TRUE);
 
-  if (cancel_id != 0)
-    g_cancellable_disconnect (cancellable, cancel_id);
+  if (cancel_source != NULL)
+    g_source_destroy (cancel_source);
   g_main_context_pop_thread_default (ctx);
 
   for (guint i = 0; i < n_jobs; i++)

@@ -1075,8 +1075,7 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
                   args[1] ? args[1] : "", code ? code : "busy", td->timeout_s);
           told = TRUE;
         }
-      g_usleep ((gulong) interval_ms * 1000);
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (!ferry_sleep (interval_ms, cancellable, error))
         return FALSE;
       interval_ms = MIN (interval_ms * 3 / 2, 15000);
     }
