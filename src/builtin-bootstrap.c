@@ -2,6 +2,7 @@
  * once, ending with a running instance that takes SSH. */
 #include "ferry-builtins.h"
 #include "core/bootstrap.h"
+#include "core/plan.h"
 #include "core/teardown.h"
 
 static char *opt_cidr;
@@ -14,6 +15,7 @@ static gint64 opt_hours = G_MININT64;
 static gboolean opt_spot;
 static char *opt_ami;
 static gboolean opt_no_wait_ssh;
+static char **opt_for;
 
 static const GOptionEntry options[] = {
   { "cidr", 0, 0, G_OPTION_ARG_STRING, &opt_cidr,
@@ -35,6 +37,11 @@ static const GOptionEntry options[] = {
     "Image to launch (default: the latest Amazon Linux 2023)", "ID" },
   { "no-wait-ssh", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait_ssh,
     "Return once the instance runs, without waiting for SSH", NULL },
+  { "for", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_for,
+    "Launch the cheapest type that fits TARGET's jobs, with a volume sized for them (see ferry "
+    "plan; --instance-type and --volume-size still win; arguments after -- go to the plan's "
+    "snakemake)",
+    "TARGET" },
   { NULL }
 };
 
@@ -62,6 +69,34 @@ print_summary (FerryInvocation *inv, GPtrArray *created)
            hours);
 }
 
+/* --for: the plan's choice of type and volume, and the line that says what it costs. */
+static char *
+bootstrap_for (FerryInvocation *inv, const char *const *extra, char **out_type,
+               gint64 *out_volume, GCancellable *c, GError **error)
+{
+  g_autoptr(json_t) kept_spot = ferry_state_dup_setting (inv->state, "spot");
+  g_autoptr(FerryQuote) q = NULL;
+  FerryQuoteOptions qo = { 0 };
+
+  qo.arch = "x86_64"; /* the AMI bootstrap looks up */
+  qo.spot = opt_spot || json_is_true (kept_spot);
+  qo.max_hours = ferry_plan_max_hours (inv, opt_hours);
+  qo.volume_gb = opt_volume != G_MININT64 ? opt_volume : 0;
+  qo.instance_type = opt_type;
+  q = ferry_plan_quote (inv, (const char *const *) opt_for, extra, &qo, c, error);
+  if (q == NULL)
+    return NULL;
+  if (q->types_error != NULL && opt_type == NULL)
+    return (ferry_throw (error, FERRY_ERROR_FAILED, "listing the region's instance types: %s",
+                         q->types_error),
+            NULL);
+  if (q->chosen == NULL && opt_type == NULL)
+    return (ferry_quote_throw_none_fits (q, error), NULL);
+  *out_type = g_strdup (opt_type ? opt_type : q->chosen->type->name);
+  *out_volume = q->needs.volume_gb;
+  return ferry_plan_launch_line (q);
+}
+
 gboolean
 ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                          GError **error)
@@ -71,6 +106,10 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   g_autofree char *cidr = NULL;
   g_autofree char *kept_bucket = NULL;
   g_autoptr(json_t) kept_iam = NULL;
+  g_autofree char *launch_line = NULL;
+  g_autofree char *planned_type = NULL;
+  gint64 planned_volume = G_MININT64;
+  char **extra = ferry_split_double_dash (&argc, argv);
   FerryBootstrapOptions opts = { 0 };
   FerryResources res;
   GError *local_error = NULL;
@@ -100,14 +139,29 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
                                                                          : "max-hours",
                               opt_volume != G_MININT64 && opt_volume < 1 ? opt_volume : opt_hours);
 
+  if (opt_for != NULL)
+    {
+      /* Sized before anything is made: a target no type fits creates nothing. */
+      if (!ferry_invocation_open_state (inv, FALSE, FALSE, error))
+        return FALSE;
+      launch_line = bootstrap_for (inv, (const char *const *) extra, &planned_type, &planned_volume,
+                                   c, error);
+      if (launch_line == NULL)
+        return FALSE;
+    }
+  else if (extra != NULL)
+    return ferry_usage_error (context, error,
+                              "arguments after -- go to the plan's snakemake: they need --for TARGET");
+
   if (!ferry_resources_open (inv, error))
     return FALSE;
   kept_bucket = ferry_state_dup_setting_string (inv->state, "bucket");
   kept_iam = ferry_state_dup_setting (inv->state, "iam");
   opts.bucket = opt_bucket ? opt_bucket : kept_bucket;
   opts.iam = opt_iam || json_is_true (kept_iam);
-  if (!ferry_resources_launch_options (inv, &opts.launch, opt_type, opt_volume, opt_hours, opt_spot,
-                                       opt_ami, error))
+  if (!ferry_resources_launch_options (inv, &opts.launch, opt_type ? opt_type : planned_type,
+                                       opt_volume != G_MININT64 ? opt_volume : planned_volume,
+                                       opt_hours, opt_spot, opt_ami, error))
     return FALSE;
   cidr = ferry_resources_cidr (inv, opt_cidr, opt_allow_any, c, error);
   if (cidr == NULL)
@@ -121,6 +175,9 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   opts.wait_ssh = !opt_no_wait_ssh;
   opts.ssh_timeout_s = 600;
   opts.ssh_options = (const char *const *) inv->ssh_options;
+
+  if (launch_line != NULL && !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
+    g_print ("%s\n", launch_line);
 
   ferry_resources_init (inv, &res);
   if (!ferry_bootstrap (&res, &opts, &created, c, &local_error))

@@ -89,6 +89,21 @@ void ferry_plan_note_outside (char **outside);
 gboolean ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context,
                                    FerryRemote *remote, const char *via, GError **error);
 
+/* --- plan and bootstrap --for (builtin-plan.c) --- */
+typedef struct _FerryQuote FerryQuote;
+typedef struct _FerryQuoteOptions FerryQuoteOptions;
+/* The quote for TARGETS: snakemake's plan (the jobs the remote would run), its needs, and the
+ * region's types and prices (types kept a day in the state dir when it exists). */
+FerryQuote *ferry_plan_quote (FerryInvocation *inv, const char *const *targets,
+                              const char *const *extra, const FerryQuoteOptions *opts,
+                              GCancellable *c, GError **error);
+/* The one line bootstrap --for prints before it launches. */
+char *ferry_plan_launch_line (const FerryQuote *q);
+/* --arch is x86_64 or arm64 (usage error otherwise). */
+gboolean ferry_plan_options_check (GOptionContext *context, const char *arch, GError **error);
+/* The lifetime cap: the command line's, else the state's, else the default. */
+gint64 ferry_plan_max_hours (FerryInvocation *inv, gint64 cli);
+
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
                                  GError **error)
@@ -113,5 +128,6 @@ FERRY_BUILTIN (archive);
 FERRY_BUILTIN (push);
 FERRY_BUILTIN (pull);
 FERRY_BUILTIN (run);
+FERRY_BUILTIN (plan);
 
 G_END_DECLS

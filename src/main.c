@@ -40,6 +40,7 @@ static const FerryCommand commands[] = {
   { "push", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_push, "Send the workflow and a target's inputs to the remote" },
   { "pull", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_pull, "Bring a target's outputs back from the remote" },
   { "run", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_run, "Push, run snakemake remotely, and pull the outputs" },
+  { "plan", 0, ferry_builtin_plan, "What a target needs, and the cheapest instance types that fit" },
   { NULL },
 };
 

@@ -3,7 +3,8 @@
 # Snakemake calls log_handler(msg) with each of its records. This writes the structured ones ferry
 # needs as JSON lines to the file named by $FERRY_JOBS_FILE, so ferry never splits the human-readable
 # dry-run text:
-#   {"job": {"id": N, "rule": "...", "input": [...], "output": [...], "log": [...]}}  one per job
+#   {"job": {"id": N, "rule": "...", "input": [...], "output": [...], "log": [...],
+#            "threads": N, "resources": {"mem_mb": 1000, "mem": "10G", ...}}}        one per job
 #   {"sources": [...]}   at exit: the workflow's own files (snakefiles, scripts, conda envs,
 #                        config files, and what git tracks), as snakemake's --archive takes them
 # File names go through as they are (UTF-8, spaces, commas, quotes).
@@ -38,6 +39,31 @@ def _strings(values):
     return [str(v) for v in (values or [])]
 
 
+def _resources(values):
+    # Snakemake 7 and 8 pass a Resources namedlist; keep what JSON holds (numbers, strings: a
+    # "<TBD>" of snakemake 8's dry run stays a string) and drop the private _cores and _nodes.
+    out = {}
+    try:
+        items = list(values.items()) if values is not None else []
+    except Exception:
+        return out
+    for key, value in items:
+        key = str(key)
+        if key.startswith("_"):
+            continue
+        if isinstance(value, bool) or value is None:
+            continue
+        out[key] = value if isinstance(value, (int, float)) else str(value)
+    return out
+
+
+def _threads(value):
+    try:
+        return int(value)
+    except Exception:
+        return None
+
+
 def log_handler(msg):
     if msg.get("level") != "job_info":
         return
@@ -49,6 +75,8 @@ def log_handler(msg):
                 "input": _strings(msg.get("input")),
                 "output": _strings(msg.get("output")),
                 "log": _strings(msg.get("log")),
+                "threads": _threads(msg.get("threads")),
+                "resources": _resources(msg.get("resources")),
             }
         }
     )

@@ -34,6 +34,15 @@ ferry_aws_env (void)
   return env;
 }
 
+/* For optional calls: aws-cli's own retries (five tries of an HTTP 500 take seconds) are off. */
+static const char *const *
+aws_env_optional (void)
+{
+  static const char *const env[] = { "AWS_PAGER=", "AWS_CLI_AUTO_PROMPT=off", "AWS_MAX_ATTEMPTS=1",
+                                     NULL };
+  return env;
+}
+
 GStrv
 ferry_aws_argv (FerryAws *aws, const char *service, const char *operation,
                 const char *const *args)
@@ -175,8 +184,9 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
       FerryAwsErrorKind kind;
       int status = 0;
 
-      if (!ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, &err,
-                                &status, cancellable, error))
+      if (!ferry_spawn_capture ((const char *const *) argv,
+                                aws->optional ? aws_env_optional () : ferry_aws_env (), NULL, &out,
+                                &err, &status, cancellable, error))
         return NULL;
       g_atomic_int_inc (&aws->n_calls);
 
@@ -200,7 +210,8 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
       /* Throttling is retried for every call; a server error only for a call that changes nothing,
        * since a create that failed that way may still have happened. */
       if ((kind == FERRY_AWS_ERROR_THROTTLED
-           || (kind == FERRY_AWS_ERROR_TRANSIENT && !ferry_aws_operation_is_mutating (operation)))
+           || (kind == FERRY_AWS_ERROR_TRANSIENT && !aws->optional
+               && !ferry_aws_operation_is_mutating (operation)))
           && attempt < aws->max_attempts)
         {
           /* Full jitter: sleep a random time up to base * 2^attempt. */

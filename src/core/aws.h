@@ -27,6 +27,8 @@ typedef struct
   guint max_attempts;      /* throttling retries; default 6 */
   guint backoff_base_ms;   /* default 400, or $FERRY_AWS_BACKOFF_MS */
   gint n_calls;            /* calls actually run (atomic) */
+  gboolean optional;       /* a call whose failure only means "unknown" (the Pricing API): aws-cli
+                            * does not retry and a server error is not retried; throttling still is */
 } FerryAws;
 
 FerryAws *ferry_aws_new (const char *endpoint_url, const char *region, const char *profile);

@@ -2,6 +2,7 @@
  * by templates/snakemake-jobs.py), so file names with spaces, commas and quotes come through intact. */
 #include <glib/gstdio.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -144,6 +145,216 @@ string_array (json_t *obj, const char *key, guint line, GPtrArray *out, GError *
   return TRUE;
 }
 
+/* A number and the unit after it (spaces allowed between, nothing after). */
+static gboolean
+number_and_unit (const char *text, double *out_value, char **out_unit)
+{
+  g_autofree char *copy = g_strstrip (g_strdup (text ? text : ""));
+  char *end = NULL;
+  double v;
+
+  if (*copy == '\0' || !(g_ascii_isdigit (*copy) || *copy == '.'))
+    return FALSE;
+  v = g_ascii_strtod (copy, &end);
+  if (end == copy || !isfinite (v) || v < 0)
+    return FALSE;
+  while (g_ascii_isspace (*end))
+    end++;
+  *out_value = v;
+  *out_unit = g_ascii_strdown (end, -1);
+  return TRUE;
+}
+
+gboolean
+ferry_snakemake_parse_size_mb (const char *text, gint64 *out_mb)
+{
+  static const struct
+  {
+    const char *unit;
+    double bytes;
+  } units[] = {
+    { "", 1 },           { "b", 1 },           { "bytes", 1 },
+    { "k", 1e3 },        { "kb", 1e3 },        { "kib", 1024.0 },
+    { "m", 1e6 },        { "mb", 1e6 },        { "mib", 1048576.0 },
+    { "g", 1e9 },        { "gb", 1e9 },        { "gib", 1073741824.0 },
+    { "t", 1e12 },       { "tb", 1e12 },       { "tib", 1099511627776.0 },
+    { "p", 1e15 },       { "pb", 1e15 },       { "pib", 1125899906842624.0 },
+  };
+  g_autofree char *unit = NULL;
+  double v, mb;
+
+  if (!number_and_unit (text, &v, &unit))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+    if (g_str_equal (unit, units[i].unit))
+      {
+        mb = ceil (v * units[i].bytes / 1e6);
+        if (mb > (double) G_MAXINT64 / 2)
+          return FALSE;
+        *out_mb = (gint64) mb;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+ferry_snakemake_parse_runtime_min (const char *text, gint64 *out_min)
+{
+  static const struct
+  {
+    const char *unit;
+    double seconds;
+  } units[] = {
+    { "", 1 },          { "s", 1 },         { "sec", 1 },        { "secs", 1 },
+    { "second", 1 },    { "seconds", 1 },   { "m", 60 },         { "min", 60 },
+    { "mins", 60 },     { "minute", 60 },   { "minutes", 60 },   { "h", 3600 },
+    { "hour", 3600 },   { "hours", 3600 },  { "d", 86400 },      { "day", 86400 },
+    { "days", 86400 },  { "w", 604800 },    { "week", 604800 },  { "weeks", 604800 },
+  };
+  g_autofree char *unit = NULL;
+  double v, min;
+
+  if (!number_and_unit (text, &v, &unit))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+    if (g_str_equal (unit, units[i].unit))
+      {
+        min = ceil (v * units[i].seconds / 60);
+        if (min > (double) G_MAXINT64 / 2)
+          return FALSE;
+        *out_min = (gint64) min;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* Whole MB, rounded up; but a binary unit (mem_mib) rounds down, since snakemake derives mem_mib
+ * from mem_mb rounding up, and the two should agree. */
+static gint64
+mb_round (double mb, double unit_mb)
+{
+  if (unit_mb != floor (unit_mb))
+    return (gint64) floor (mb);
+  return (gint64) ceil (mb);
+}
+
+/* A resource value in MB: a number in `unit_mb` MB, or a string with its own unit (a bare number
+ * string is taken in `unit_mb` MB too, as snakemake's --resources mem_mb=... gives it). */
+static gboolean
+value_mb (json_t *v, double unit_mb, gint64 *out_mb)
+{
+  double x;
+
+  if (json_is_integer (v) || json_is_real (v))
+    {
+      x = json_number_value (v);
+      if (!isfinite (x) || x < 0 || x * unit_mb > (double) G_MAXINT64 / 2)
+        return FALSE;
+      *out_mb = mb_round (x * unit_mb, unit_mb);
+      return TRUE;
+    }
+  if (!json_is_string (v))
+    return FALSE;
+  if (g_regex_match_simple ("^\\s*[0-9]+(\\.[0-9]*)?\\s*$", json_string_value (v), 0, 0))
+    {
+      x = g_ascii_strtod (json_string_value (v), NULL);
+      if (!isfinite (x) || x * unit_mb > (double) G_MAXINT64 / 2)
+        return FALSE;
+      *out_mb = mb_round (x * unit_mb, unit_mb);
+      return TRUE;
+    }
+  return ferry_snakemake_parse_size_mb (json_string_value (v), out_mb);
+}
+
+/* The largest of a job's values for one quantity, given under any of its names ("mem", "mem_mb"...). */
+static gint64
+largest_mb (json_t *resources, const char *base)
+{
+  static const struct
+  {
+    const char *suffix;
+    double unit_mb;
+  } names[] = {
+    { "", 0 }, /* mem="100G": a size string; a bare number is bytes */
+    { "_mb", 1 },
+    { "_mib", 1.048576 },
+    { "_gb", 1000 },
+    { "_gib", 1073.741824 },
+    { "_tb", 1e6 },
+  };
+  gint64 best = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *key = g_strconcat (base, names[i].suffix, NULL);
+      json_t *v = json_object_get (resources, key);
+      gint64 mb = 0;
+      gboolean ok;
+
+      if (v == NULL)
+        continue;
+      if (names[i].unit_mb == 0)
+        ok = json_is_string (v) ? ferry_snakemake_parse_size_mb (json_string_value (v), &mb)
+                                : value_mb (v, 1e-6, &mb);
+      else
+        ok = value_mb (v, names[i].unit_mb, &mb);
+      if (ok)
+        best = MAX (best, mb);
+    }
+  return best;
+}
+
+static gint64
+count_value (json_t *v)
+{
+  double x;
+
+  if (json_is_integer (v))
+    return MAX (json_integer_value (v), 0);
+  if (json_is_real (v))
+    {
+      x = json_real_value (v);
+      return isfinite (x) && x > 0 && x < 1e6 ? (gint64) ceil (x) : 0;
+    }
+  if (json_is_string (v) && g_regex_match_simple ("^\\s*[0-9]{1,6}\\s*$", json_string_value (v), 0, 0))
+    return g_ascii_strtoll (json_string_value (v), NULL, 10);
+  return 0;
+}
+
+void
+ferry_snakemake_needs_add (FerryJobNeeds *needs, json_t *threads, json_t *resources)
+{
+  json_t *runtime;
+  gint64 n, mins = 0;
+
+  n = count_value (threads);
+  if (n > 0)
+    needs->threads = MAX (needs->threads, (guint) MIN (n, G_MAXINT32));
+  else
+    needs->threads = MAX (needs->threads, 1);
+  if (!json_is_object (resources))
+    return;
+  needs->mem_mb = MAX (needs->mem_mb, largest_mb (resources, "mem"));
+  n = largest_mb (resources, "disk");
+  if (n > 0 && needs->disk_mb <= G_MAXINT64 / 4 - n)
+    needs->disk_mb += n;
+  runtime = json_object_get (resources, "runtime");
+  if (json_is_string (runtime))
+    ferry_snakemake_parse_runtime_min (json_string_value (runtime), &mins);
+  else
+    value_mb (runtime, 1, &mins); /* a number: minutes, as snakemake counts them */
+  needs->runtime_min = MAX (needs->runtime_min, mins);
+  n = MAX (count_value (json_object_get (resources, "gpu")),
+           count_value (json_object_get (resources, "gpus")));
+  needs->gpus = MAX (needs->gpus, (guint) MIN (n, 1000));
+  n = count_value (json_object_get (resources, "nvidia_gpu"));
+  if (n > 0)
+    {
+      needs->gpus = MAX (needs->gpus, (guint) MIN (n, 1000));
+      needs->nvidia = TRUE;
+    }
+}
+
 FerryPlan *
 ferry_snakemake_plan_from_records (const char *records, gsize len, const char *workdir,
                                    FerryExistsFunc exists, gpointer user_data, GError **error)
@@ -158,6 +369,7 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
   g_autoptr(GPtrArray) sources = g_ptr_array_new ();
   g_autoptr(GHashTable) produced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   OrderedSet inputs, outputs, outside, workflow;
+  FerryJobNeeds needs = { 0 };
   const char *p = records, *end = records + len;
   guint line = 0, n_jobs = 0;
   FerryPlan *plan;
@@ -194,6 +406,8 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
               if (!string_array (job, "input", line, job_inputs, error)
                   || !string_array (job, "output", line, job_outputs, error))
                 return NULL;
+              ferry_snakemake_needs_add (&needs, json_object_get (job, "threads"),
+                                         json_object_get (job, "resources"));
               n_jobs++;
             }
           if (!string_array (root, "sources", line, sources, error))
@@ -245,6 +459,7 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
 
   plan = g_new0 (FerryPlan, 1);
   plan->n_jobs = n_jobs;
+  plan->needs = needs;
   plan->inputs = ordered_set_steal (&inputs);
   plan->outputs = ordered_set_steal (&outputs);
   plan->outside = ordered_set_steal (&outside);
@@ -342,7 +557,9 @@ ferry_snakemake_plan (const char *const *targets, const char *const *extra_args,
   records_path = g_build_filename (tmpdir, "jobs.jsonl", NULL);
   env_jobs = g_strconcat ("FERRY_JOBS_FILE=", records_path, NULL);
 
-  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--cores", "1", "--nocolor",
+  /* A dry run caps each job's threads at --cores: a large number lets the plan see what the rules
+   * ask for (arguments after -- may still set --cores). */
+  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--cores", FERRY_PLAN_CORES, "--nocolor",
                            "--log-handler-script", handler, NULL);
   if (extra_args != NULL)
     g_strv_builder_addv (b, (const char **) extra_args);

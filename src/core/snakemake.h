@@ -6,10 +6,24 @@
 
 G_BEGIN_DECLS
 
+/* The --cores of the plan's dry run, which caps each job's threads. */
+#define FERRY_PLAN_CORES "1024"
+
 /* `snakemake --version` as major.minor (and the whole string). Missing snakemake: "snakemake is not
  * installed". */
 gboolean ferry_snakemake_version (int *out_major, int *out_minor, char **out_version,
                                   GCancellable *cancellable, GError **error);
+
+/* What the jobs that would run ask for, from their threads and resources. */
+typedef struct
+{
+  guint threads;       /* the most threads a job asks for (as capped by the dry run's --cores) */
+  gint64 mem_mb;       /* the most memory a job asks for, MB (mem_mb, mem_mib, mem_gb, mem="100G"); 0: none */
+  gint64 disk_mb;      /* the sum of the jobs' disk (disk_mb, disk_gb, disk="1T"...), MB; 0: none */
+  gint64 runtime_min;  /* the longest runtime given, minutes; 0: none */
+  guint gpus;          /* the most GPUs a job asks for (gpu, gpus, nvidia_gpu) */
+  gboolean nvidia;     /* asked for as nvidia_gpu */
+} FerryJobNeeds;
 
 typedef struct
 {
@@ -18,6 +32,7 @@ typedef struct
   GStrv inputs;   /* existing inputs of those jobs that none of them makes (directories whole) */
   GStrv outputs;  /* what those jobs make (directory() outputs as the directory) */
   GStrv outside;  /* needed inputs outside the workflow directory (as snakemake names them) */
+  FerryJobNeeds needs;
 } FerryPlan;
 
 void ferry_plan_free (FerryPlan *plan);
@@ -43,6 +58,16 @@ typedef gboolean (*FerryExistsFunc) (const char *path, gpointer user_data);
 FerryPlan *ferry_snakemake_plan_from_records (const char *records, gsize len, const char *workdir,
                                               FerryExistsFunc exists, gpointer user_data,
                                               GError **error);
+
+/* Snakemake's resource values. A size ("100G", "1.5 TB", "500MiB"; a bare number is bytes, as
+ * snakemake reads mem="...") in MB, rounded up. */
+gboolean ferry_snakemake_parse_size_mb (const char *text, gint64 *out_mb);
+/* A runtime string ("90m", "2h", "1.5 days"; a bare number is seconds, as snakemake reads it) in
+ * minutes, rounded up. */
+gboolean ferry_snakemake_parse_runtime_min (const char *text, gint64 *out_min);
+/* Folds one job's "threads" and "resources" record members into `needs`: memory, runtime and GPUs
+ * as the largest, disk as the sum. Values that are not understood ("<TBD>") are left out. */
+void ferry_snakemake_needs_add (FerryJobNeeds *needs, json_t *threads, json_t *resources);
 
 /* The most telling line(s) of snakemake's stderr: its error line and what follows it. */
 char *ferry_snakemake_error_summary (const char *err);
