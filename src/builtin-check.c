@@ -229,6 +229,19 @@ print_check (Check *check, guint *n_failed, GString *fixes)
     }
 }
 
+static char *opt_host;
+static char *opt_remote_dir;
+static gboolean opt_instance;
+static gboolean opt_slurm;
+
+static const GOptionEntry options[] = {
+  { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Check this remote (snakemake, SLURM, disk, shell) instead of this machine", "[USER@]HOST" },
+  { "instance", 0, 0, G_OPTION_ARG_NONE, &opt_instance, "Check the deployment's instance instead of this machine", NULL },
+  { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "The remote directory whose free space counts (default ~/ferry/NAME)", "DIR" },
+  { "slurm", 0, 0, G_OPTION_ARG_NONE, &opt_slurm, "With --host or --instance: SLURM is essential (for run --slurm)", NULL },
+  { NULL }
+};
+
 static void
 check_clear (Check *check)
 {
@@ -251,13 +264,22 @@ ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *
       context,
       "Check what ferry needs: the AWS CLI (v1 or v2), a region, working credentials\n"
       "(sts get-caller-identity), private ~/.aws/config and ~/.aws/credentials, snakemake,\n"
-      "and ssh. One line per item; exit 1 when something essential is missing.");
-  if (!ferry_option_context_parse (context, NULL, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
-                                   error))
+      "and ssh. One line per item; exit 1 when something essential is missing.\n"
+      "With --host or --instance, the remote instead: snakemake (and --slurm or the executor\n"
+      "plugin), sbatch, squeue, sinfo and scancel, the default partition, free space, the login shell.");
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT,
+                                   c, error))
     return FALSE;
   if (argc > 1)
     return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry check --help)",
                               argv[1]);
+  if (opt_host != NULL && opt_instance)
+    return ferry_usage_error (context, error, "--host and --instance exclude each other");
+  if ((opt_slurm || opt_remote_dir != NULL) && opt_host == NULL && !opt_instance)
+    return ferry_usage_error (context, error, "--%s goes with --host or --instance",
+                              opt_slurm ? "slurm" : "remote-dir");
+  if (opt_host != NULL || opt_instance)
+    return ferry_check_remote (inv, opt_host, opt_remote_dir, opt_slurm, c, error);
 
   /* The state only adds settings (endpoint, region, profile): a bad one is reported, not fatal. */
   if (!ferry_invocation_open_state (inv, FALSE, FALSE, &state_error))

@@ -103,6 +103,10 @@ char *ferry_plan_launch_line (const FerryQuote *q);
 gboolean ferry_plan_options_check (GOptionContext *context, const char *arch, GError **error);
 /* The lifetime cap: the command line's, else the state's, else the default. */
 gint64 ferry_plan_max_hours (FerryInvocation *inv, gint64 cli);
+/* check --host HOST / --instance (builtin-check-remote.c): the remote's snakemake, SLURM, disk and
+ * login shell, one line each; with slurm, SLURM is essential. */
+gboolean ferry_check_remote (FerryInvocation *inv, const char *host, const char *remote_dir,
+                             gboolean slurm, GCancellable *c, GError **error);
 
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \

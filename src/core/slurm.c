@@ -477,3 +477,192 @@ ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeou
         return FALSE;
     }
 }
+
+/* --- check --host ------------------------------------------------------------------------------ */
+
+static void
+partition_free (gpointer p)
+{
+  FerrySlurmPartition *part = p;
+
+  g_free (part->name);
+  g_free (part->avail);
+  g_free (part->time_limit);
+  g_free (part);
+}
+
+void
+ferry_remote_report_clear (FerryRemoteReport *report)
+{
+  g_clear_pointer (&report->login_shell, g_free);
+  ferry_slurm_probe_clear (&report->probe);
+  g_clear_pointer (&report->sinfo_line, g_free);
+  g_clear_pointer (&report->squeue_line, g_free);
+  g_clear_pointer (&report->sbatch_line, g_free);
+  g_clear_pointer (&report->scancel_line, g_free);
+  g_clear_pointer (&report->partitions, g_ptr_array_unref);
+  g_clear_pointer (&report->dir, g_free);
+}
+
+/* Each SLURM command is asked something harmless; its status and first lines come back prefixed by
+ * its name. sbatch --test-only submits nothing. One line: any login shell hands it to /bin/sh. */
+#define ASK(cmd, what, lines)                                                                       \
+  "if command -v " cmd " >/dev/null 2>&1; then o=$(" what " 2>&1); echo \"" cmd ".rc=$?\"; "       \
+  "printf '%s\\n' \"$o\" | head -n " lines " | sed 's/^/" cmd ": /'; fi; "
+
+char *
+ferry_remote_report_script (const char *remote_dir)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autoptr(GString) path = g_string_new (NULL);
+
+  g_string_append (s, "u=$(id -un); echo \"shell=$(getent passwd \"$u\" 2>/dev/null | cut -d: -f7)\"; "
+                      "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "
+                      "for c in sbatch squeue scancel sinfo; do "
+                      "echo \"$c=$(command -v $c 2>/dev/null)\"; done; "
+                      ASK ("sinfo", "sinfo -h -o '%P|%a|%l|%D|%C'", "200")
+                      ASK ("squeue", "squeue -h -u \"$u\" -o %i", "1")
+                      ASK ("sbatch", "sbatch --test-only -o /dev/null --wrap true", "1")
+                      ASK ("scancel", "scancel --version", "1")
+                      "d=");
+  /* Quoted on its own: the word must follow d= with no space. */
+  ferry_remote_cmd_path (path, remote_dir);
+  g_string_append (s, path->str);
+  g_string_append (s, "; e=; until [ -d \"$d\" ]; do e=1; d=$(dirname \"$d\"); done; "
+                      "echo \"dir=$d\"; echo \"dirup=$e\"; "
+                      "df -Pk \"$d\" 2>/dev/null | tail -n 1 | sed 's/^/df: /'; "
+                      "case \"$v\" in ''|[1-7].*) ;; *) echo '--help--'; snakemake --help 2>/dev/null ;; "
+                      "esac; true");
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static void
+set_line (char **slot, const char *line)
+{
+  if (*slot == NULL)
+    *slot = g_strdup (line);
+}
+
+static FerrySlurmPartition *
+partition_parse (const char *line)
+{
+  g_auto(GStrv) f = g_strsplit (line, "|", 5);
+  FerrySlurmPartition *p;
+  g_auto(GStrv) cpus = NULL;
+  gsize n;
+
+  if (g_strv_length (f) != 5 || *f[0] == '\0')
+    return NULL;
+  p = g_new0 (FerrySlurmPartition, 1);
+  n = strlen (f[0]);
+  p->is_default = f[0][n - 1] == '*';
+  p->name = g_strndup (f[0], p->is_default ? n - 1 : n);
+  p->avail = g_strdup (f[1]);
+  p->time_limit = g_strdup (f[2]);
+  p->nodes = (guint) g_ascii_strtoull (f[3], NULL, 10);
+  /* %C: allocated/idle/other/total */
+  cpus = g_strsplit (f[4], "/", 4);
+  if (g_strv_length (cpus) == 4)
+    {
+      p->cpus_idle = (guint) g_ascii_strtoull (cpus[1], NULL, 10);
+      p->cpus_total = (guint) g_ascii_strtoull (cpus[3], NULL, 10);
+    }
+  return p;
+}
+
+gboolean
+ferry_remote_report_parse (const char *out, FerryRemoteReport *report, GError **error)
+{
+  const char *help = strstr (out, "--help--\n");
+  g_autofree char *head = help ? g_strndup (out, (gsize) (help - out)) : g_strdup (out);
+  g_auto(GStrv) lines = g_strsplit (head, "\n", -1);
+  struct
+  {
+    const char *name;
+    int *rc;
+    char **line;
+  } cmds[] = {
+    { "sinfo", &report->sinfo_rc, &report->sinfo_line },
+    { "squeue", &report->squeue_rc, &report->squeue_line },
+    { "sbatch", &report->sbatch_rc, &report->sbatch_line },
+    { "scancel", &report->scancel_rc, &report->scancel_line },
+  };
+
+  ferry_remote_report_clear (report);
+  report->sinfo_rc = report->squeue_rc = report->sbatch_rc = report->scancel_rc = -1;
+  report->dir_avail_kb = -1;
+  report->partitions = g_ptr_array_new_with_free_func (partition_free);
+  if (!ferry_slurm_probe_parse (out, &report->probe, error))
+    return FALSE;
+  for (char **l = lines; *l; l++)
+    {
+      if (g_str_has_prefix (*l, "shell=") && (*l)[6] != '\0')
+        set_line (&report->login_shell, *l + 6);
+      else if (g_str_has_prefix (*l, "dir="))
+        set_line (&report->dir, *l + 4);
+      else if (g_str_has_prefix (*l, "dirup="))
+        report->dir_is_parent = (*l)[6] != '\0';
+      else if (g_str_has_prefix (*l, "df: "))
+        {
+          g_auto(GStrv) f = g_strsplit_set (*l + 4, " \t", -1);
+          guint k = 0;
+          /* Filesystem 1024-blocks Used Available Capacity Mounted-on */
+          for (char **w = f; *w; w++)
+            if (**w != '\0' && ++k == 4)
+              report->dir_avail_kb = g_ascii_strtoll (*w, NULL, 10);
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (cmds); i++)
+        {
+          g_autofree char *rc = g_strconcat (cmds[i].name, ".rc=", NULL);
+          g_autofree char *pre = g_strconcat (cmds[i].name, ": ", NULL);
+
+          if (g_str_has_prefix (*l, rc))
+            *cmds[i].rc = (int) g_ascii_strtoll (*l + strlen (rc), NULL, 10);
+          else if (g_str_has_prefix (*l, pre))
+            {
+              const char *text = *l + strlen (pre);
+
+              /* sbatch prefixes its own messages with "sbatch: ". */
+              if (g_str_has_prefix (text, pre))
+                text += strlen (pre);
+              set_line (cmds[i].line, text);
+              if (cmds[i].rc == &report->sinfo_rc)
+                {
+                  FerrySlurmPartition *p = partition_parse (text);
+                  if (p != NULL)
+                    g_ptr_array_add (report->partitions, p);
+                }
+            }
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+ferry_remote_report (FerryRemote *remote, const char *remote_dir, FerryRemoteReport *report,
+                     GCancellable *cancellable, GError **error)
+{
+  g_autofree char *script = ferry_remote_report_script (remote_dir);
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GBytes) out = NULL;
+  g_autofree char *text = NULL;
+
+  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
+  ferry_remote_cmd_word (cmd, script);
+  if (!ferry_remote_capture (remote, cmd->str, &out, NULL, cancellable, error))
+    return FALSE;
+  text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  return ferry_remote_report_parse (text, report, error);
+}
+
+const FerrySlurmPartition *
+ferry_remote_report_default_partition (const FerryRemoteReport *report)
+{
+  for (guint i = 0; report->partitions != NULL && i < report->partitions->len; i++)
+    {
+      const FerrySlurmPartition *p = g_ptr_array_index (report->partitions, i);
+      if (p->is_default)
+        return p;
+    }
+  return NULL;
+}

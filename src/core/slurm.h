@@ -93,3 +93,44 @@ gboolean ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, gui
                                   guint *out_cancelled, GCancellable *cancellable, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* --- what `check --host` learns about a remote --------------------------------------------- */
+
+typedef struct
+{
+  char *name;
+  gboolean is_default; /* sinfo marks it with '*' */
+  char *avail;         /* up, down, drain, inact */
+  char *time_limit;    /* as sinfo prints it: 1:00:00, 2-00:00:00, infinite */
+  guint nodes;
+  guint cpus_idle, cpus_total;
+} FerrySlurmPartition;
+
+typedef struct
+{
+  char *login_shell;     /* from the passwd entry, or NULL */
+  FerrySlurmProbe probe; /* snakemake and where SLURM's commands are */
+  /* Each SLURM command's exit status when asked something (-1: not asked) and its first line. */
+  int sinfo_rc, squeue_rc, sbatch_rc, scancel_rc;
+  char *sinfo_line, *squeue_line, *sbatch_line, *scancel_line;
+  GPtrArray *partitions; /* FerrySlurmPartition, as sinfo lists them */
+  char *dir;             /* the remote dir, or its nearest existing parent */
+  gboolean dir_is_parent;
+  gint64 dir_avail_kb;   /* free space there; -1 unknown */
+} FerryRemoteReport;
+
+void ferry_remote_report_clear (FerryRemoteReport *report);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FerryRemoteReport, ferry_remote_report_clear)
+
+/* The /bin/sh script (one line) that answers for `check --host`, for remote_dir. */
+char *ferry_remote_report_script (const char *remote_dir);
+gboolean ferry_remote_report_parse (const char *out, FerryRemoteReport *report, GError **error);
+/* Runs the script on the remote and parses its answer. */
+gboolean ferry_remote_report (FerryRemote *remote, const char *remote_dir, FerryRemoteReport *report,
+                              GCancellable *cancellable, GError **error);
+/* The default partition (marked by sinfo), or NULL. */
+const FerrySlurmPartition *ferry_remote_report_default_partition (const FerryRemoteReport *report);
+
+G_END_DECLS
