@@ -84,7 +84,10 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                                          "outputs, and exit with snakemake's status. Arguments after -- go to snakemake.");
   /* What follows `--` is snakemake's, untouched by option parsing. */
   extra = ferry_split_double_dash (&argc, argv);
+  g_option_context_add_group (context, ferry_run_slurm_group ());
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
+    return FALSE;
+  if (!ferry_run_slurm_check (context, error))
     return FALSE;
   if (argc < 2)
     return ferry_usage_error (context, error, "run needs at least one TARGET (see ferry run --help)");
@@ -122,6 +125,18 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   g_strv_builder_add (sm, "--");
   g_strv_builder_addv (sm, (const char **) argv + 1);
   sm_argv = g_strv_builder_end (sm);
+  /* --slurm on a login node: the flags for its snakemake, asked before anything is pushed. */
+  if (ferry_run_slurm_enabled () && (inv->dry_run || opt_host != NULL))
+    {
+      GStrv with = ferry_run_slurm_argv (remote, (const char *const *) sm_argv, inv->dry_run, c, error);
+      if (with == NULL)
+        {
+          ferry_remote_close (remote);
+          return FALSE;
+        }
+      g_strfreev (g_steal_pointer (&sm_argv));
+      sm_argv = with;
+    }
   if (inv->dry_run)
     {
       g_autofree char *shown = ferry_argv_display ((const char *const *) sm_argv);
@@ -153,6 +168,18 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     {
       ferry_remote_close (remote);
       return FALSE;
+    }
+  /* --slurm on the instance (one that runs SLURM): asked once it is ready. */
+  if (ferry_run_slurm_enabled () && opt_host == NULL)
+    {
+      GStrv with = ferry_run_slurm_argv (remote, (const char *const *) sm_argv, FALSE, c, error);
+      if (with == NULL)
+        {
+          ferry_remote_close (remote);
+          return FALSE;
+        }
+      g_strfreev (g_steal_pointer (&sm_argv));
+      sm_argv = with;
     }
   logs = ferry_state_path (inv->state, "logs");
   if (g_mkdir_with_parents (logs, 0700) != 0)

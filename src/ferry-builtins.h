@@ -108,6 +108,15 @@ gint64 ferry_plan_max_hours (FerryInvocation *inv, gint64 cli);
 gboolean ferry_check_remote (FerryInvocation *inv, const char *host, const char *remote_dir,
                              gboolean slurm, GCancellable *c, GError **error);
 
+/* run --slurm (builtin-run-slurm.c): the option group, its usage checks, and the snakemake argv
+ * (`snakemake --cores N ...`) with the flags the remote's snakemake needs put after --cores N. With
+ * dry_run, nothing is asked of the remote. */
+GOptionGroup *ferry_run_slurm_group (void);
+gboolean ferry_run_slurm_enabled (void);
+gboolean ferry_run_slurm_check (GOptionContext *context, GError **error);
+GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
+                            GCancellable *c, GError **error);
+
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
                                  GError **error)

@@ -19,22 +19,6 @@ sshd_start
 remote_setup_host
 export USER="${USER:-$(id -un)}"
 
-# --- the cluster itself: snakemake --slurm straight on it --------------------------------------------
-mkdir -p "$TEST_TMP/direct"
-cp "$FERRY_SOURCE_DIR/tests/data/slurm/Snakefile" "$TEST_TMP/direct/"
-cd "$TEST_TMP/direct"
-expect_exit 0 snakemake --slurm --jobs 3 --max-status-checks-per-second 1
-for i in 0 1 2; do assert_file_has_content "out/$i.txt" '^job=[0-9]+$'; done
-assert_eq "$(sort -u out/*.txt | wc -l)" 3 "distinct SLURM jobs"
-slurm_assert_queue_empty
-ok "snakemake --slurm runs 3 jobs on the test cluster, each in a SLURM job of its own"
-
-# The login node (the loopback sshd) sees the same cluster.
-expect_exit 0 ssh -i "$TEST_TMP/id_ferry" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -p "$SSHD_PORT" "$SSH_USER@127.0.0.1" "sinfo -h -o '%P %a'"
-assert_file_has_content "$TEST_TMP/out" "^$SLURM_PARTITION\* up"
-ok "the login node's ssh sessions see the cluster"
-
 # --- ferry check --host ---------------------------------------------------------------------------
 cd "$TEST_TMP"
 expect_exit 0 ferry check "${REMOTE_OPTS[@]}" --slurm
@@ -77,5 +61,63 @@ ok "check --host works for a tcsh login shell"
 expect_exit 2 ferry check --slurm
 assert_one_error_line
 ok "check --slurm without a remote is a usage error"
+
+# --- ferry run --slurm ----------------------------------------------------------------------------
+mkdir -p "$TEST_TMP/wf"
+cp "$FERRY_SOURCE_DIR/tests/data/slurm/Snakefile" "$TEST_TMP/wf/"
+cd "$TEST_TMP/wf"
+R="$TEST_TMP/remote"
+
+expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --jobs 3 all
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "--jobs goes with --slurm"
+expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --slurm --slurm-resources mem_mb all
+assert_one_error_line
+expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --slurm --partition 'a;b' all
+assert_one_error_line
+expect_exit 0 ferry run --dry-run "${REMOTE_OPTS[@]}" --slurm --jobs 3 --partition p1 \
+    --slurm-resources runtime=30 all
+grep -F "would run there: snakemake --cores all --default-resources 'slurm_partition='\''p1'\''' runtime=30 --slurm --jobs 3 --max-status-checks-per-second 1 -- all" \
+    "$TEST_TMP/out" >/dev/null || { cat "$TEST_TMP/out" >&2; fatal "dry run: not the SLURM flags"; }
+ok "run --slurm: usage errors, and the flags a dry run shows"
+
+expect_exit 0 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$R" --slurm --jobs 3 all
+for i in 0 1 2; do
+    assert_file_has_content "out/$i.txt" '^job=[0-9]+$'
+    cmp "out/$i.txt" "$R/out/$i.txt" || fatal "out/$i.txt did not come home"
+done
+assert_eq "$(sort -u out/*.txt | wc -l)" 3 "distinct SLURM jobs"
+assert_file_has_content "$TEST_TMP/out" "submitted with SLURM jobid"
+snakemake -n --cores 1 all >"$TEST_TMP/n" 2>&1
+assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
+slurm_assert_queue_empty "the queue after run --slurm"
+ok "run --slurm: 3 jobs, each in a SLURM job of its own; the outputs come home; the queue is empty"
+
+# --- bad input --------------------------------------------------------------------------------------
+rm -rf out
+expect_exit 1 ferry run "${NOSLURM_OPTS[@]}" --remote-dir "$R.noslurm" --slurm all
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "^error: sbatch is not found on 127.0.0.1: --slurm needs a SLURM login node"
+assert_not_exists "$R.noslurm"
+ok "run --slurm without sbatch on the remote: one clear line, nothing pushed"
+
+mkdir -p "$TEST_TMP/old-snakemake"
+cat >"$TEST_TMP/old-snakemake/snakemake" <<'STUB'
+#!/bin/sh
+# An old snakemake: only its version matters here.
+case "$1" in --version) echo 7.18.2 ;; *) echo "snakemake 7.18.2 stub" >&2; exit 1 ;; esac
+STUB
+chmod +x "$TEST_TMP/old-snakemake/snakemake"
+OLD_KEY=$(slurm_key_with_path "$TEST_TMP/old-snakemake:/usr/local/bin:/usr/bin:/bin" old)
+expect_exit 1 ferry run --host "$SSH_USER@127.0.0.1" --ssh-option "Port=$SSHD_PORT" \
+    --ssh-option "IdentityFile=$OLD_KEY" --ssh-option IdentitiesOnly=yes --remote-dir "$R.old" --slurm all
+assert_one_error_line
+assert_file_has_content "$TEST_TMP/err" "^error: snakemake 7\.18\.2 on 127\.0\.0\.1 cannot submit to SLURM \(--slurm needs 7\.19 or later\)"
+ok "run --slurm with snakemake 7.18 on the remote: one clear line"
+
+expect_exit 1 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$R.part" --slurm --partition no_such_partition all
+assert_file_has_content "$TEST_TMP/out" "invalid partition"
+slurm_assert_queue_empty "the queue after a refused partition"
+ok "run --slurm --partition unknown: SLURM's own error, exit 1, nothing queued"
 
 done_testing

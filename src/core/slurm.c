@@ -2,7 +2,6 @@
  * run's jobs in squeue (never sacct: it fails where accounting is off). */
 #include "slurm.h"
 
-#include <poll.h>
 #include <string.h>
 
 void
@@ -419,22 +418,6 @@ ferry_slurm_queue_describe (const FerrySlurmQueue *queue)
                           queue->running, queue->done);
 }
 
-/* Waits ms milliseconds, or less when cancelled. */
-static gboolean
-slurm_sleep (guint ms, GCancellable *cancellable, GError **error)
-{
-  struct pollfd pfd = { .fd = g_cancellable_get_fd (cancellable), .events = POLLIN };
-
-  if (pfd.fd >= 0)
-    {
-      poll (&pfd, 1, (int) ms);
-      g_cancellable_release_fd (cancellable);
-    }
-  else
-    poll (NULL, 0, (int) ms);
-  return !g_cancellable_set_error_if_cancelled (cancellable, error);
-}
-
 gboolean
 ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeout_s,
                          guint *out_cancelled, GCancellable *cancellable, GError **error)
@@ -473,7 +456,7 @@ ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeou
             }
         }
       first = FALSE;
-      if (!slurm_sleep (500, cancellable, error))
+      if (!ferry_sleep (500, cancellable, error))
         return FALSE;
     }
 }

@@ -1,0 +1,98 @@
+/* ferry run --slurm: the SLURM options of run, and the snakemake flags the remote's version needs. */
+#include "ferry-builtins.h"
+#include "core/slurm.h"
+
+static gboolean opt_slurm;
+static int opt_jobs;
+static char *opt_partition;
+static char *opt_account;
+static char **opt_resources;
+
+static GOptionEntry slurm_entries[] = {
+  { "slurm", 0, 0, G_OPTION_ARG_NONE, &opt_slurm, "Submit the jobs to SLURM from the remote (a login node)", NULL },
+  { "jobs", 0, 0, G_OPTION_ARG_INT, &opt_jobs, "SLURM jobs at once (default 100)", "N" },
+  { "partition", 0, 0, G_OPTION_ARG_STRING, &opt_partition, "SLURM partition (default: the cluster's default)", "P" },
+  { "account", 0, 0, G_OPTION_ARG_STRING, &opt_account, "SLURM account (default: none passed)", "A" },
+  { "slurm-resources", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_resources, "A default resource for every job, e.g. mem_mb=4000 or runtime=60 (repeatable)", "KEY=VALUE" },
+  { NULL }
+};
+
+GOptionGroup *
+ferry_run_slurm_group (void)
+{
+  GOptionGroup *group = g_option_group_new ("slurm", "SLURM options (run on a cluster's login node):",
+                                            "Show the SLURM options", NULL, NULL);
+
+  g_option_group_add_entries (group, slurm_entries);
+  return group;
+}
+
+gboolean
+ferry_run_slurm_enabled (void)
+{
+  return opt_slurm;
+}
+
+static void
+slurm_options (FerrySlurmOptions *o)
+{
+  o->jobs = opt_jobs > 0 ? (guint) opt_jobs : 0;
+  o->partition = g_strdup (opt_partition);
+  o->account = g_strdup (opt_account);
+  o->resources = g_strdupv (opt_resources);
+}
+
+gboolean
+ferry_run_slurm_check (GOptionContext *context, GError **error)
+{
+  g_auto(FerrySlurmOptions) o = { 0 };
+  g_autoptr(GError) local_error = NULL;
+  const char *stray = opt_jobs ? "--jobs"
+                      : opt_partition ? "--partition"
+                      : opt_account ? "--account"
+                      : opt_resources ? "--slurm-resources"
+                                      : NULL;
+
+  if (!opt_slurm && stray != NULL)
+    return ferry_usage_error (context, error, "%s goes with --slurm", stray);
+  if (opt_jobs < 0 || opt_jobs > 100000)
+    return ferry_usage_error (context, error, "--jobs takes a number from 1 to 100000, not %d", opt_jobs);
+  slurm_options (&o);
+  if (!ferry_slurm_options_check (&o, &local_error))
+    return ferry_usage_error (context, error, "%s", local_error->message);
+  return TRUE;
+}
+
+GStrv
+ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
+                      GCancellable *c, GError **error)
+{
+  g_auto(FerrySlurmOptions) o = { 0 };
+  g_auto(FerrySlurmProbe) probe = { 0 };
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) flags = NULL;
+  guint i;
+
+  slurm_options (&o);
+  if (dry_run)
+    {
+      /* Nothing is asked of the remote: show what snakemake 7.19+ would get. */
+      probe.snakemake_version = g_strdup ("7.19");
+      probe.major = 7;
+      probe.minor = 19;
+      probe.sbatch = g_strdup ("sbatch");
+      probe.squeue = g_strdup ("squeue");
+      probe.scancel = g_strdup ("scancel");
+    }
+  else if (!ferry_slurm_probe (remote, &probe, c, error))
+    return NULL;
+  flags = ferry_slurm_snakemake_args (&o, &probe, remote->host, error);
+  if (flags == NULL)
+    return NULL;
+  /* After `snakemake --cores N`, before the user's arguments (which win) and `-- TARGET...`. */
+  for (i = 0; sm_argv[i] != NULL && i < 3; i++)
+    g_strv_builder_add (b, sm_argv[i]);
+  g_strv_builder_addv (b, (const char **) flags);
+  g_strv_builder_addv (b, (const char **) sm_argv + i);
+  return g_strv_builder_end (b);
+}
