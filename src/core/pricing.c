@@ -104,9 +104,9 @@ type_from_aws (json_t *t)
       if (g_strcmp0 (json_string_value (json_object_get (g, "Manufacturer")), "NVIDIA") == 0)
         it->nvidia = TRUE;
     }
-  /* A GpuInfo without a count still has a GPU. */
+  /* A share of a GPU (GpuInfo with no whole one) fits neither a CPU job nor a GPU one. */
   if (it->gpus == 0 && json_is_object (json_object_get (t, "GpuInfo")))
-    it->gpus = 1;
+    it->accelerators = TRUE;
   return it;
 }
 
