@@ -2,6 +2,8 @@
 #include "ferry-builtins.h"
 #include "core/slurm.h"
 
+#include <string.h>
+
 static gboolean opt_slurm;
 static int opt_jobs;
 static char *opt_partition;
@@ -63,6 +65,49 @@ ferry_run_slurm_check (GOptionContext *context, GError **error)
   return TRUE;
 }
 
+/* The probe runs in a thread of its own while the local snakemake computes the DAG: the remote
+ * snakemake's start-up (a second or more on a busy login node) then costs nothing. */
+typedef struct
+{
+  FerryRemote *remote;
+  GCancellable *cancellable;
+  FerrySlurmProbe probe;
+  GError *error;
+  gboolean ok;
+} ProbeTask;
+
+static GThread *probe_thread;
+static ProbeTask probe_task;
+
+static gpointer
+probe_in_thread (gpointer data)
+{
+  ProbeTask *t = data;
+
+  t->ok = ferry_slurm_probe (t->remote, &t->probe, t->cancellable, &t->error);
+  return NULL;
+}
+
+void
+ferry_run_slurm_probe_start (FerryRemote *remote, GCancellable *c)
+{
+  if (!opt_slurm || probe_thread != NULL)
+    return;
+  probe_task.remote = remote;
+  probe_task.cancellable = c;
+  probe_thread = g_thread_new ("slurm-probe", probe_in_thread, &probe_task);
+}
+
+void
+ferry_run_slurm_probe_finish (void)
+{
+  if (probe_thread == NULL)
+    return;
+  g_thread_join (g_steal_pointer (&probe_thread));
+  g_clear_error (&probe_task.error);
+  ferry_slurm_probe_clear (&probe_task.probe);
+}
+
 GStrv
 ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
                       GCancellable *c, GError **error)
@@ -74,7 +119,18 @@ ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean 
   guint i;
 
   slurm_options (&o);
-  if (dry_run)
+  if (probe_thread != NULL)
+    {
+      g_thread_join (g_steal_pointer (&probe_thread));
+      if (!probe_task.ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&probe_task.error));
+          return NULL;
+        }
+      probe = probe_task.probe;
+      memset (&probe_task.probe, 0, sizeof probe_task.probe);
+    }
+  else if (dry_run)
     {
       /* Nothing is asked of the remote: show what snakemake 7.19+ would get. */
       probe.snakemake_version = g_strdup ("7.19");

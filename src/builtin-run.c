@@ -115,9 +115,14 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   /* The handshake overlaps snakemake's dry run. */
   if (!inv->dry_run)
     ferry_remote_connect_early (remote);
+  if (!inv->dry_run && opt_host != NULL)
+    ferry_run_slurm_probe_start (remote, c);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, (const char *const *) extra, c, error);
   if (plan == NULL)
-    return FALSE;
+    {
+      ferry_run_slurm_probe_finish ();
+      return FALSE;
+    }
   ferry_plan_note_outside (plan->outside);
   g_strv_builder_add_many (sm, "snakemake", "--cores", opt_cores ? opt_cores : "all", NULL);
   if (extra != NULL)
@@ -164,7 +169,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                   ps.files_total, ps.bytes_sent, ps.compression ? ps.compression : "none", remote->host, dir,
                   remote->s3_bucket ? " through s3://" : "", remote->s3_bucket ? remote->s3_bucket : "");
     }
-  if (!ferry_remote_wait_ready (remote, opt_ready_timeout, c, error))
+  /* With --slurm on a --host, the probe already found snakemake there. */
+  if (!(ferry_run_slurm_enabled () && opt_host != NULL)
+      && !ferry_remote_wait_ready (remote, opt_ready_timeout, c, error))
     {
       ferry_remote_close (remote);
       return FALSE;

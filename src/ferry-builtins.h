@@ -114,6 +114,10 @@ gboolean ferry_check_remote (FerryInvocation *inv, const char *host, const char 
 GOptionGroup *ferry_run_slurm_group (void);
 gboolean ferry_run_slurm_enabled (void);
 gboolean ferry_run_slurm_check (GOptionContext *context, GError **error);
+/* Starts asking the remote (in a thread) while the local DAG is computed; the argv call waits. */
+void ferry_run_slurm_probe_start (FerryRemote *remote, GCancellable *c);
+/* Waits for that thread and drops its answer (the run failed before it needed it). */
+void ferry_run_slurm_probe_finish (void);
 GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
                             GCancellable *c, GError **error);
 
