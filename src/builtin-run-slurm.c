@@ -152,3 +152,73 @@ ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean 
   g_strv_builder_addv (b, (const char **) sm_argv + i);
   return g_strv_builder_end (b);
 }
+
+/* While the run is followed, a thread asks squeue every few seconds (over the same connection) and
+ * prints the run's counts when they change. */
+typedef struct
+{
+  FerryRemote *remote;
+  char *remote_dir;
+  char *log_path;
+  GCancellable *stop;
+  char *last; /* the last line printed */
+} QueueWatch;
+
+static GThread *watch_thread;
+static QueueWatch watch;
+
+/* Asks once; prints the counts when the run has submitted jobs and they changed. */
+static void
+watch_look (QueueWatch *w, GCancellable *c)
+{
+  FerrySlurmQueue q;
+  g_autofree char *line = NULL;
+
+  /* A failed look (the link dropped) is tried again at the next tick. */
+  if (!ferry_slurm_queue (w->remote, w->remote_dir, w->log_path, &q, NULL, c, NULL))
+    return;
+  line = ferry_slurm_queue_describe (&q);
+  if (q.submitted == 0 || g_strcmp0 (line, w->last) == 0)
+    return;
+  g_printerr ("%s\n", line);
+  g_free (w->last);
+  w->last = g_steal_pointer (&line);
+}
+
+static gpointer
+watch_queue (gpointer data)
+{
+  QueueWatch *w = data;
+
+  while (ferry_sleep (w->last == NULL ? 2000 : 5000, w->stop, NULL))
+    watch_look (w, w->stop);
+  return NULL;
+}
+
+void
+ferry_run_slurm_watch_start (FerryRemote *remote, const char *remote_dir, const char *log_path)
+{
+  if (!opt_slurm || watch_thread != NULL)
+    return;
+  watch.remote = remote;
+  watch.remote_dir = g_strdup (remote_dir);
+  watch.log_path = g_strdup (log_path);
+  watch.stop = g_cancellable_new ();
+  watch_thread = g_thread_new ("slurm-queue", watch_queue, &watch);
+}
+
+void
+ferry_run_slurm_watch_stop (GCancellable *c)
+{
+  if (watch_thread == NULL)
+    return;
+  g_cancellable_cancel (watch.stop);
+  g_thread_join (g_steal_pointer (&watch_thread));
+  /* The counts as the run left them. */
+  if (!g_cancellable_is_cancelled (c))
+    watch_look (&watch, c);
+  g_clear_object (&watch.stop);
+  g_clear_pointer (&watch.last, g_free);
+  g_clear_pointer (&watch.remote_dir, g_free);
+  g_clear_pointer (&watch.log_path, g_free);
+}

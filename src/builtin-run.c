@@ -198,7 +198,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     g_autofree char *file = g_strdup_printf ("run-%s-%d.log", stamp, (int) getpid ());
     log_path = g_build_filename (logs, file, NULL);
   }
+  ferry_run_slurm_watch_start (remote, dir, NULL);
   ok = ferry_remote_run (remote, dir, (const char *const *) sm_argv, log_path, &status, c, error);
+  ferry_run_slurm_watch_stop (c);
   if (ok && !opt_no_pull)
     {
       FerryPullStats st;

@@ -118,6 +118,11 @@ gboolean ferry_run_slurm_check (GOptionContext *context, GError **error);
 void ferry_run_slurm_probe_start (FerryRemote *remote, GCancellable *c);
 /* Waits for that thread and drops its answer (the run failed before it needed it). */
 void ferry_run_slurm_probe_finish (void);
+/* While a --slurm run is followed: the run's SLURM jobs (pending, running, done) on stderr when
+ * they change, and once more at the stop. log_path: the run's log, relative to remote_dir; NULL:
+ * snakemake's newest. */
+void ferry_run_slurm_watch_start (FerryRemote *remote, const char *remote_dir, const char *log_path);
+void ferry_run_slurm_watch_stop (GCancellable *c);
 GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
                             GCancellable *c, GError **error);
 

@@ -88,6 +88,7 @@ for i in 0 1 2; do
 done
 assert_eq "$(sort -u out/*.txt | wc -l)" 3 "distinct SLURM jobs"
 assert_file_has_content "$TEST_TMP/out" "submitted with SLURM jobid"
+assert_file_has_content "$TEST_TMP/err" "^SLURM jobs: 0 pending, 0 running, 3 done$"
 snakemake -n --cores 1 all >"$TEST_TMP/n" 2>&1
 assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
 slurm_assert_queue_empty "the queue after run --slurm"

@@ -295,14 +295,24 @@ ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancellable *ca
 #define QUEUE_SEPARATOR "--squeue--"
 
 char *
-ferry_slurm_queue_command (const char *log_path)
+ferry_slurm_queue_command (const char *remote_dir, const char *log_path)
 {
-  g_autoptr(GString) script = g_string_new (NULL);
+  g_autoptr(GString) script = g_string_new ("cd");
   g_autoptr(GString) cmd = g_string_new (NULL);
 
-  g_string_append (script, "grep -h -e 'submitted with SLURM jobid' -e 'SLURM run ID:' ");
-  ferry_remote_cmd_path (script, log_path);
-  g_string_append (script, " 2>/dev/null; echo '" QUEUE_SEPARATOR "'; "
+  ferry_remote_cmd_path (script, remote_dir);
+  g_string_append (script, " 2>/dev/null && ");
+  if (log_path != NULL)
+    {
+      g_string_append (script, "l=");
+      g_autoptr(GString) path = g_string_new (NULL);
+      ferry_remote_cmd_path (path, log_path);
+      g_string_append (script, path->str);
+    }
+  else
+    g_string_append (script, "l=$(ls -t .snakemake/log/*.snakemake.log 2>/dev/null | head -n 1)");
+  g_string_append (script, "; grep -h -e 'submitted with SLURM jobid' -e 'SLURM run ID:' \"$l\""
+                           " 2>/dev/null; echo '" QUEUE_SEPARATOR "'; "
                            "squeue -h -u \"$(id -un)\" -o '%i|%t|%j'");
   ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
   ferry_remote_cmd_word (cmd, script->str);
@@ -395,10 +405,11 @@ ferry_slurm_queue_parse (const char *out, FerrySlurmQueue *queue, GStrv *out_que
 }
 
 gboolean
-ferry_slurm_queue (FerryRemote *remote, const char *log_path, FerrySlurmQueue *queue,
-                   GStrv *out_queued, GCancellable *cancellable, GError **error)
+ferry_slurm_queue (FerryRemote *remote, const char *remote_dir, const char *log_path,
+                   FerrySlurmQueue *queue, GStrv *out_queued, GCancellable *cancellable,
+                   GError **error)
 {
-  g_autofree char *cmd = ferry_slurm_queue_command (log_path);
+  g_autofree char *cmd = ferry_slurm_queue_command (remote_dir, log_path);
   g_autoptr(GBytes) out = NULL;
   g_autofree char *text = NULL;
 
@@ -419,7 +430,8 @@ ferry_slurm_queue_describe (const FerrySlurmQueue *queue)
 }
 
 gboolean
-ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeout_s,
+ferry_slurm_cancel_jobs (FerryRemote *remote, const char *remote_dir, const char *log_path,
+                         guint timeout_s,
                          guint *out_cancelled, GCancellable *cancellable, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
@@ -430,7 +442,7 @@ ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeou
       FerrySlurmQueue q;
       g_auto(GStrv) queued = NULL;
 
-      if (!ferry_slurm_queue (remote, log_path, &q, &queued, cancellable, error))
+      if (!ferry_slurm_queue (remote, remote_dir, log_path, &q, &queued, cancellable, error))
         return FALSE;
       if (first && out_cancelled != NULL)
         *out_cancelled = g_strv_length (queued);

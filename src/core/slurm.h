@@ -70,9 +70,10 @@ typedef struct
   guint done;      /* submitted and no longer queued */
 } FerrySlurmQueue;
 
-/* The /bin/sh script (one line) that prints the lines of snakemake's log at `log_path` that name
- * the run's SLURM jobs, then the user's squeue (`%i|%t|%j`). */
-char *ferry_slurm_queue_command (const char *log_path);
+/* The remote command (one /bin/sh line) that prints the lines of the run's log that name its SLURM
+ * jobs, then the user's squeue (`%i|%t|%j`). log_path is relative to remote_dir (or absolute); NULL
+ * means the newest snakemake log there (.snakemake/log/). */
+char *ferry_slurm_queue_command (const char *remote_dir, const char *log_path);
 
 /* Parses that output: the run's jobs are the ids its log says it submitted, and (snakemake 8+, whose
  * jobs are named after its run id) the jobs of that name. *out_queued (optional) gets the ids of
@@ -80,16 +81,18 @@ char *ferry_slurm_queue_command (const char *log_path);
 gboolean ferry_slurm_queue_parse (const char *out, FerrySlurmQueue *queue, GStrv *out_queued,
                                   GError **error);
 
-/* Counts the run's jobs in the remote queue; log_path is the run's snakemake log on the remote. */
-gboolean ferry_slurm_queue (FerryRemote *remote, const char *log_path, FerrySlurmQueue *queue,
-                            GStrv *out_queued, GCancellable *cancellable, GError **error);
+/* Counts the run's jobs in the remote queue (log_path as for ferry_slurm_queue_command). */
+gboolean ferry_slurm_queue (FerryRemote *remote, const char *remote_dir, const char *log_path,
+                            FerrySlurmQueue *queue, GStrv *out_queued, GCancellable *cancellable,
+                            GError **error);
 
 /* "SLURM jobs: 1 pending, 2 running, 3 done" */
 char *ferry_slurm_queue_describe (const FerrySlurmQueue *queue);
 
 /* Cancels (scancel) the run's jobs still queued and waits, up to timeout_s, until squeue shows none
  * of them. *out_cancelled: how many were still there. */
-gboolean ferry_slurm_cancel_jobs (FerryRemote *remote, const char *log_path, guint timeout_s,
+gboolean ferry_slurm_cancel_jobs (FerryRemote *remote, const char *remote_dir, const char *log_path,
+                                  guint timeout_s,
                                   guint *out_cancelled, GCancellable *cancellable, GError **error);
 
 G_END_DECLS
