@@ -222,3 +222,22 @@ ferry_run_slurm_watch_stop (GCancellable *c)
   g_clear_pointer (&watch.remote_dir, g_free);
   g_clear_pointer (&watch.log_path, g_free);
 }
+
+void
+ferry_run_slurm_explain (const char *local_log)
+{
+  static const char marker[] = "SLURM job submission failed. The error message was ";
+  g_autofree char *text = NULL;
+  const char *p, *end;
+
+  if (!opt_slurm || local_log == NULL || !g_file_get_contents (local_log, &text, NULL, NULL))
+    return;
+  /* snakemake 7 words it so; the plugin for 8+ says "SLURM sbatch failed". */
+  p = strstr (text, marker);
+  if (p != NULL)
+    p += strlen (marker);
+  else if ((p = strstr (text, "SLURM sbatch failed")) == NULL)
+    return;
+  end = strchr (p, '\n');
+  g_printerr ("SLURM refused a job: %.*s\n", (int) (end ? end - p : (long) strlen (p)), p);
+}

@@ -212,6 +212,8 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   ferry_remote_close (remote);
   if (!ok)
     return FALSE;
+  if (status != 0)
+    ferry_run_slurm_explain (log_path);
   g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
               remote->host, status, log_path);
   if (!after_run (inv, c, error))

@@ -123,6 +123,8 @@ void ferry_run_slurm_probe_finish (void);
  * snakemake's newest. */
 void ferry_run_slurm_watch_start (FerryRemote *remote, const char *remote_dir, const char *log_path);
 void ferry_run_slurm_watch_stop (GCancellable *c);
+/* After a failed --slurm run: SLURM's own refusal (sbatch's error) from the local log, on stderr. */
+void ferry_run_slurm_explain (const char *local_log);
 GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
                             GCancellable *c, GError **error);
 

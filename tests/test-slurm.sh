@@ -118,6 +118,7 @@ ok "run --slurm with snakemake 7.18 on the remote: one clear line"
 
 expect_exit 1 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$R.part" --slurm --partition no_such_partition all
 assert_file_has_content "$TEST_TMP/out" "invalid partition"
+assert_file_has_content "$TEST_TMP/err" "^SLURM refused a job: sbatch: error: invalid partition specified: no_such_partition"
 slurm_assert_queue_empty "the queue after a refused partition"
 ok "run --slurm --partition unknown: SLURM's own error, exit 1, nothing queued"
 
