@@ -257,6 +257,25 @@ test_queue_command (void)
   g_assert_nonnull (strstr (newest, ".snakemake/log/*.snakemake.log"));
 }
 
+static void
+test_argv_is_slurm (void)
+{
+  const char *const a7[] = { "snakemake", "--cores", "all", "--slurm", "--jobs", "3", "--", "all", NULL };
+  const char *const a8[] = { "snakemake", "--executor", "slurm", "--", "t", NULL };
+  const char *const a8b[] = { "snakemake", "-e", "slurm", NULL };
+  const char *const a8c[] = { "snakemake", "--executor=slurm", NULL };
+  const char *const local[] = { "snakemake", "--cores", "4", "--", "--slurm", NULL };
+  const char *const other[] = { "snakemake", "--executor", "cluster-generic", "slurm", NULL };
+
+  g_assert_true (ferry_slurm_argv_is_slurm (a7));
+  g_assert_true (ferry_slurm_argv_is_slurm (a8));
+  g_assert_true (ferry_slurm_argv_is_slurm (a8b));
+  g_assert_true (ferry_slurm_argv_is_slurm (a8c));
+  g_assert_false (ferry_slurm_argv_is_slurm (local));
+  g_assert_false (ferry_slurm_argv_is_slurm (other));
+  g_assert_false (ferry_slurm_argv_is_slurm (NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -267,5 +286,6 @@ main (int argc, char **argv)
   g_test_add_func ("/slurm/probe", test_probe);
   g_test_add_func ("/slurm/queue-parse", test_queue_parse);
   g_test_add_func ("/slurm/queue-command", test_queue_command);
+  g_test_add_func ("/slurm/argv-is-slurm", test_argv_is_slurm);
   return g_test_run ();
 }

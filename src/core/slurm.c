@@ -292,6 +292,23 @@ ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancellable *ca
 
 /* --- the queue ------------------------------------------------------------------------------- */
 
+gboolean
+ferry_slurm_argv_is_slurm (const char *const *argv)
+{
+  for (guint i = 0; argv != NULL && argv[i] != NULL; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        break;
+      if (strcmp (argv[i], "--slurm") == 0 || strcmp (argv[i], "--executor=slurm") == 0
+          || strcmp (argv[i], "-e=slurm") == 0)
+        return TRUE;
+      if ((strcmp (argv[i], "--executor") == 0 || strcmp (argv[i], "-e") == 0)
+          && g_strcmp0 (argv[i + 1], "slurm") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 #define QUEUE_SEPARATOR "--squeue--"
 
 char *

@@ -62,6 +62,10 @@ gboolean ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancel
 
 /* --- the run's jobs in the queue ------------------------------------------------------------- */
 
+/* Whether a snakemake argv (as a run records it) submits to SLURM: --slurm, or --executor slurm
+ * (-e slurm, --executor=slurm). */
+gboolean ferry_slurm_argv_is_slurm (const char *const *argv);
+
 typedef struct
 {
   guint submitted; /* jobs the run's snakemake submitted (its log says so) */
@@ -90,7 +94,9 @@ gboolean ferry_slurm_queue (FerryRemote *remote, const char *remote_dir, const c
 char *ferry_slurm_queue_describe (const FerrySlurmQueue *queue);
 
 /* Cancels (scancel) the run's jobs still queued and waits, up to timeout_s, until squeue shows none
- * of them. *out_cancelled: how many were still there. */
+ * of them. *out_cancelled: how many were still there. A cancel needs this besides signalling
+ * snakemake: snakemake 7 on SIGTERM waits for its running jobs to finish, and one started in the
+ * background by a non-interactive sh ignores SIGINT (its handler, which would scancel, never runs). */
 gboolean ferry_slurm_cancel_jobs (FerryRemote *remote, const char *remote_dir, const char *log_path,
                                   guint timeout_s,
                                   guint *out_cancelled, GCancellable *cancellable, GError **error);
