@@ -116,35 +116,16 @@ check_region (gpointer data)
 {
   Checks *checks = data;
   FerryInvocation *inv = checks->inv;
-  const char *fix = "pass --region, or run `aws configure set region REGION`";
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_auto(GStrv) argv = NULL;
-  g_autofree char *out = NULL;
-  int status = 0;
+  g_autoptr(GError) local_error = NULL;
 
-  const char *const env[] = { "AWS_REGION", "AWS_DEFAULT_REGION" };
-
-  if (inv->region != NULL)
-    {
-      check_set (&checks->region, CHECK_OK, NULL, "%s (from ferry's settings)", inv->region);
-      return NULL;
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (env); i++)
-    if (g_getenv (env[i]) != NULL && *g_getenv (env[i]) != '\0')
-      {
-        check_set (&checks->region, CHECK_OK, NULL, "%s (from %s)", g_getenv (env[i]), env[i]);
-        return NULL;
-      }
-  g_strv_builder_add_many (b, "aws", "configure", "get", "region", NULL);
-  if (inv->profile != NULL)
-    g_strv_builder_add_many (b, "--profile", inv->profile, NULL);
-  argv = g_strv_builder_end (b);
-  if (ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status,
-                           NULL, NULL)
-      && status == 0 && *g_strstrip (out) != '\0')
-    check_set (&checks->region, CHECK_OK, NULL, "%s (from the AWS CLI's configuration)", out);
+  if (!ferry_invocation_settle_region (inv, NULL, &local_error))
+    check_set (&checks->region, CHECK_FAIL,
+               "pass --region, or run `aws configure set region REGION`", "%s",
+               local_error->message);
   else
-    check_set (&checks->region, CHECK_FAIL, fix, "none set (AWS calls need one)");
+    check_set (&checks->region, CHECK_OK, NULL, "%s (from %s)", inv->region,
+               ferry_config_layer_describe (&inv->layers, inv->origins[FERRY_SETTING_REGION],
+                                            FERRY_SETTING_REGION));
   return NULL;
 }
 

@@ -45,23 +45,23 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
       return FALSE;
     }
 
+  if (!ferry_invocation_use_aws (inv, c, error))
+    return FALSE;
   found = ferry_discover (inv->aws, opt_all ? NULL : inv->name, c, error);
   if (found == NULL)
     return FALSE;
   now = g_date_time_new_now_utc ();
-  region = inv->region               ? inv->region
-           : g_getenv ("AWS_REGION") ? g_getenv ("AWS_REGION")
-                                     : g_getenv ("AWS_DEFAULT_REGION");
+  region = inv->region;
 
   if (found->len == 0)
     {
       if (opt_all)
         g_print ("nothing tagged ferry:name in %s: nothing ferry made is billing there\n",
-                 region ? region : "the default region");
+                 region);
       else
         g_print ("nothing tagged ferry:name=%s in %s: nothing of it is billing there (ferry ls "
                  "--all shows other names)\n",
-                 inv->name, region ? region : "the default region");
+                 inv->name, region);
       return TRUE;
     }
 
@@ -88,15 +88,20 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
     }
   summary = ferry_bill_describe (&bill);
   g_print ("%u resource%s in %s; %s\n", found->len, found->len == 1 ? "" : "s",
-           region ? region : "the default region", summary);
+           region, summary);
   if (bill.running_instances + bill.stopped_instances + bill.volumes + bill.buckets > 0)
     {
       if (opt_all)
         g_print ("to remove a deployment: ferry teardown --name NAME\n");
-      else if (g_str_equal (inv->name, "ferry"))
-        g_print ("to remove it all: ferry teardown\n");
       else
-        g_print ("to remove it all: ferry teardown --name %s\n", inv->name);
+        {
+          /* --name only where the state dir does not already name this deployment. */
+          const char *kept = inv->layers.layer[FERRY_LAYER_STATE].name;
+          gboolean implied = g_strcmp0 (kept, inv->name) == 0
+                             || (kept == NULL && g_str_equal (inv->name, "ferry"));
+          g_print ("to remove it all: ferry teardown%s%s\n", implied ? "" : " --name ",
+                   implied ? "" : inv->name);
+        }
     }
   return TRUE;
 }

@@ -17,7 +17,9 @@ ferry_resources_open (FerryInvocation *inv, GError **error)
 {
   g_autoptr(json_t) opts = NULL;
 
-  if (!ferry_invocation_open_state (inv, !inv->dry_run, !inv->dry_run, error))
+  /* A missing region is said before the state dir is made. */
+  if (!ferry_invocation_use_aws (inv, NULL, error)
+      || !ferry_invocation_open_state (inv, !inv->dry_run, !inv->dry_run, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;
@@ -173,8 +175,6 @@ ferry_resources_ssh_hint (FerryInvocation *inv)
       g_autofree char *q = g_shell_quote (inv->state_dir);
       g_string_append_printf (s, " --state-dir %s", q);
     }
-  if (g_strcmp0 (inv->name, "ferry") != 0)
-    g_string_append_printf (s, " --name %s", inv->name);
   return g_string_free (s, FALSE);
 }
 
@@ -198,6 +198,8 @@ ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context, FerryRe
   if (!g_str_equal (via, "s3"))
     return ferry_usage_error (context, error, "--via takes ssh or s3, not \"%s\"", via);
   bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  if (bucket != NULL && !ferry_invocation_use_aws (inv, NULL, error))
+    return FALSE;
   if (bucket == NULL)
     return ferry_usage_error (context, error,
                               "--via s3 needs the deployment's bucket: ferry bootstrap --bucket NAME "

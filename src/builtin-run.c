@@ -101,6 +101,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     return ferry_usage_error (context, error, "--cores takes a number or \"all\", not \"%s\"", opt_cores);
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
+  /* --then acts through AWS: a region problem shows now, not after hours of running. */
+  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !ferry_invocation_use_aws (inv, c, error))
+    return FALSE;
   remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
   if (remote == NULL)
     return FALSE;

@@ -25,7 +25,8 @@ ferry_builtin_start (int argc, char **argv, FerryInvocation *inv, GCancellable *
   if (argc > 1)
     return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry start --help)",
                               argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
+  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
+      || !ferry_invocation_use_aws (inv, c, error))
     return FALSE;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
@@ -44,7 +45,9 @@ ferry_builtin_start (int argc, char **argv, FerryInvocation *inv, GCancellable *
   ip = json_string_value (json_object_get (instance, "PublicIpAddress"));
   g_print ("instance %s is running at %s%s%s%s\n", id, dns && *dns ? dns : "(no public name)",
            ip ? " (" : "", ip ? ip : "", ip ? ")" : "");
-  g_print ("connect: ferry ssh%s%s\n", g_str_equal (inv->name, "ferry") ? "" : " --name ",
-           g_str_equal (inv->name, "ferry") ? "" : inv->name);
+  {
+    g_autofree char *hint = ferry_resources_ssh_hint (inv);
+    g_print ("connect: %s\n", hint);
+  }
   return TRUE;
 }

@@ -108,10 +108,11 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
              dns && ip ? ")" : "");
 
   if (g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "pending") == 0)
-    g_print ("it bills by the second: ferry ssh%s%s to use it, ferry stop or ferry terminate to "
-             "end it\n",
-             g_str_equal (inv->name, "ferry") ? "" : " --name ",
-             g_str_equal (inv->name, "ferry") ? "" : inv->name);
+    {
+      g_autofree char *hint = ferry_resources_ssh_hint (inv);
+      g_print ("it bills by the second: %s to use it, ferry stop or ferry terminate to end it\n",
+               hint);
+    }
   else if (g_strcmp0 (state, "stopped") == 0 || g_strcmp0 (state, "stopping") == 0)
     g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
   else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
@@ -147,6 +148,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
   if (exists && id != NULL)
     {
+      if (!ferry_invocation_use_aws (inv, c, error))
+        return FALSE;
       live = live_instance (inv, id, c, error);
       if (live == NULL)
         return FALSE;

@@ -24,7 +24,8 @@ ferry_builtin_stop (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   if (argc > 1)
     return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry stop --help)",
                               argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
+  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
+      || !ferry_invocation_use_aws (inv, c, error))
     return FALSE;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)

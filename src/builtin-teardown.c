@@ -37,7 +37,8 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
   if (argc > 1)
     return ferry_usage_error (context, error,
                               "unexpected argument \"%s\" (see ferry teardown --help)", argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error))
+  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
+      || !ferry_invocation_use_aws (inv, c, error))
     return FALSE;
 
   td = ferry_teardown_new (inv->aws, inv->state);

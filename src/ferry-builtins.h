@@ -6,6 +6,7 @@
 #include "core/state.h"
 #include "core/resources.h"
 #include "core/remote.h"
+#include "core/config.h"
 
 G_BEGIN_DECLS
 
@@ -33,6 +34,8 @@ typedef struct
   FerryState *state; /* opened by ferry_invocation_open_state */
   int exit_status;   /* a builtin that succeeds may still ask for this status (run: snakemake's) */
   gint signal;       /* SIGINT, SIGTERM or SIGHUP once one cancelled the invocation's cancellable, else 0 */
+  FerryConfigLayers layers;              /* every source of settings, for check and the region */
+  FerryLayer origins[FERRY_N_SETTINGS]; /* where each resolved setting came from */
 } FerryInvocation;
 
 /* Parses argv with the verb's own entries plus the shared group (and the ssh group with CONNECT),
@@ -41,10 +44,23 @@ gboolean ferry_option_context_parse (GOptionContext *context, const GOptionEntry
                                      char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
                                      GCancellable *cancellable, GError **error);
 
-/* Opens <state-dir>/state.json (see ferry_state_open); settings kept in the state fill what the
- * command line, environment and config left unset. */
+/* Opens <state-dir>/state.json (see ferry_state_open). The settings it keeps were already taken into
+ * account when the options were parsed. */
 gboolean ferry_invocation_open_state (FerryInvocation *inv, gboolean create, gboolean lock,
                                       GError **error);
+
+/* Settles the AWS region as aws-cli does (--region, FERRY_REGION, AWS_REGION, AWS_DEFAULT_REGION,
+ * the config files, the profile's region, the state's) and hands it to inv->aws. No region is an
+ * error; so is one that differs from the region the deployment was made in. Call before the first
+ * aws call; a path without AWS (--host) never needs it. */
+gboolean ferry_invocation_use_aws (FerryInvocation *inv, GCancellable *cancellable, GError **error);
+/* The region alone (inv->region, inv->origins), for check. */
+gboolean ferry_invocation_settle_region (FerryInvocation *inv, GCancellable *cancellable,
+                                         GError **error);
+/* `aws configure get region` for the invocation's profile, or NULL (an error only when aws could
+ * not be run at all). */
+char *ferry_invocation_profile_region (FerryInvocation *inv, GCancellable *cancellable,
+                                       GError **error);
 
 /* A usage error (exit 2). */
 gboolean ferry_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)

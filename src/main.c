@@ -9,6 +9,7 @@
 #include <glib-unix.h>
 
 #include "core/config.h"
+#include "core/spawn.h"
 #include "ferry-builtins.h"
 
 typedef struct
@@ -123,22 +124,15 @@ ferry_confirm (FerryInvocation *inv, const char *prompt)
   return answer[0] == 'y' || answer[0] == 'Y';
 }
 
-static void
-take (char **field, char **opt)
-{
-  if (*opt != NULL)
-    {
-      g_free (*field);
-      *field = g_steal_pointer (opt);
-    }
-}
-
 gboolean
 ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries, int *argc,
                             char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
                             GCancellable *cancellable, GError **error)
 {
-  g_auto(FerryConfig) config = { 0 };
+  FerryConfigLayers *layers = &inv->layers;
+  FerryConfig *cli = &layers->layer[FERRY_LAYER_CLI];
+  FerryConfig *defaults = &layers->layer[FERRY_LAYER_DEFAULT];
+  g_auto(FerryConfig) resolved = { 0 };
   GOptionGroup *group;
 
   if (entries != NULL)
@@ -162,42 +156,50 @@ ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries
                                 inv->verb);
     }
 
-  config.endpoint_url = g_steal_pointer (&opt_endpoint_url);
-  config.region = g_steal_pointer (&opt_region);
-  config.profile = g_steal_pointer (&opt_profile);
-  config.state_dir = g_steal_pointer (&opt_state_dir);
-  config.name = g_steal_pointer (&opt_name);
-  config.ssh_user = g_steal_pointer (&opt_ssh_user);
-  config.ssh_options = g_steal_pointer (&opt_ssh_options);
-  ferry_config_fill_from_env (&config);
-  if (!ferry_config_fill_from_files (&config, error))
+  cli->endpoint_url = g_steal_pointer (&opt_endpoint_url);
+  cli->region = g_steal_pointer (&opt_region);
+  cli->profile = g_steal_pointer (&opt_profile);
+  cli->state_dir = g_steal_pointer (&opt_state_dir);
+  cli->name = g_steal_pointer (&opt_name);
+  cli->ssh_user = g_steal_pointer (&opt_ssh_user);
+  cli->ssh_options = g_steal_pointer (&opt_ssh_options);
+  ferry_config_layers_fill_env (layers);
+  if (!ferry_config_layers_fill_files (layers, error))
     return FALSE;
+  defaults->state_dir = g_strdup (".ferry");
+  defaults->name = g_strdup ("ferry");
+
+  /* The state dir first (the state cannot name itself), then what the state kept. */
+  ferry_config_resolve (layers, &resolved, inv->origins);
+  ferry_state_peek_settings (resolved.state_dir, &layers->layer[FERRY_LAYER_STATE]);
+  /* Another deployment's state (a name was given) lends nothing; opening it says so. */
+  if (inv->origins[FERRY_SETTING_NAME] != FERRY_LAYER_DEFAULT
+      && g_strcmp0 (layers->layer[FERRY_LAYER_STATE].name, resolved.name) != 0)
+    ferry_config_clear (&layers->layer[FERRY_LAYER_STATE]);
+  ferry_config_resolve (layers, &resolved, inv->origins);
 
   inv->dry_run = opt_dry_run;
   inv->yes = opt_yes;
   inv->verbose = opt_verbose;
-  take (&inv->endpoint_url, &config.endpoint_url);
-  take (&inv->region, &config.region);
-  take (&inv->profile, &config.profile);
-  take (&inv->state_dir, &config.state_dir);
-  take (&inv->name, &config.name);
-  take (&inv->ssh_user, &config.ssh_user);
-  if (config.ssh_options != NULL)
-    {
-      g_strfreev (inv->ssh_options);
-      inv->ssh_options = g_steal_pointer (&config.ssh_options);
-    }
-  if (inv->state_dir == NULL)
-    inv->state_dir = g_strdup (".ferry");
-  if (inv->name == NULL)
-    inv->name = g_strdup ("ferry");
+  inv->endpoint_url = g_steal_pointer (&resolved.endpoint_url);
+  inv->region = g_steal_pointer (&resolved.region);
+  inv->profile = g_steal_pointer (&resolved.profile);
+  inv->state_dir = g_steal_pointer (&resolved.state_dir);
+  inv->name = g_steal_pointer (&resolved.name);
+  inv->ssh_user = g_steal_pointer (&resolved.ssh_user);
+  inv->ssh_options = g_steal_pointer (&resolved.ssh_options);
   if (!g_regex_match_simple ("^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", inv->name, 0, 0))
     return ferry_usage_error (context, error,
                               "invalid --name \"%s\": use 1 to 32 letters, digits and dashes, starting with a letter or digit",
                               inv->name);
+  if (inv->ssh_user != NULL && !ferry_config_valid_user_name (inv->ssh_user))
+    return ferry_usage_error (context, error,
+                              "invalid --ssh-user \"%s\": a user name is 1 to 32 letters, digits, dots, underscores and dashes, not starting with a dash",
+                              inv->ssh_user);
 
   inv->state = ferry_state_new (inv->state_dir, inv->name);
-  inv->aws = ferry_aws_new (inv->endpoint_url, inv->region, inv->profile);
+  /* The region is settled when AWS is first needed (ferry_invocation_use_aws): --host needs none. */
+  inv->aws = ferry_aws_new (inv->endpoint_url, NULL, inv->profile);
   inv->aws->dry_run = inv->dry_run;
   inv->aws->verbose = inv->verbose;
   inv->aws->log = ferry_print_log;
@@ -205,44 +207,85 @@ ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries
   return TRUE;
 }
 
-static void
-fill_setting (FerryInvocation *inv, char **field, const char *key)
-{
-  if (*field == NULL)
-    *field = ferry_state_dup_setting_string (inv->state, key);
-}
-
 gboolean
 ferry_invocation_open_state (FerryInvocation *inv, gboolean create, gboolean lock, GError **error)
 {
-  if (!ferry_state_open (inv->state, create, lock, error))
-    return FALSE;
+  return ferry_state_open (inv->state, create, lock, error);
+}
 
-  fill_setting (inv, &inv->endpoint_url, "endpoint_url");
-  fill_setting (inv, &inv->region, "region");
-  fill_setting (inv, &inv->profile, "profile");
-  fill_setting (inv, &inv->ssh_user, "ssh_user");
-  if (inv->ssh_options == NULL)
+char *
+ferry_invocation_profile_region (FerryInvocation *inv, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *out = NULL;
+  int status = 0;
+
+  g_strv_builder_add_many (b, "aws", "configure", "get", "region", NULL);
+  if (inv->profile != NULL)
+    g_strv_builder_add_many (b, "--profile", inv->profile, NULL);
+  argv = g_strv_builder_end (b);
+  /* An unknown profile is no region here; the credentials check says what is wrong with it. */
+  if (!ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status,
+                            cancellable, error)
+      || status != 0 || *g_strstrip (out) == '\0')
+    return NULL;
+  if (!ferry_config_valid_region (out))
+    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                         "`aws configure get region` printed something that is not a region name; is `aws` the AWS CLI?"),
+            NULL);
+  return g_steal_pointer (&out);
+}
+
+gboolean
+ferry_invocation_settle_region (FerryInvocation *inv, GCancellable *cancellable, GError **error)
+{
+  FerryConfigLayers *layers = &inv->layers;
+  const char *kept = layers->layer[FERRY_LAYER_STATE].region;
+  g_auto(FerryConfig) resolved = { 0 };
+  FerryLayer from;
+
+  from = inv->origins[FERRY_SETTING_REGION];
+  if ((from == FERRY_LAYER_STATE || from == FERRY_N_LAYERS)
+      && layers->layer[FERRY_LAYER_AWS_PROFILE].region == NULL)
     {
-      g_autoptr(json_t) opts = ferry_state_dup_setting (inv->state, "ssh_options");
-      if (json_is_array (opts) && json_array_size (opts) > 0)
+      /* Nothing above the profile named one: ask the AWS CLI, as `aws` itself would decide. */
+      g_autoptr(GError) local_error = NULL;
+      layers->layer[FERRY_LAYER_AWS_PROFILE].region
+          = ferry_invocation_profile_region (inv, cancellable, &local_error);
+      if (local_error != NULL)
         {
-          g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-          size_t i;
-          json_t *v;
-          json_array_foreach (opts, i, v)
-            if (json_is_string (v))
-              g_strv_builder_add (b, json_string_value (v));
-          inv->ssh_options = g_strv_builder_end (b);
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
         }
+      ferry_config_resolve (layers, &resolved, inv->origins);
+      g_free (inv->region);
+      inv->region = g_steal_pointer (&resolved.region);
     }
-  /* The aws context follows whatever the state filled in. */
-  if (inv->aws->endpoint_url == NULL)
-    inv->aws->endpoint_url = g_strdup (inv->endpoint_url);
-  if (inv->aws->region == NULL)
-    inv->aws->region = g_strdup (inv->region);
-  if (inv->aws->profile == NULL)
-    inv->aws->profile = g_strdup (inv->profile);
+  from = inv->origins[FERRY_SETTING_REGION];
+  if (inv->region != NULL && !ferry_config_valid_region (inv->region))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "invalid region \"%s\" (from %s): a region looks like eu-central-1",
+                        inv->region, ferry_config_layer_describe (layers, from, FERRY_SETTING_REGION));
+  if (inv->region == NULL)
+    return ferry_throw (error, FERRY_ERROR_CONFIG, "no AWS region: run aws configure or pass --region");
+  if (kept != NULL && !g_str_equal (kept, inv->region))
+    return ferry_throw (error, FERRY_ERROR_CONFIG,
+                        "the deployment %s in %s is in region %s, but the region here is %s (from %s); pass --region %s, or another --state-dir for a deployment in %s",
+                        inv->name, inv->state_dir, kept, inv->region,
+                        ferry_config_layer_describe (layers, from, FERRY_SETTING_REGION), kept,
+                        inv->region);
+  return TRUE;
+}
+
+gboolean
+ferry_invocation_use_aws (FerryInvocation *inv, GCancellable *cancellable, GError **error)
+{
+  if (inv->aws->region != NULL)
+    return TRUE;
+  if (!ferry_invocation_settle_region (inv, cancellable, error))
+    return FALSE;
+  inv->aws->region = g_strdup (inv->region);
   return TRUE;
 }
 
@@ -256,6 +299,7 @@ invocation_clear (FerryInvocation *inv)
   g_free (inv->name);
   g_free (inv->ssh_user);
   g_strfreev (inv->ssh_options);
+  ferry_config_layers_clear (&inv->layers);
   ferry_aws_free (inv->aws);
   ferry_state_free (inv->state);
 }

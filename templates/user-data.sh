@@ -3,13 +3,16 @@
 #  1. The lifetime cap: the instance powers off @MAX_HOURS@ hours after launch. ferry launches it
 #     with shutdown behaviour "terminate", so powering off deletes it and its volume. The deadline
 #     is kept on disk and checked again at every boot, so a stop and start does not reset it.
-#  2. micromamba, and snakemake (@SNAKEMAKE_SPEC@) for @SSH_USER@, then the ready marker that
-#     `ferry run` waits for.
+#  2. micromamba, and snakemake with a pinned conda and mamba (so --use-conda can build the
+#     workflow's environments) for the ssh user, then the ready marker that `ferry run` waits for.
 set -euo pipefail
 
+# ferry substitutes each value below already shell-quoted.
 readonly FERRY_MAX_HOURS=@MAX_HOURS@
-readonly FERRY_SSH_USER='@SSH_USER@'
-readonly FERRY_SNAKEMAKE_SPEC='@SNAKEMAKE_SPEC@'
+readonly FERRY_SSH_USER=@SSH_USER@
+readonly FERRY_SNAKEMAKE_SPEC=@SNAKEMAKE_SPEC@
+readonly FERRY_CONDA_SPEC=@CONDA_SPEC@
+readonly FERRY_MAMBA_SPEC=@MAMBA_SPEC@
 readonly FERRY_DIR=/var/lib/ferry
 
 mkdir -p "$FERRY_DIR"
@@ -64,8 +67,10 @@ fi
 
 export MAMBA_ROOT_PREFIX=/opt/ferry/mamba
 /usr/local/bin/micromamba create -y -q -p /opt/ferry/snakemake \
-    -c conda-forge -c bioconda "$FERRY_SNAKEMAKE_SPEC"
-ln -sf /opt/ferry/snakemake/bin/snakemake /usr/local/bin/snakemake
+    -c conda-forge -c bioconda "$FERRY_SNAKEMAKE_SPEC" "$FERRY_CONDA_SPEC" "$FERRY_MAMBA_SPEC"
+for tool in snakemake conda mamba; do
+    ln -sf "/opt/ferry/snakemake/bin/$tool" "/usr/local/bin/$tool"
+done
 
 home=$(getent passwd "$FERRY_SSH_USER" | cut -d: -f6)
 if [ -n "$home" ]; then

@@ -21,7 +21,7 @@ fixture_deployment() {
         --vpc-id "$F_VPC" --tag-specifications "ResourceType=security-group,Tags=[$tag]" --query GroupId --output text)
     awsm ec2 authorize-security-group-ingress --group-id "$F_SG" --protocol tcp --port 22 --cidr 203.0.113.7/32 >/dev/null
     F_BUCKET="${name,,}-bucket"
-    awsm s3api create-bucket --bucket "$F_BUCKET" >/dev/null
+    awsm_create_bucket "$F_BUCKET"
     awsm s3api put-bucket-tagging --bucket "$F_BUCKET" --tagging "TagSet=[$tag]"
     awsm iam create-role --role-name "$name-ec2" --tags "Key=ferry:name,Value=$name" \
         --assume-role-policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}' >/dev/null
@@ -49,11 +49,11 @@ name = e["NAME"]
 created = lambda **kw: dict(kw, created=True)
 state = {
     "schema": "ferry-state", "version": 1, "name": name,
-    "settings": {"endpoint_url": e["MOTO_URL"], "region": "us-east-1"},
+    "settings": {"endpoint_url": e["MOTO_URL"], "region": e["TEST_REGION"]},
     "resources": {
         "key_pair": created(id=e["F_KEY_ID"], name=name, fingerprint=""),
         "vpc": {"id": e["F_VPC"], "created": False},
-        "subnet": {"id": e["F_SUBNET"], "created": False, "az": "us-east-1a"},
+        "subnet": {"id": e["F_SUBNET"], "created": False, "az": e["TEST_REGION"] + "a"},
         "security_group": created(id=e["F_SG"], name=name + "-ssh", cidr="203.0.113.7/32"),
         "bucket": created(id=e["F_BUCKET"]),
         "role": created(id=name + "-ec2", arn="arn:aws:iam::123456789012:role/" + name + "-ec2", policy=name + "-s3"),

@@ -124,6 +124,11 @@ wait_for_port() { # PORT [SECONDS]
 
 # --- moto: a real AWS API on loopback, driven by the real aws CLI -------------------------------------
 
+# The region the AWS side of the tests runs in, set only in the AWS config file, as `aws configure`
+# sets it (most users are not in us-east-1). A test may set TEST_REGION before moto_start.
+: "${TEST_REGION:=eu-central-1}"
+export TEST_REGION
+
 # Starts moto_server on a free port, exports MOTO_URL and a private AWS config, and stops it on exit.
 moto_start() {
     command -v moto_server >/dev/null || fatal "moto_server not found (install moto[server])"
@@ -135,12 +140,13 @@ moto_start() {
     wait_for_port "$port" 30 || { cat "$TEST_TMP/moto.log" >&2; fatal "moto_server did not start"; }
     export MOTO_URL="http://127.0.0.1:$port"
     mkdir -p "$TEST_TMP/aws"
-    printf '[default]\nregion = us-east-1\noutput = json\n' >"$TEST_TMP/aws/config"
+    printf '[default]\nregion = %s\noutput = json\n' "$TEST_REGION" >"$TEST_TMP/aws/config"
     printf '[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n' >"$TEST_TMP/aws/credentials"
     chmod 600 "$TEST_TMP/aws/config" "$TEST_TMP/aws/credentials"
     export AWS_CONFIG_FILE="$TEST_TMP/aws/config" AWS_SHARED_CREDENTIALS_FILE="$TEST_TMP/aws/credentials"
-    export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
-    unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+    export AWS_PAGER=""
+    unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
+    unset FERRY_REGION FERRY_NAME FERRY_PROFILE
     # ferry reads these, as a user's ~/.config/ferry/config would be read.
     export FERRY_ENDPOINT_URL="$MOTO_URL"
 }
@@ -150,7 +156,16 @@ moto_reset() {
 }
 
 # The real aws CLI against the test's moto.
-awsm() { aws --endpoint-url "$MOTO_URL" --region us-east-1 --output json "$@"; }
+awsm() { aws --endpoint-url "$MOTO_URL" --region "$TEST_REGION" --output json "$@"; }
+
+# A bucket made directly, in the test's region (outside us-east-1 S3 wants the location said).
+awsm_create_bucket() {
+    if [ "$TEST_REGION" = us-east-1 ]; then
+        awsm s3api create-bucket --bucket "$1" >/dev/null
+    else
+        awsm s3api create-bucket --bucket "$1" --create-bucket-configuration "LocationConstraint=$TEST_REGION" >/dev/null
+    fi
+}
 
 # jq-free JSON queries: jget EXPR reads JSON on stdin and prints the Python expression's value ("j" is the document).
 jget() { python3 -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }

@@ -31,23 +31,66 @@ test_classify (void)
     { "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".\n",
       FERRY_AWS_ERROR_AUTH, "NoCredentials" },
     { "An error occurred (DependencyViolation) when calling the DeleteSecurityGroup operation: resource sg-1 has a dependent object",
-      FERRY_AWS_ERROR_OTHER, "DependencyViolation" },
+      FERRY_AWS_ERROR_DEPENDENCY, "DependencyViolation" },
+    { "An error occurred (InvalidGroup.Duplicate) when calling the CreateSecurityGroup operation: The security group 'ferry-ssh' already exists",
+      FERRY_AWS_ERROR_ALREADY_EXISTS, "InvalidGroup.Duplicate" },
+    { "An error occurred (EntityAlreadyExists) when calling the CreateRole operation: Role with name ferry-ec2 already exists.",
+      FERRY_AWS_ERROR_ALREADY_EXISTS, "EntityAlreadyExists" },
+    { "An error occurred (DeleteConflict) when calling the DeleteRole operation: Cannot delete entity, must remove roles from instance profile first.",
+      FERRY_AWS_ERROR_DEPENDENCY, "DeleteConflict" },
+    { "An error occurred (404) when calling the HeadBucket operation: Not Found", FERRY_AWS_ERROR_NOT_FOUND,
+      "404" },
     { "Could not connect to the endpoint URL: \"http://127.0.0.1:1/\"", FERRY_AWS_ERROR_OTHER, NULL },
     /* Recorded from aws-cli v1 when moto answered an HTTP 500 page. */
     { "\nUnable to parse response (syntax error: line 1, column 0), invalid XML received. Further retries may succeed:\nb'<!doctype html>\\n<title>500 Internal Server Error</title>'\n",
-      FERRY_AWS_ERROR_TRANSIENT, "ServerError" },
+      FERRY_AWS_ERROR_SERVER, "ServerError" },
     { "An error occurred (InternalError) when calling the DescribeInstances operation (reached max retries: 4): An internal error has occurred",
-      FERRY_AWS_ERROR_TRANSIENT, "InternalError" },
+      FERRY_AWS_ERROR_SERVER, "InternalError" },
     { "An error occurred (ServiceUnavailable) when calling the GetRole operation: Service Unavailable",
-      FERRY_AWS_ERROR_TRANSIENT, "ServiceUnavailable" },
+      FERRY_AWS_ERROR_SERVER, "ServiceUnavailable" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *code = NULL;
-      g_assert_cmpint (ferry_aws_classify (cases[i].text, &code), ==, cases[i].kind);
-      g_assert_cmpstr (code, ==, cases[i].code);
+      g_auto(FerryErrorPrivate) info = { 0 };
+      g_assert_cmpint (ferry_aws_parse_error (cases[i].text, &info), ==, cases[i].kind);
+      g_assert_cmpint (info.kind, ==, cases[i].kind);
+      g_assert_cmpstr (info.code, ==, cases[i].code);
     }
+}
+
+/* The parts of the error line, kept on the GError through copies and prefixes. */
+static void
+test_error_data (void)
+{
+  g_auto(FerryErrorPrivate) info = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) copy = NULL;
+  const FerryErrorPrivate *kept;
+
+  ferry_aws_parse_error ("\nAn error occurred (InvalidParameterValue) when calling the RunInstances operation "
+                         "(reached max retries: 4): Value (ferry-profile) for parameter iamInstanceProfile.name is invalid.\n",
+                         &info);
+  g_assert_cmpstr (info.operation, ==, "RunInstances");
+  g_assert_cmpstr (info.message, ==, "Value (ferry-profile) for parameter iamInstanceProfile.name is invalid.");
+  g_assert_cmpint (info.http_status, ==, 0);
+
+  ferry_throw (&error, FERRY_ERROR_CHILD, "aws ec2 run-instances failed (exit 254)");
+  g_assert_null (ferry_error_get_aws (error));
+  g_assert_cmpint (ferry_aws_error_kind (error), ==, FERRY_AWS_ERROR_NONE);
+  ferry_error_set_aws (error, &info);
+  g_prefix_error (&error, "launching: ");
+  copy = g_error_copy (error);
+  kept = ferry_error_get_aws (copy);
+  g_assert_nonnull (kept);
+  g_assert_cmpstr (kept->code, ==, "InvalidParameterValue");
+  g_assert_cmpint (ferry_aws_error_kind (copy), ==, FERRY_AWS_ERROR_OTHER);
+  g_assert_true (ferry_aws_error_has_code (copy, "InvalidParameterValue"));
+  g_assert_false (ferry_aws_error_has_code (copy, "InvalidParameter"));
+
+  ferry_aws_parse_error ("An error occurred (503) when calling the HeadObject operation: Service Unavailable", &info);
+  g_assert_cmpint (info.http_status, ==, 503);
+  g_assert_cmpint (info.kind, ==, FERRY_AWS_ERROR_SERVER);
 }
 
 static void
@@ -104,8 +147,8 @@ test_error_code (void)
 {
   g_autoptr(GError) error = g_error_new (FERRY_ERROR, FERRY_ERROR_CHILD,
                                          "aws ec2 import-key-pair failed (exit 254): An error occurred (InvalidKeyPair.Duplicate) when calling");
-  g_assert_true (ferry_aws_error_has_code (error, "InvalidKeyPair.Duplicate"));
-  g_assert_false (ferry_aws_error_has_code (error, "InvalidKeyPair"));
+  /* The code is data parsed once from aws's stderr, never looked for in a message. */
+  g_assert_false (ferry_aws_error_has_code (error, "InvalidKeyPair.Duplicate"));
 }
 
 int
@@ -117,5 +160,6 @@ main (int argc, char **argv)
   g_test_add_func ("/aws/mutating", test_mutating);
   g_test_add_func ("/aws/dry-run", test_dry_run);
   g_test_add_func ("/aws/error-code", test_error_code);
+  g_test_add_func ("/aws/error-data", test_error_data);
   return g_test_run ();
 }

@@ -55,6 +55,10 @@ case_ 2 "zero volume size" -- ferry bootstrap --cidr 203.0.113.7/32 --volume-siz
 case_ 2 "negative volume size" -- ferry bootstrap --cidr 203.0.113.7/32 --volume-size -5 --no-wait-ssh
 case_ 2 "invalid bucket name" -- ferry bootstrap --cidr 203.0.113.7/32 --bucket Bad_Bucket --no-wait-ssh
 case_ 2 "--iam without --bucket" -- ferry bootstrap --cidr 203.0.113.7/32 --iam --no-wait-ssh
+case_ 2 "--ssh-user that could break out of quotes" -- ferry bootstrap --cidr 203.0.113.7/32 --ssh-user "x';reboot;'" --no-wait-ssh
+case_ 2 "--ssh-user with a space" -- ferry bootstrap --cidr 203.0.113.7/32 --ssh-user "ec2 user" --no-wait-ssh
+case_ 2 "--ssh-user starting with a dash" -- ferry run all --host 127.0.0.1 --ssh-user -oProxyCommand=x
+case_ 2 "a region that is no region name" -- ferry bootstrap --cidr 203.0.113.7/32 --region 'eu central' --no-wait-ssh
 case_ 2 "unknown command" -- ferry bootstrapp
 case_ 2 "unknown option" -- ferry bootstrap --frobnicate
 assert_nothing_created "the usage errors"

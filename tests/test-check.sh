@@ -7,7 +7,7 @@ cd "$TEST_TMP" || exit 1
 
 expect_exit 0 ferry check
 assert_file_has_content out '^ok   aws: aws-cli/[12]\.[0-9.]+ .*\((v1|v2)\)$'
-assert_file_has_content out '^ok   region: us-east-1 '
+assert_file_has_content out "^ok   region: $TEST_REGION \\(from the AWS CLI's configuration\\)$"
 assert_file_has_content out '^ok   credentials: arn:aws:.*\(account [0-9]+\)$'
 assert_file_has_content out "^ok   aws config file: $AWS_CONFIG_FILE \(mode 600\)$"
 assert_file_has_content out "^ok   aws credentials file: $AWS_SHARED_CREDENTIALS_FILE \(mode 600\)$"

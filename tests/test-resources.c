@@ -124,6 +124,15 @@ test_user_data (void)
   text = ferry_user_data_render ("lab", 12, "ec2-user", NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (text, "readonly FERRY_SNAKEMAKE_SPEC='snakemake-minimal'\n"));
+  /* conda and mamba, pinned, for --use-conda. */
+  g_assert_nonnull (strstr (text, "readonly FERRY_CONDA_SPEC=conda=" FERRY_CONDA_VERSION "\n"));
+  g_assert_nonnull (strstr (text, "readonly FERRY_MAMBA_SPEC=mamba=" FERRY_MAMBA_VERSION "\n"));
+
+  /* A user name that could break out of the quotes never reaches the root-run script. */
+  g_clear_pointer (&text, g_free);
+  text = ferry_user_data_render ("lab", 12, "x';reboot;'", NULL, &error);
+  g_assert_null (text);
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
 }
 
 int

@@ -83,7 +83,46 @@ test_other_name (void)
   g_assert_true (ferry_state_save (a, &error));
   g_assert_false (ferry_state_open (b, TRUE, FALSE, &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_CONFIG);
-  g_assert_nonnull (strstr (error->message, "--name one"));
+  g_assert_nonnull (strstr (error->message, "deployment \"one\""));
+}
+
+/* A change through a state opened without the lock (run, push, pull) is applied to what is on disk
+ * under the lock, so it never undoes what a locked command (teardown) wrote meanwhile; while that
+ * command holds the lock, the change fails and says why. */
+static void
+test_unlocked_change (void)
+{
+  g_autofree char *dir = tmpdir ();
+  g_autoptr(FerryState) runner = ferry_state_new (dir, "ferry");
+  g_autoptr(FerryState) reader = ferry_state_new (dir, "ferry");
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(FerryState) boot = ferry_state_new (dir, "ferry");
+    g_assert_true (ferry_state_open (boot, TRUE, TRUE, &error));
+    g_assert_true (ferry_state_record (boot, FERRY_KIND_INSTANCE, json_pack ("{s:s}", "id", "i-1"), &error));
+    g_assert_true (ferry_state_record (boot, FERRY_KIND_VPC, json_pack ("{s:s}", "id", "vpc-1"), &error));
+  }
+  g_assert_true (ferry_state_open (runner, FALSE, FALSE, &error));
+
+  /* A teardown (locked) forgets the VPC; the runner, which read it earlier, then records a change. */
+  {
+    g_autoptr(FerryState) td = ferry_state_new (dir, "ferry");
+    g_assert_true (ferry_state_open (td, FALSE, TRUE, &error));
+    g_assert_true (ferry_state_forget (td, FERRY_KIND_VPC, &error));
+
+    /* While the teardown holds the lock, the runner's change waits, then fails, changing nothing. */
+    g_assert_false (ferry_state_update (runner, FERRY_KIND_INSTANCE, "state", json_string ("stopped"), &error));
+    g_assert_nonnull (strstr (error->message, "another ferry"));
+    g_clear_error (&error);
+  }
+  g_assert_true (ferry_state_update (runner, FERRY_KIND_INSTANCE, "state", json_string ("stopped"), &error));
+  g_assert_no_error (error);
+
+  g_assert_true (ferry_state_open (reader, FALSE, FALSE, &error));
+  g_assert_false (ferry_state_has_resource (reader, FERRY_KIND_VPC));
+  g_autofree char *st = ferry_state_dup_resource_string (reader, FERRY_KIND_INSTANCE, "state");
+  g_assert_cmpstr (st, ==, "stopped");
 }
 
 static void
@@ -126,6 +165,7 @@ main (int argc, char **argv)
   g_test_add_func ("/state/corrupt-untouched", test_corrupt_untouched);
   g_test_add_func ("/state/other-name", test_other_name);
   g_test_add_func ("/state/lock", test_lock);
+  g_test_add_func ("/state/unlocked-change", test_unlocked_change);
   g_test_add_func ("/state/umask", test_umask);
   return g_test_run ();
 }

@@ -23,8 +23,8 @@ lookalike_sg=$(awsm ec2 create-security-group --group-name td-ssh --description 
     --query GroupId --output text)
 other_sg=$(awsm ec2 create-security-group --group-name other-ssh --description other --vpc-id "$default_vpc" \
     --tag-specifications 'ResourceType=security-group,Tags=[{Key=ferry:name,Value=other}]' --query GroupId --output text)
-awsm s3api create-bucket --bucket td-lookalike >/dev/null
-awsm s3api create-bucket --bucket other-bucket >/dev/null
+awsm_create_bucket td-lookalike
+awsm_create_bucket other-bucket
 awsm s3api put-bucket-tagging --bucket other-bucket --tagging 'TagSet=[{Key=ferry:name,Value=other}]'
 ssh-keygen -q -t ed25519 -N '' -f lookalike >/dev/null
 awsm ec2 import-key-pair --key-name td-2 --public-key-material fileb://lookalike.pub >/dev/null

@@ -5,10 +5,11 @@
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-remote.sh"
 
+TEST_REGION=us-east-1 # the one AWS test in us-east-1, where S3 takes no location
 moto_start
 # The remote's sessions get the same aws and credentials the instance's profile would give.
 aws_dir=$(dirname "$(command -v aws)")
-SSHD_EXTRA_CONFIG="SetEnv PATH=$aws_dir:/usr/local/bin:/usr/bin:/bin AWS_CONFIG_FILE=$AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE=$AWS_SHARED_CREDENTIALS_FILE AWS_DEFAULT_REGION=us-east-1 PYENV_VERSION=${PYENV_VERSION:-}"
+SSHD_EXTRA_CONFIG="SetEnv PATH=$aws_dir:/usr/local/bin:/usr/bin:/bin AWS_CONFIG_FILE=$AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE=$AWS_SHARED_CREDENTIALS_FILE AWS_DEFAULT_REGION=$TEST_REGION PYENV_VERSION=${PYENV_VERSION:-}"
 export SSHD_EXTRA_CONFIG
 sshd_start
 remote_setup_host

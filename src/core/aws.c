@@ -73,78 +73,103 @@ ferry_aws_operation_is_mutating (const char *operation)
   return TRUE;
 }
 
-FerryAwsErrorKind
-ferry_aws_classify (const char *stderr_text, char **out_code)
+static FerryAwsErrorKind
+kind_of_code (const char *code)
 {
   static const char *const throttled[] = { "RequestLimitExceeded", "Throttling", "TooManyRequests",
                                            "SlowDown", "RequestThrottled" };
   static const char *const auth[] = { "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
                                       "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied",
-                                      "InvalidAccessKeyId", "UnrecognizedClientException" };
-  static const char *const transient[] = { "InternalError", "InternalFailure", "ServiceUnavailable",
-                                           "Unavailable", "500", "503" };
-  g_autofree char *code = NULL;
-  const char *p;
+                                      "InvalidAccessKeyId", "UnrecognizedClientException",
+                                      "NoCredentials" };
+  static const char *const server[] = { "InternalError", "InternalFailure", "ServiceUnavailable",
+                                        "Unavailable", "ServerError", "500", "502", "503", "504" };
+  static const char *const exists[] = { "EntityAlreadyExists", "BucketAlreadyOwnedByYou",
+                                        "BucketAlreadyExists", "ResourceAlreadyExistsException",
+                                        "DuplicateRecordException" };
+  static const char *const in_use[] = { "DependencyViolation", "DeleteConflict", "BucketNotEmpty",
+                                        "InvalidGroup.InUse", "ResourceInUse" };
 
-  if (out_code)
-    *out_code = NULL;
-  if (stderr_text == NULL || *stderr_text == '\0')
-    return FERRY_AWS_ERROR_OTHER;
-
-  p = strstr (stderr_text, "An error occurred (");
-  if (p != NULL)
-    {
-      const char *start = p + strlen ("An error occurred (");
-      const char *end = strchr (start, ')');
-      if (end != NULL)
-        code = g_strndup (start, end - start);
-    }
-  else if (strstr (stderr_text, "Unable to parse response") != NULL
-           && strstr (stderr_text, "Further retries may succeed") != NULL)
-    {
-      /* botocore's words for a server error page instead of an answer (an HTTP 500). */
-      if (out_code)
-        *out_code = g_strdup ("ServerError");
-      return FERRY_AWS_ERROR_TRANSIENT;
-    }
-  else if (strstr (stderr_text, "Unable to locate credentials") != NULL
-           || (strstr (stderr_text, "could not be found") != NULL
-               && strstr (stderr_text, "profile") != NULL))
-    {
-      if (out_code)
-        *out_code = g_strdup ("NoCredentials");
-      return FERRY_AWS_ERROR_AUTH;
-    }
-
-  if (code == NULL)
-    return FERRY_AWS_ERROR_OTHER;
-
-  if (out_code)
-    *out_code = g_strdup (code);
   for (guint i = 0; i < G_N_ELEMENTS (throttled); i++)
     if (g_str_has_prefix (code, throttled[i]))
       return FERRY_AWS_ERROR_THROTTLED;
   for (guint i = 0; i < G_N_ELEMENTS (auth); i++)
     if (g_str_has_prefix (code, auth[i]))
       return FERRY_AWS_ERROR_AUTH;
-  for (guint i = 0; i < G_N_ELEMENTS (transient); i++)
-    if (g_str_equal (code, transient[i]))
-      return FERRY_AWS_ERROR_TRANSIENT;
+  for (guint i = 0; i < G_N_ELEMENTS (server); i++)
+    if (g_str_equal (code, server[i]))
+      return FERRY_AWS_ERROR_SERVER;
+  for (guint i = 0; i < G_N_ELEMENTS (exists); i++)
+    if (g_str_equal (code, exists[i]))
+      return FERRY_AWS_ERROR_ALREADY_EXISTS;
+  for (guint i = 0; i < G_N_ELEMENTS (in_use); i++)
+    if (g_str_equal (code, in_use[i]))
+      return FERRY_AWS_ERROR_DEPENDENCY;
+  if (g_str_has_suffix (code, ".Duplicate") || g_str_has_suffix (code, "AlreadyExists"))
+    return FERRY_AWS_ERROR_ALREADY_EXISTS;
   if (g_str_has_suffix (code, "NotFound") || g_str_has_prefix (code, "NoSuch")
       || g_str_equal (code, "404") || g_str_equal (code, "ParameterNotFound"))
     return FERRY_AWS_ERROR_NOT_FOUND;
   return FERRY_AWS_ERROR_OTHER;
 }
 
+FerryAwsErrorKind
+ferry_aws_parse_error (const char *stderr_text, FerryErrorPrivate *info)
+{
+  g_autoptr(GMatchInfo) m = NULL;
+  g_autoptr(GRegex) re = NULL;
+
+  ferry_aws_error_info_clear (info);
+  info->kind = FERRY_AWS_ERROR_OTHER;
+  if (stderr_text == NULL || *stderr_text == '\0')
+    return info->kind;
+
+  /* botocore's ClientError: "An error occurred (Code) when calling the Op operation[ (...)]: msg". */
+  re = g_regex_new ("An error occurred \\(([^)]*)\\)(?: when calling the (\\w+) operation)?"
+                    "(?: \\([^)]*\\))?: ?([^\\n]*)",
+                    G_REGEX_OPTIMIZE, 0, NULL);
+  if (g_regex_match (re, stderr_text, 0, &m))
+    {
+      info->code = g_match_info_fetch (m, 1);
+      info->operation = g_match_info_fetch (m, 2);
+      info->message = g_strstrip (g_match_info_fetch (m, 3));
+      if (info->operation != NULL && *info->operation == '\0')
+        g_clear_pointer (&info->operation, g_free);
+      if (g_ascii_isdigit (info->code[0]))
+        info->http_status = (int) g_ascii_strtoll (info->code, NULL, 10);
+    }
+  else if (strstr (stderr_text, "Unable to parse response") != NULL
+           && strstr (stderr_text, "Further retries may succeed") != NULL)
+    /* botocore's words for a server error page instead of an answer (an HTTP 500). */
+    info->code = g_strdup ("ServerError");
+  else if (strstr (stderr_text, "Unable to locate credentials") != NULL
+           || (strstr (stderr_text, "could not be found") != NULL
+               && strstr (stderr_text, "profile") != NULL))
+    info->code = g_strdup ("NoCredentials");
+
+  if (info->code != NULL)
+    info->kind = kind_of_code (info->code);
+  return info->kind;
+}
+
+FerryAwsErrorKind
+ferry_aws_error_kind (const GError *error)
+{
+  const FerryErrorPrivate *info = ferry_error_get_aws (error);
+  return info != NULL ? (FerryAwsErrorKind) info->kind : FERRY_AWS_ERROR_NONE;
+}
+
+const char *
+ferry_aws_error_code (const GError *error)
+{
+  const FerryErrorPrivate *info = ferry_error_get_aws (error);
+  return info != NULL ? info->code : NULL;
+}
+
 gboolean
 ferry_aws_error_has_code (const GError *error, const char *code)
 {
-  g_autofree char *needle = NULL;
-
-  if (error == NULL || error->domain != FERRY_ERROR)
-    return FALSE;
-  needle = g_strdup_printf ("(%s)", code);
-  return strstr (error->message, needle) != NULL;
+  return g_strcmp0 (ferry_aws_error_code (error), code) == 0;
 }
 
 static void
@@ -178,7 +203,7 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
     {
       g_autofree char *out = NULL;
       g_autofree char *err = NULL;
-      g_autofree char *code = NULL;
+      g_auto(FerryErrorPrivate) info = { 0 };
       g_autoptr(GError) child_error = NULL;
       json_error_t jerr;
       FerryAwsErrorKind kind;
@@ -206,11 +231,11 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
           return root;
         }
 
-      kind = ferry_aws_classify (err, &code);
+      kind = ferry_aws_parse_error (err, &info);
       /* Throttling is retried for every call; a server error only for a call that changes nothing,
        * since a create that failed that way may still have happened. */
       if ((kind == FERRY_AWS_ERROR_THROTTLED
-           || (kind == FERRY_AWS_ERROR_TRANSIENT && !aws->optional
+           || (kind == FERRY_AWS_ERROR_SERVER && !aws->optional
                && !ferry_aws_operation_is_mutating (operation)))
           && attempt < aws->max_attempts)
         {
@@ -220,7 +245,7 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
           if (aws->verbose && aws->log)
             {
               g_autofree char *line = g_strdup_printf ("aws %s %s: %s; retrying in %" G_GUINT64_FORMAT " ms",
-                                                       service, operation, code, ms + cap / 2);
+                                                       service, operation, info.code, ms + cap / 2);
               aws->log (line, aws->log_data);
             }
           if (!ferry_sleep ((guint) (ms + cap / 2), cancellable, error))
@@ -228,6 +253,7 @@ ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
           continue;
         }
 
+      ferry_error_set_aws (child_error, &info);
       switch (kind)
         {
         case FERRY_AWS_ERROR_THROTTLED:

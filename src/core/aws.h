@@ -10,9 +10,11 @@ typedef enum
   FERRY_AWS_ERROR_NONE,
   FERRY_AWS_ERROR_THROTTLED,
   FERRY_AWS_ERROR_NOT_FOUND,
+  FERRY_AWS_ERROR_ALREADY_EXISTS,
+  FERRY_AWS_ERROR_DEPENDENCY, /* still in use: DependencyViolation, DeleteConflict, BucketNotEmpty */
   FERRY_AWS_ERROR_AUTH,
+  FERRY_AWS_ERROR_SERVER, /* a 5xx or an unparsable answer: retried for read-only calls */
   FERRY_AWS_ERROR_OTHER,
-  FERRY_AWS_ERROR_TRANSIENT, /* a 5xx or an unparsable answer: retried for read-only calls */
 } FerryAwsErrorKind;
 
 typedef struct
@@ -49,13 +51,20 @@ gboolean ferry_aws_operation_is_mutating (const char *operation);
 /* Runs one call and returns its parsed JSON output (an empty object when it prints nothing).
  * Throttling is retried with exponential backoff and jitter. In dry-run, a mutating call is only
  * shown, and an empty object is returned. Errors are FERRY_ERROR_THROTTLED, FERRY_ERROR_NOT_FOUND,
- * or FERRY_ERROR_CHILD, with aws's own message. */
+ * or FERRY_ERROR_CHILD, with aws's own message, and carry the parsed AWS error (kind, code,
+ * operation, message, HTTP status) for ferry_aws_error_kind() and ferry_aws_error_code(). */
 json_t *ferry_aws_call (FerryAws *aws, const char *service, const char *operation,
                         const char *const *args, GCancellable *cancellable, GError **error);
 
-/* Classifies an aws CLI error text ("An error occurred (Code) when calling ..."). */
-FerryAwsErrorKind ferry_aws_classify (const char *stderr_text, char **out_code);
+/* Parses an aws CLI error text ("An error occurred (Code) when calling the Op operation: message")
+ * into `info` (cleared first; free with ferry_aws_error_info_clear) and returns its kind, decided from
+ * the code alone. */
+FerryAwsErrorKind ferry_aws_parse_error (const char *stderr_text, FerryErrorPrivate *info);
 
+/* The kind of an error from ferry_aws_call (FERRY_AWS_ERROR_NONE for an error that is not AWS's). */
+FerryAwsErrorKind ferry_aws_error_kind (const GError *error);
+/* Its AWS error code, or NULL. */
+const char *ferry_aws_error_code (const GError *error);
 /* Whether an error from ferry_aws_call carries the AWS error code `code`. */
 gboolean ferry_aws_error_has_code (const GError *error, const char *code);
 

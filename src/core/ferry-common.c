@@ -6,7 +6,61 @@
 
 #include "ferry-common.h"
 
-G_DEFINE_QUARK (ferry-error-quark, ferry_error)
+static void
+ferry_error_private_init (FerryErrorPrivate *priv)
+{
+  (void) priv;
+}
+
+static void
+ferry_error_private_copy (const FerryErrorPrivate *src, FerryErrorPrivate *dest)
+{
+  dest->kind = src->kind;
+  dest->code = g_strdup (src->code);
+  dest->operation = g_strdup (src->operation);
+  dest->message = g_strdup (src->message);
+  dest->http_status = src->http_status;
+}
+
+void
+ferry_aws_error_info_clear (FerryErrorPrivate *info)
+{
+  g_clear_pointer (&info->code, g_free);
+  g_clear_pointer (&info->operation, g_free);
+  g_clear_pointer (&info->message, g_free);
+  info->kind = 0;
+  info->http_status = 0;
+}
+
+static void
+ferry_error_private_clear (FerryErrorPrivate *priv)
+{
+  ferry_aws_error_info_clear (priv);
+}
+
+G_DEFINE_EXTENDED_ERROR (FerryError, ferry_error)
+
+const FerryErrorPrivate *
+ferry_error_get_aws (const GError *error)
+{
+  const FerryErrorPrivate *priv;
+
+  if (error == NULL || error->domain != FERRY_ERROR)
+    return NULL;
+  priv = ferry_error_get_private (error);
+  return priv != NULL && priv->kind != 0 ? priv : NULL;
+}
+
+void
+ferry_error_set_aws (GError *error, const FerryErrorPrivate *info)
+{
+  FerryErrorPrivate *priv;
+
+  g_return_if_fail (error != NULL && error->domain == FERRY_ERROR);
+  priv = ferry_error_get_private (error);
+  ferry_aws_error_info_clear (priv);
+  ferry_error_private_copy (info, priv);
+}
 
 gboolean
 ferry_throw (GError **error, FerryErrorEnum code, const char *fmt, ...)

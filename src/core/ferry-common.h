@@ -23,6 +23,26 @@ typedef enum
 
 GQuark ferry_error_quark (void);
 
+/* What an error from an aws call says about itself, parsed once from aws-cli's error line and kept on
+ * the GError (FERRY_ERROR is an extended error domain): see ferry_aws_error_info(). */
+typedef struct
+{
+  int kind;          /* a FerryAwsErrorKind; 0 when the error did not come from AWS */
+  char *code;        /* "InvalidGroup.NotFound" */
+  char *operation;   /* "DeleteSecurityGroup" */
+  char *message;     /* what AWS said after the code */
+  int http_status;   /* where aws-cli gives it, else 0 */
+} FerryErrorPrivate;
+
+void ferry_aws_error_info_clear (FerryErrorPrivate *info);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FerryErrorPrivate, ferry_aws_error_info_clear)
+
+/* The AWS details of an error in FERRY_ERROR (NULL for any other error, or one without them). */
+const FerryErrorPrivate *ferry_error_get_aws (const GError *error);
+/* Attaches AWS details (copied) to an error in FERRY_ERROR. */
+void ferry_error_set_aws (GError *error, const FerryErrorPrivate *info);
+
 /* Always returns FALSE, so a check reads `return ferry_throw (error, ...)`. */
 gboolean ferry_throw (GError **error, FerryErrorEnum code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 

@@ -1143,7 +1143,11 @@ profile_create (FerryResources *res, gpointer data, GCancellable *cancellable, G
   job->profile = iam_create (res, FERRY_KIND_INSTANCE_PROFILE, "create-instance-profile", b,
                              "get-instance-profile", "--instance-profile-name", job->profile_name,
                              "InstanceProfile", cancellable, error);
-  return job->profile != NULL;
+  /* run-instances refuses a new profile for a while: its age says whether a refusal may be that. */
+  return job->profile != NULL
+         && (res->dry_run
+             || update (res, FERRY_KIND_INSTANCE_PROFILE, "created_at",
+                        json_integer (g_get_real_time () / G_USEC_PER_SEC), error));
 }
 
 static gboolean
@@ -1328,7 +1332,14 @@ ferry_user_data_render (const char *name, gint64 max_hours, const char *ssh_user
   g_autoptr(GString) s = NULL;
   g_autofree char *hours = g_strdup_printf ("%" G_GINT64_FORMAT, max_hours);
   g_autofree char *spec = NULL;
+  g_autofree char *quoted_user = NULL;
+  g_autofree char *quoted_spec = NULL;
 
+  /* The user data runs as root: the user name is checked here too, not only at the command line. */
+  if (!ferry_config_valid_user_name (ssh_user))
+    return (ferry_throw (error, FERRY_ERROR_USAGE, "invalid ssh user \"%s\" for the user data",
+                         ssh_user ? ssh_user : ""),
+            NULL);
   if (!ferry_template_load ("user-data.sh", &text, error))
     return NULL;
   if (snakemake_major != NULL)
@@ -1336,11 +1347,15 @@ ferry_user_data_render (const char *name, gint64 max_hours, const char *ssh_user
                             atoi (snakemake_major) + 1);
   else
     spec = g_strdup ("snakemake-minimal");
+  quoted_spec = g_shell_quote (spec);
+  quoted_user = g_shell_quote (ssh_user);
   s = g_string_new (text);
   g_string_replace (s, "@NAME@", name, 0);
   g_string_replace (s, "@MAX_HOURS@", hours, 0);
-  g_string_replace (s, "@SSH_USER@", ssh_user, 0);
-  g_string_replace (s, "@SNAKEMAKE_SPEC@", spec, 0);
+  g_string_replace (s, "@SSH_USER@", quoted_user, 0);
+  g_string_replace (s, "@SNAKEMAKE_SPEC@", quoted_spec, 0);
+  g_string_replace (s, "@CONDA_SPEC@", "conda=" FERRY_CONDA_VERSION, 0);
+  g_string_replace (s, "@MAMBA_SPEC@", "mamba=" FERRY_MAMBA_VERSION, 0);
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
@@ -1468,13 +1483,18 @@ record_network_of (FerryResources *res, json_t *instance, GError **error)
   return record (res, FERRY_KIND_SUBNET, resource, error);
 }
 
+/* EC2 rejects an instance profile for about ten seconds after IAM made it, as an invalid parameter.
+ * That code alone is no proof (a bad type is one too), so only a profile made in the last two
+ * minutes is waited for. */
 static gboolean
-profile_not_ready (const GError *error)
+profile_not_ready (FerryResources *res, const GError *error)
 {
-  return error != NULL
-         && (ferry_aws_error_has_code (error, "InvalidParameterValue")
-             || ferry_aws_error_has_code (error, "InvalidParameterCombination"))
-         && strstr (error->message, "nstance profile") != NULL;
+  g_autoptr(json_t) profile = ferry_state_dup_resource (res->state, FERRY_KIND_INSTANCE_PROFILE);
+  json_int_t made = json_integer_value (json_object_get (profile, "created_at"));
+
+  return (ferry_aws_error_has_code (error, "InvalidParameterValue")
+          || ferry_aws_error_has_code (error, "InvalidParameterCombination"))
+         && made > 0 && g_get_real_time () / G_USEC_PER_SEC - made < 120;
 }
 
 static json_t *
@@ -1526,7 +1546,7 @@ run_instances (FerryResources *res, const FerryLaunchOptions *opts, GCancellable
                             cancellable, &local_error);
       if (out != NULL)
         break;
-      if (!profile_not_ready (local_error) || g_get_monotonic_time () > deadline)
+      if (!profile_not_ready (res, local_error) || g_get_monotonic_time () > deadline)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;

@@ -9,6 +9,10 @@
 G_BEGIN_DECLS
 
 #define FERRY_TAG_KEY "ferry:name"
+
+/* The conda and mamba the user data installs next to snakemake, for --use-conda. */
+#define FERRY_CONDA_VERSION "24.7.1"
+#define FERRY_MAMBA_VERSION "1.5.10"
 #define FERRY_DEFAULT_SSH_USER "ec2-user"
 #define FERRY_DEFAULT_INSTANCE_TYPE "t3.medium"
 #define FERRY_DEFAULT_VOLUME_GB 30

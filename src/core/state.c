@@ -17,7 +17,15 @@ struct _FerryState
   json_t *root;
   int lock_fd;
   gboolean memory_only;
+  gboolean opened; /* read from disk: changes go back to it under the lock */
 };
+
+static json_t *
+empty_root (const char *name)
+{
+  return json_pack ("{s:s, s:i, s:s, s:{}, s:{}}", "schema", FERRY_STATE_SCHEMA, "version",
+                    FERRY_STATE_VERSION, "name", name, "settings", "resources");
+}
 
 FerryState *
 ferry_state_new (const char *dir, const char *name)
@@ -29,8 +37,7 @@ ferry_state_new (const char *dir, const char *name)
   state->name = g_strdup (name);
   state->path = g_build_filename (dir, "state.json", NULL);
   state->lock_fd = -1;
-  state->root = json_pack ("{s:s, s:i, s:s, s:{}, s:{}}", "schema", FERRY_STATE_SCHEMA, "version",
-                           FERRY_STATE_VERSION, "name", name, "settings", "resources");
+  state->root = empty_root (name);
   return state;
 }
 
@@ -132,6 +139,47 @@ ferry_state_parse (const char *text, gsize len, GError **error)
   return g_steal_pointer (&root);
 }
 
+static void
+peek_string (char **field, json_t *settings, const char *key)
+{
+  const char *value = json_string_value (json_object_get (settings, key));
+
+  if (*field == NULL && value != NULL && *value != '\0')
+    *field = g_strdup (value);
+}
+
+void
+ferry_state_peek_settings (const char *dir, FerryConfig *layer)
+{
+  g_autofree char *path = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(json_t) root = NULL;
+  json_t *settings, *opts;
+  gsize len;
+
+  if (!g_file_get_contents (path, &text, &len, NULL)
+      || (root = ferry_state_parse (text, len, NULL)) == NULL)
+    return;
+  settings = json_object_get (root, "settings");
+  peek_string (&layer->name, root, "name");
+  peek_string (&layer->endpoint_url, settings, "endpoint_url");
+  peek_string (&layer->region, settings, "region");
+  peek_string (&layer->profile, settings, "profile");
+  peek_string (&layer->ssh_user, settings, "ssh_user");
+  opts = json_object_get (settings, "ssh_options");
+  if (layer->ssh_options == NULL && json_is_array (opts) && json_array_size (opts) > 0)
+    {
+      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+      size_t i;
+      json_t *v;
+
+      json_array_foreach (opts, i, v)
+        if (json_is_string (v))
+          g_strv_builder_add (b, json_string_value (v));
+      layer->ssh_options = g_strv_builder_end (b);
+    }
+}
+
 static gboolean
 ensure_dir (FerryState *state, GError **error)
 {
@@ -182,8 +230,9 @@ take_lock (FerryState *state, GError **error)
   return TRUE;
 }
 
-gboolean
-ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **error)
+/* Reads state.json into state->root; an absent file is an empty state (a teardown removed it). */
+static gboolean
+load (FerryState *state, GError **error)
 {
   g_autofree char *text = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -191,17 +240,16 @@ ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **er
   gsize len;
   const char *name;
 
-  if (create && !ensure_dir (state, error))
-    return FALSE;
-  if (lock && g_file_test (state->dir, G_FILE_TEST_IS_DIR) && !take_lock (state, error))
-    return FALSE;
-
   if (!g_file_get_contents (state->path, &text, &len, &local_error))
     {
-      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      json_decref (state->root);
+      state->root = empty_root (state->name);
+      return TRUE;
     }
   root = ferry_state_parse (text, len, error);
   if (root == NULL)
@@ -213,13 +261,69 @@ ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **er
   name = json_string_value (json_object_get (root, "name"));
   if (!g_str_equal (name, state->name))
     return ferry_throw (error, FERRY_ERROR_CONFIG,
-                        "state in %s belongs to deployment \"%s\", not \"%s\"; pass --name %s or another --state-dir",
-                        state->dir, name, state->name, name);
-
-  g_mutex_lock (&state->lock);
+                        "state in %s belongs to deployment \"%s\", not \"%s\" (the name given); drop the --name, FERRY_NAME or config name, or use another --state-dir",
+                        state->dir, name, state->name);
   json_decref (state->root);
   state->root = g_steal_pointer (&root);
+  return TRUE;
+}
+
+gboolean
+ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **error)
+{
+  gboolean ok;
+
+  if (create && !ensure_dir (state, error))
+    return FALSE;
+  if (lock && g_file_test (state->dir, G_FILE_TEST_IS_DIR) && !take_lock (state, error))
+    return FALSE;
+  g_mutex_lock (&state->lock);
+  ok = load (state, error);
+  state->opened = TRUE;
   g_mutex_unlock (&state->lock);
+  return ok;
+}
+
+static void
+end_change (FerryState *state, gboolean took)
+{
+  if (took && state->lock_fd >= 0)
+    {
+      close (state->lock_fd);
+      state->lock_fd = -1;
+    }
+}
+
+/* A change to a state opened without the lock (run, push, pull) takes the lock for the time of
+ * the change and applies it to what is on disk now, so a locked command's work (a teardown) is
+ * never overwritten with what this process read earlier. A locked command holding it longer than
+ * five seconds makes the change fail, saying so. Called with state->lock held. */
+static gboolean
+begin_change (FerryState *state, gboolean *out_took, GError **error)
+{
+  *out_took = FALSE;
+  if (state->memory_only || state->lock_fd >= 0 || !state->opened)
+    return TRUE;
+  if (!ensure_dir (state, error))
+    return FALSE;
+  for (guint i = 0;; i++)
+    {
+      g_autoptr(GError) busy = NULL;
+      if (take_lock (state, &busy))
+        break;
+      if (i >= 50)
+        {
+          g_propagate_error (error, g_steal_pointer (&busy));
+          return FALSE;
+        }
+      ferry_sleep (100, NULL, NULL);
+    }
+  *out_took = TRUE;
+  if (!load (state, error))
+    {
+      end_change (state, TRUE);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -305,14 +409,18 @@ ferry_state_has_resource (FerryState *state, const char *kind)
 gboolean
 ferry_state_record (FerryState *state, const char *kind, json_t *resource, GError **error)
 {
-  gboolean ok;
+  gboolean ok, took;
 
   g_return_val_if_fail (json_is_string (json_object_get (resource, "id")), FALSE);
 
   g_mutex_lock (&state->lock);
-  json_object_set_new (section (state, "resources"), kind, resource);
-  ok = save_locked (state, error);
+  ok = begin_change (state, &took, error);
+  if (ok)
+    json_object_set (section (state, "resources"), kind, resource);
+  ok = ok && save_locked (state, error);
+  end_change (state, took);
   g_mutex_unlock (&state->lock);
+  json_decref (resource);
   return ok;
 }
 
@@ -320,31 +428,36 @@ gboolean
 ferry_state_update (FerryState *state, const char *kind, const char *key, json_t *value,
                     GError **error)
 {
-  gboolean ok;
-  json_t *res;
+  gboolean ok, took;
+  json_t *res = NULL;
 
   g_mutex_lock (&state->lock);
-  res = json_object_get (section (state, "resources"), kind);
-  if (res == NULL)
+  ok = begin_change (state, &took, error);
+  if (ok)
     {
-      json_decref (value);
-      g_mutex_unlock (&state->lock);
-      return ferry_throw (error, FERRY_ERROR_NOT_FOUND, "no %s in the state", kind);
+      res = json_object_get (section (state, "resources"), kind);
+      if (res == NULL)
+        ok = ferry_throw (error, FERRY_ERROR_NOT_FOUND, "no %s in the state", kind);
     }
-  json_object_set_new (res, key, value);
-  ok = save_locked (state, error);
+  if (ok)
+    json_object_set (res, key, value);
+  ok = ok && save_locked (state, error);
+  end_change (state, took);
   g_mutex_unlock (&state->lock);
+  json_decref (value);
   return ok;
 }
 
 gboolean
 ferry_state_forget (FerryState *state, const char *kind, GError **error)
 {
-  gboolean ok = TRUE;
+  gboolean ok, took;
 
   g_mutex_lock (&state->lock);
-  if (json_object_del (section (state, "resources"), kind) == 0)
+  ok = begin_change (state, &took, error);
+  if (ok && json_object_del (section (state, "resources"), kind) == 0)
     ok = save_locked (state, error);
+  end_change (state, took);
   g_mutex_unlock (&state->lock);
   return ok;
 }
@@ -374,18 +487,18 @@ ferry_state_dup_setting_string (FerryState *state, const char *key)
 gboolean
 ferry_state_set_setting (FerryState *state, const char *key, json_t *value, GError **error)
 {
-  gboolean ok;
+  gboolean ok, took;
 
   g_mutex_lock (&state->lock);
-  if (json_equal (json_object_get (section (state, "settings"), key), value))
+  ok = begin_change (state, &took, error);
+  if (ok && !json_equal (json_object_get (section (state, "settings"), key), value))
     {
-      json_decref (value);
-      g_mutex_unlock (&state->lock);
-      return TRUE;
+      json_object_set (section (state, "settings"), key, value);
+      ok = save_locked (state, error);
     }
-  json_object_set_new (section (state, "settings"), key, value);
-  ok = save_locked (state, error);
+  end_change (state, took);
   g_mutex_unlock (&state->lock);
+  json_decref (value);
   return ok;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ferry-common.h"
+#include "config.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,10 @@ typedef struct _FerryState FerryState;
 FerryState *ferry_state_new (const char *dir, const char *name);
 void ferry_state_free (FerryState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryState, ferry_state_free)
+
+/* The deployment name and kept settings of dir's state.json into `layer` (fields still NULL only),
+ * read without the lock; a missing or unusable file leaves it as it is (open reports the latter). */
+void ferry_state_peek_settings (const char *dir, FerryConfig *layer);
 
 /* Loads state.json if present (an absent file is an empty state). A file that is not valid ferry
  * state, or belongs to another name, is an error and is left untouched. With `create`, the dir is

@@ -1069,8 +1069,7 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
         }
       if (!told)
         {
-          g_autofree char *code = NULL;
-          ferry_aws_classify (local_error->message, &code);
+          const char *code = ferry_aws_error_code (local_error);
           td_log (td, "aws %s %s %s refused (%s); retrying for up to %u s", service, operation,
                   args[1] ? args[1] : "", code ? code : "busy", td->timeout_s);
           told = TRUE;

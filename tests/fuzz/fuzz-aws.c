@@ -10,13 +10,13 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autofree char *text = g_strndup ((const char *) data, size);
-  g_autofree char *code = NULL;
+  g_auto(FerryErrorPrivate) info = { 0 };
   g_autoptr(json_t) root = NULL;
   g_autoptr(GError) error = NULL;
   json_t *reservations = NULL;
   json_error_t jerr;
 
-  ferry_aws_classify (text, &code);
+  ferry_aws_parse_error (text, &info);
 
   root = json_loadb ((const char *) data, size, 0, &jerr);
   if (root == NULL)
