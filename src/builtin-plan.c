@@ -85,7 +85,7 @@ ferry_plan_quote (FerryInvocation *inv, const char *const *targets, const char *
   FerryNeeds needs;
   const char *cache_dir;
 
-  if (plan == NULL)
+  if (plan == NULL || !ferry_invocation_use_aws (inv, c, error))
     return NULL;
   ferry_needs_from_plan (plan, opts, &needs);
   cache_dir = g_file_test (inv->state_dir, G_FILE_TEST_IS_DIR) ? inv->state_dir : NULL;
