@@ -1,5 +1,6 @@
 /* ferry ls: every resource tagged ferry:name in the region, and whether any of it bills. */
 #include "ferry-builtins.h"
+#include "core/pricing.h"
 #include "core/teardown.h"
 
 static gboolean opt_all;
@@ -13,6 +14,33 @@ static const char *
 or_dash (const char *s)
 {
   return s != NULL && *s != '\0' ? s : "-";
+}
+
+/* What the instances have cost since they started (at the on-demand rate: ls does not know a spot
+ * instance's zone), and the volumes a month. */
+static void
+print_costs (FerryInvocation *inv, GPtrArray *found, GCancellable *c)
+{
+  g_autofree char *region = ferry_pricing_region (inv->aws, c);
+  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, region);
+
+  for (guint i = 0; i < found->len; i++)
+    {
+      FerryFound *f = found->pdata[i];
+      g_autofree char *line = NULL;
+
+      if (g_str_equal (f->kind, FERRY_KIND_INSTANCE))
+        line = ferry_plan_cost_line (book, f->detail, FALSE, NULL, f->created_at, f->state, 0, NULL, c);
+      else if (g_str_equal (f->kind, FERRY_KIND_VOLUME) && f->size_gb > 0)
+        {
+          const char *why = NULL;
+          double gb_month = ferry_price_book_gp3 (book, &why, c);
+          g_autofree char *month = ferry_format_usd (gb_month >= 0 ? gb_month * (double) f->size_gb : -1);
+          line = g_strdup_printf ("%" G_GINT64_FORMAT " GB: %s a month as gp3", f->size_gb, month);
+        }
+      if (line != NULL)
+        g_print ("cost of %s %s: %s\n", ferry_kind_label (f->kind), f->id, line);
+    }
 }
 
 gboolean
@@ -86,6 +114,7 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
                age);
       ferry_bill_add (&bill, f);
     }
+  print_costs (inv, found, c);
   summary = ferry_bill_describe (&bill);
   g_print ("%u resource%s in %s; %s\n", found->len, found->len == 1 ? "" : "s",
            region, summary);

@@ -2,6 +2,7 @@
  * what they cost where AWS tells. bootstrap --for launches from the same quote. */
 #include "ferry-builtins.h"
 #include "core/plan.h"
+#include "core/pricing.h"
 
 static gboolean opt_json;
 static char *opt_arch;
@@ -175,6 +176,75 @@ print_quote (const FerryQuote *q)
              sp ? "unknown (" : "from describe-spot-price-history", sp ? sp : "", sp ? ")" : "",
              q->gp3_usd_gb_month >= 0 ? "from the AWS Pricing API" : "unknown");
   }
+}
+
+static char *
+format_uptime (gint64 s)
+{
+  if (s < 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "m", s / 60);
+  if (s < 86400)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "h %02" G_GINT64_FORMAT "m", s / 3600, s / 60 % 60);
+  return g_strdup_printf ("%" G_GINT64_FORMAT "d %" G_GINT64_FORMAT "h", s / 86400, s / 3600 % 24);
+}
+
+char *
+ferry_plan_cost_line (FerryPriceBook *book, const char *type, gboolean spot, const char *zone,
+                      GDateTime *launched, const char *state, gint64 volume_gb, json_t **out_json,
+                      GCancellable *c)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  gboolean running = g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "pending") == 0;
+  const char *why = NULL, *why_volume = NULL;
+  double hourly = -1, so_far = -1, gb_month = -1, month = -1;
+  gint64 uptime = -1;
+
+  if (running)
+    {
+      hourly = ferry_price_book_hourly (book, type, spot, zone, &why, c);
+      if (launched != NULL)
+        {
+          g_autofree char *up = NULL;
+          g_autofree char *so_far_text = NULL;
+          g_autofree char *rate = format_usd (hourly);
+          g_autofree char *reason = short_reason (why);
+
+          uptime = MAX (g_date_time_difference (now, launched) / G_TIME_SPAN_SECOND, 0);
+          up = format_uptime (uptime);
+          if (hourly >= 0)
+            so_far = hourly * (double) uptime / 3600.0;
+          so_far_text = format_usd (so_far);
+          if (hourly >= 0)
+            g_string_append_printf (s, "up %s: %s so far at %s/h %s", up, so_far_text, rate,
+                                    spot ? "spot" : "on demand");
+          else
+            g_string_append_printf (s, "up %s: unknown so far (no %s price: %s)", up,
+                                    spot ? "spot" : "on-demand", reason);
+        }
+    }
+  else
+    g_string_append_printf (s, "%s: no hourly charge", state ? state : "not running");
+  if (volume_gb > 0)
+    {
+      g_autofree char *m = NULL;
+
+      gb_month = ferry_price_book_gp3 (book, &why_volume, c);
+      if (gb_month >= 0)
+        month = gb_month * (double) volume_gb;
+      m = format_usd (month);
+      g_string_append_printf (s, "; %" G_GINT64_FORMAT " GB gp3 volume: %s a month", volume_gb, m);
+    }
+  if (out_json != NULL)
+    *out_json = json_pack ("{s:o, s:s, s:o, s:o, s:o, s:o, s:s?}", "hourly_usd",
+                           hourly >= 0 ? json_real (hourly) : json_null (), "price",
+                           spot ? "spot" : "on-demand", "uptime_s",
+                           uptime >= 0 ? json_integer (uptime) : json_null (), "so_far_usd",
+                           so_far >= 0 ? json_real (so_far) : json_null (), "volume_gb",
+                           volume_gb > 0 ? json_integer (volume_gb) : json_null (),
+                           "volume_usd_per_month", month >= 0 ? json_real (month) : json_null (),
+                           "unknown_because", why ? why : why_volume);
+  return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
 gboolean

@@ -1,6 +1,7 @@
 /* ferry status: what the state holds, and the instance as AWS sees it now. */
 #include "ferry-builtins.h"
 #include "core/instance.h"
+#include "core/pricing.h"
 #include "core/teardown.h"
 
 static gboolean opt_json;
@@ -119,6 +120,27 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
     g_print ("the instance is %s: ferry bootstrap launches a new one\n", state);
 }
 
+/* Uptime and cost so far of the live instance, and its volume's price a month. */
+static char *
+instance_cost (FerryInvocation *inv, json_t *res, json_t *live, json_t **out_json, GCancellable *c)
+{
+  g_autofree char *region = ferry_pricing_region (inv->aws, c);
+  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, region);
+  g_autoptr(GDateTime) launched = NULL;
+  const char *state = json_string_value (json_object_get (live, "state"));
+
+  if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
+    return NULL;
+  if (json_is_string (json_object_get (live, "launch_time")))
+    launched = g_date_time_new_from_iso8601 (json_string_value (json_object_get (live, "launch_time")),
+                                             NULL);
+  return ferry_plan_cost_line (book, json_string_value (json_object_get (live, "type")),
+                               json_is_true (json_object_get (res, "spot")),
+                               json_string_value (json_object_get (live, "availability_zone")),
+                               launched, state,
+                               json_integer_value (json_object_get (res, "volume_size")), out_json, c);
+}
+
 gboolean
 ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
@@ -127,6 +149,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_autoptr(json_t) live = NULL;
   g_autoptr(json_t) doc = NULL;
   g_autofree char *id = NULL;
+  g_autofree char *cost = NULL;
+  g_autoptr(json_t) cost_json = NULL;
   json_t *resources;
   gboolean exists;
 
@@ -153,13 +177,16 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       live = live_instance (inv, id, c, error);
       if (live == NULL)
         return FALSE;
+      cost = instance_cost (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live,
+                            &cost_json, c);
     }
 
   if (opt_json)
     {
       g_autofree char *text = NULL;
-      doc = json_pack ("{s:s, s:s, s:O?, s:O?}", "name", inv->name, "state_dir", inv->state_dir,
-                       "deployment", exists ? root : NULL, "live", live);
+      doc = json_pack ("{s:s, s:s, s:O?, s:O?, s:O?}", "name", inv->name, "state_dir",
+                       inv->state_dir, "deployment", exists ? root : NULL, "live", live, "cost",
+                       cost_json);
       text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS);
       g_print ("%s\n", text);
       return TRUE;
@@ -193,7 +220,9 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   }
   if (live != NULL)
     print_instance (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live);
-  else
+  if (cost != NULL)
+    g_print ("  %-17s %s\n", "cost", cost);
+  if (live == NULL)
     g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");
   return TRUE;
 }

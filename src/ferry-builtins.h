@@ -119,6 +119,12 @@ char *ferry_plan_launch_line (const FerryQuote *q);
 gboolean ferry_plan_options_check (GOptionContext *context, const char *arch, GError **error);
 /* The lifetime cap: the command line's, else the state's, else the default. */
 gint64 ferry_plan_max_hours (FerryInvocation *inv, gint64 cli);
+/* status and ls: an instance's uptime and cost so far (running), and its gp3 volume's price a
+ * month, "unknown" where AWS does not tell; *out_json (unless NULL) gets the numbers. */
+typedef struct _FerryPriceBook FerryPriceBook;
+char *ferry_plan_cost_line (FerryPriceBook *book, const char *type, gboolean spot,
+                            const char *zone, GDateTime *launched, const char *state,
+                            gint64 volume_gb, json_t **out_json, GCancellable *c);
 /* check --host HOST / --instance (builtin-check-remote.c): the remote's snakemake, SLURM, disk and
  * login shell, one line each; with slurm, SLURM is essential. */
 gboolean ferry_check_remote (FerryInvocation *inv, const char *host, const char *remote_dir,

@@ -158,4 +158,31 @@ assert_not_exists .ferry/ferry.pem
 assert_eq "$(tagged_leftovers ferry)" "" "what AWS holds tagged ferry:name=ferry"
 ok "a target no type fits is an error naming the largest type, and nothing is created"
 
+# --- a launch from the plan, and what it costs while it runs ----------------------------------------
+expect_exit 0 ferry plan disk.txt --json
+chosen=$(jget 'j["chosen"]["type"]' <"$TEST_TMP/out")
+expect_exit 0 ferry bootstrap --for disk.txt --cidr 203.0.113.7/32 --no-wait-ssh
+assert_file_has_content "$TEST_TMP/out" "^launching $chosen "
+instance=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
+assert_eq "$(awsm ec2 describe-instances --instance-ids "$instance" --query 'Reservations[0].Instances[0].InstanceType' --output text)" \
+    "$chosen" "the launched type, as AWS says"
+assert_eq "$(awsm ec2 describe-volumes --filters "Name=attachment.instance-id,Values=$instance" --query 'Volumes[0].Size' --output text)" \
+    61 "the volume, as AWS says"
+ok "bootstrap --for launches the plan's type with the plan's volume"
+
+expect_exit 0 ferry status
+assert_file_has_content "$TEST_TMP/out" '^  cost +up [0-9]+m: unknown so far \(no on-demand price: .*\); 61 GB gp3 volume: unknown a month$'
+expect_exit 0 ferry status --json
+assert_eq "$(jget 'j["cost"]["hourly_usd"]' <"$TEST_TMP/out")" None "hourly price without the Pricing API"
+assert_eq "$(jget 'j["cost"]["uptime_s"] >= 0' <"$TEST_TMP/out")" True "uptime"
+assert_eq "$(jget 'j["cost"]["volume_gb"]' <"$TEST_TMP/out")" 61 "volume size"
+expect_exit 0 ferry ls
+assert_file_has_content "$TEST_TMP/out" "^cost of instance $instance: up [0-9]+m: unknown so far"
+assert_file_has_content "$TEST_TMP/out" '^cost of volume vol-[0-9a-f]+: 61 GB: unknown a month as gp3$'
+ok "status and ls show the uptime and cost so far (unknown without the Pricing API) and the volume"
+
+expect_exit 0 ferry teardown --yes
+assert_eq "$(tagged_leftovers ferry)" "" "what AWS holds tagged ferry:name=ferry after teardown"
+ok "teardown"
+
 done_testing

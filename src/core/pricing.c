@@ -590,6 +590,24 @@ ferry_pricing_spot (FerryAws *aws, const char *const *types, const char *zone,
   guint n = types ? g_strv_length ((char **) types) : 0;
   const guint chunk = 100;
 
+  /* For many types, one call for the region's whole current list beats several filtered ones. */
+  if (n > chunk)
+    {
+      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+      g_auto(GStrv) args = NULL;
+      g_autoptr(json_t) doc = NULL;
+
+      g_strv_builder_add_many (b, "--start-time", start, "--product-descriptions", "Linux/UNIX",
+                               NULL);
+      if (zone != NULL)
+        g_strv_builder_add_many (b, "--availability-zone", zone, NULL);
+      args = g_strv_builder_end (b);
+      doc = ferry_aws_call (aws, "ec2", "describe-spot-price-history", (const char *const *) args,
+                            cancellable, error);
+      if (doc == NULL || !ferry_pricing_parse_spot (doc, prices, error))
+        return NULL;
+      return g_steal_pointer (&prices);
+    }
   for (guint first = 0; first < n; first += chunk)
     {
       g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
@@ -610,4 +628,140 @@ ferry_pricing_spot (FerryAws *aws, const char *const *types, const char *zone,
         return NULL;
     }
   return g_steal_pointer (&prices);
+}
+
+/* --- a command's price book ------------------------------------------------------------------------- */
+
+struct _FerryPriceBook
+{
+  FerryAws *aws; /* borrowed */
+  char *region;
+  GHashTable *on_demand; /* type -> double* */
+  GHashTable *spot;      /* "type\nzone" -> double* (< 0: none) */
+  char *pricing_error;   /* the Pricing API did not answer */
+  char *spot_error;
+  double gp3;
+  gboolean gp3_asked;
+};
+
+FerryPriceBook *
+ferry_price_book_new (FerryAws *aws, const char *region)
+{
+  FerryPriceBook *book = g_new0 (FerryPriceBook, 1);
+
+  book->aws = aws;
+  book->region = g_strdup (region);
+  book->on_demand = ferry_pricing_table_new (FALSE);
+  book->spot = ferry_pricing_table_new (FALSE);
+  book->gp3 = -1;
+  return book;
+}
+
+void
+ferry_price_book_free (FerryPriceBook *book)
+{
+  if (book == NULL)
+    return;
+  g_free (book->region);
+  g_hash_table_unref (book->on_demand);
+  g_hash_table_unref (book->spot);
+  g_free (book->pricing_error);
+  g_free (book->spot_error);
+  g_free (book);
+}
+
+static void
+remember_price (GHashTable *table, const char *key, double usd)
+{
+  g_hash_table_insert (table, g_strdup (key), g_memdup2 (&usd, sizeof usd));
+}
+
+double
+ferry_price_book_hourly (FerryPriceBook *book, const char *type, gboolean spot, const char *zone,
+                         const char **why, GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  double *known;
+
+  if (why)
+    *why = NULL;
+  if (type == NULL)
+    {
+      if (why)
+        *why = "the instance type is not known";
+      return -1;
+    }
+  if (spot)
+    {
+      g_autofree char *key = g_strconcat (type, "\n", zone ? zone : "", NULL);
+      const char *const types[] = { type, NULL };
+      g_autoptr(GHashTable) prices = NULL;
+      FerrySpotPrice *p;
+
+      if ((known = g_hash_table_lookup (book->spot, key)) == NULL)
+        {
+          prices = ferry_pricing_spot (book->aws, types, zone, cancellable, &error);
+          p = prices ? g_hash_table_lookup (prices, type) : NULL;
+          if (prices == NULL)
+            {
+              g_free (book->spot_error);
+              book->spot_error = g_strdup (error->message);
+            }
+          remember_price (book->spot, key, p ? p->usd : -1);
+          known = g_hash_table_lookup (book->spot, key);
+        }
+      if (*known < 0 && why)
+        *why = book->spot_error ? book->spot_error : "no spot price history for it";
+      return *known;
+    }
+  if ((known = g_hash_table_lookup (book->on_demand, type)) != NULL)
+    {
+      if (*known < 0 && why)
+        *why = "the Pricing API lists no price for it";
+      return *known;
+    }
+  if (book->pricing_error == NULL)
+    {
+      g_autoptr(GHashTable) prices = ferry_pricing_on_demand (book->aws, book->region, type, NULL,
+                                                              cancellable, &error);
+      double *usd = prices ? g_hash_table_lookup (prices, type) : NULL;
+
+      if (usd != NULL)
+        {
+          remember_price (book->on_demand, type, *usd);
+          return *usd;
+        }
+      /* A type the API does not list is unknown alone; an API that does not answer, for all. */
+      if (prices == NULL && !g_error_matches (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        book->pricing_error = g_strdup (error->message);
+      else
+        remember_price (book->on_demand, type, -1);
+      if (why)
+        *why = book->pricing_error ? book->pricing_error : "the Pricing API lists no price for it";
+      return -1;
+    }
+  if (why)
+    *why = book->pricing_error;
+  return -1;
+}
+
+double
+ferry_price_book_gp3 (FerryPriceBook *book, const char **why, GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (why)
+    *why = NULL;
+  if (!book->gp3_asked && book->pricing_error == NULL)
+    {
+      book->gp3_asked = TRUE;
+      if (!ferry_pricing_gp3 (book->aws, book->region, &book->gp3, cancellable, &error))
+        {
+          book->gp3 = -1;
+          book->pricing_error = g_strdup (error->message);
+        }
+    }
+  if (book->gp3 < 0 && why)
+    *why = book->pricing_error ? book->pricing_error : "no gp3 price";
+  return book->gp3;
 }

@@ -84,6 +84,21 @@ gboolean ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_g
 GHashTable *ferry_pricing_spot (FerryAws *aws, const char *const *types, const char *zone,
                                 GCancellable *cancellable, GError **error);
 
+/* Prices asked once per command (status, ls): each answer, or the reason it is unknown, is kept,
+ * and once the Pricing API has not answered it is not asked again. */
+typedef struct _FerryPriceBook FerryPriceBook;
+
+FerryPriceBook *ferry_price_book_new (FerryAws *aws, const char *region);
+void ferry_price_book_free (FerryPriceBook *book);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryPriceBook, ferry_price_book_free)
+
+/* USD per hour of `type`: on demand, or with `spot` the current spot price in `zone` (NULL: the
+ * cheapest zone). < 0: unknown, and *why (borrowed, may be NULL) says why. */
+double ferry_price_book_hourly (FerryPriceBook *book, const char *type, gboolean spot,
+                                const char *zone, const char **why, GCancellable *cancellable);
+/* USD per GB-month of gp3 storage; < 0: unknown. */
+double ferry_price_book_gp3 (FerryPriceBook *book, const char **why, GCancellable *cancellable);
+
 /* "$1.23" (cents) or "$0.0416" (below a dollar, four places); "unknown" when usd < 0. */
 char *ferry_format_usd (double usd);
 
