@@ -449,6 +449,14 @@ main (int argc, char **argv)
       return 2;
     }
   verb = argv[1];
+  /* `ferry help COMMAND` is `ferry COMMAND --help`. */
+  if (g_str_equal (verb, "help") && argc > 2 && !g_str_equal (argv[2], "help"))
+    {
+      static char help_flag[] = "--help";
+      verb = argv[1] = argv[2];
+      argv[2] = help_flag;
+      argc = 3;
+    }
   if (g_str_equal (verb, "--help") || g_str_equal (verb, "-h") || g_str_equal (verb, "help"))
     {
       print_usage (stdout);

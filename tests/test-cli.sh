@@ -28,6 +28,23 @@ for verb in bootstrap keypair network firewall bucket role launch status stop st
 done
 ok "every command has --help with the shared options"
 
+expect_exit 0 ferry --version
+assert_file_has_content out '^ferry [0-9]+\.[0-9]+\.[0-9]+$'
+ok "--version prints the version"
+
+expect_exit 0 ferry status --help
+cp out status-help
+expect_exit 0 ferry help status
+cmp -s out status-help || fatal "ferry help status differs from ferry status --help"
+expect_exit 2 ferry help frobnicate
+assert_one_error_line
+ok "ferry help COMMAND is ferry COMMAND --help"
+
+# ferry prints no colour: nothing on a terminal carries an escape sequence.
+expect_exit 0 script -qec "$FERRY help run" /dev/null
+assert_not_file_has_content out $'\e\['
+ok "no escape sequences on a terminal"
+
 expect_exit 2 ferry status --no-such-option
 assert_one_error_line
 ok "an unknown option is a usage error"
