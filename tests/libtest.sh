@@ -8,6 +8,21 @@ set -euo pipefail
 : "${FERRY_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 export FERRY_TEMPLATES_DIR="${FERRY_TEMPLATES_DIR:-$FERRY_SOURCE_DIR/templates}"
 
+# pyenv's shims run bash and pyenv before the program (about 0.1 CPU-second a call, and the tests make
+# thousands of aws and python3 calls): the directories the shims stand for go in their place on PATH.
+_unshim_path() {
+    local shims tool real dirs=""
+    shims=$(pyenv root 2>/dev/null)/shims || return 0
+    case ":$PATH:" in *":$shims:"*) ;; *) return 0 ;; esac
+    for tool in python3 aws moto_server; do
+        real=$(pyenv which "$tool" 2>/dev/null) || continue
+        case ":$dirs:" in *":${real%/*}:"*) ;; *) dirs=${dirs:+$dirs:}${real%/*} ;; esac
+    done
+    [ -z "$dirs" ] || PATH=$(printf '%s' ":$PATH:" | sed "s|:$shims:|:$dirs:|; s|^:||; s|:$||")
+    export PATH
+}
+command -v pyenv >/dev/null && _unshim_path
+
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
 export TEST_TMP
 _test_count=0
@@ -31,6 +46,11 @@ trap _run_cleanups EXIT
 on_exit() { _cleanups+=("$1"); }
 
 ferry() { "$FERRY" "$@"; }
+
+# A long script comes in parts that meson runs side by side (`test-X.sh PART`, each part with its own
+# peers); without an argument it runs them all. `if in_part NAME; then ... fi` guards a part.
+TEST_PART=${1:-all}
+in_part() { [ "$TEST_PART" = all ] || [ "$TEST_PART" = "$1" ]; }
 
 # --- TAP -------------------------------------------------------------------------------------------
 

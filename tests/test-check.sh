@@ -26,16 +26,20 @@ ok "a credentials file readable by others gets the chmod that fixes it"
 # A PATH with every program of the current one except those named (symlinks, first one found wins).
 path_without() {
     local d="$TEST_TMP/path-without-$1" dir f base hidden
+    local -A taken=()
+    local links=()
     mkdir -p "$d"
+    for hidden in "$@"; do taken[$hidden]=1; done
     IFS=: read -ra dirs <<<"$PATH"
     for dir in "${dirs[@]}"; do
         for f in "$dir"/*; do
             base=${f##*/}
-            if [ ! -x "$f" ] || [ -e "$d/$base" ]; then continue; fi
-            for hidden in "$@"; do [ "$base" != "$hidden" ] || continue 2; done
-            ln -s "$f" "$d/$base"
+            if [ ! -x "$f" ] || [ -n "${taken[$base]:-}" ]; then continue; fi
+            taken[$base]=1
+            links+=("$f")
         done
     done
+    ln -s -t "$d" -- "${links[@]}" # one ln for them all: a fork per program costs seconds
     echo "$d"
 }
 
