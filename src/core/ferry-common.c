@@ -83,14 +83,26 @@ ferry_templates_dir (void)
   if (g_once_init_enter (&dir))
     {
       const char *env = g_getenv ("FERRY_TEMPLATES_DIR");
+      g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+      g_autofree char *exe_dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
+      /* An installed tree moved as a whole (DESTDIR, a relocated prefix) finds its own templates. */
+      g_autofree char *beside = exe_dir != NULL
+                                    ? g_build_filename (exe_dir, FERRY_PKGDATADIR_FROM_BINDIR, NULL)
+                                    : NULL;
+      g_autofree char *beside_probe = beside != NULL
+                                          ? g_build_filename (beside, "user-data.sh", NULL)
+                                          : NULL;
       char *found;
 
       if (env != NULL && *env != '\0')
         found = g_strdup (env);
-      else if (g_file_test (FERRY_PKGDATADIR "/user-data.sh", G_FILE_TEST_EXISTS))
+      else if (beside_probe != NULL && g_file_test (beside_probe, G_FILE_TEST_EXISTS))
+        found = g_canonicalize_filename (beside, NULL);
+      else if (g_file_test (FERRY_PKGDATADIR "/user-data.sh", G_FILE_TEST_EXISTS)
+               || g_strcmp0 (exe_dir, FERRY_BUILD_BINDIR) != 0)
         found = g_strdup (FERRY_PKGDATADIR);
       else
-        found = g_strdup (FERRY_SOURCE_TEMPLATES);
+        found = g_strdup (FERRY_SOURCE_TEMPLATES); /* ferry run from its build tree */
       g_once_init_leave (&dir, (gsize) found);
     }
   return (const char *) dir;

@@ -46,7 +46,9 @@ void ferry_error_set_aws (GError *error, const FerryErrorPrivate *info);
 /* Always returns FALSE, so a check reads `return ferry_throw (error, ...)`. */
 gboolean ferry_throw (GError **error, FerryErrorEnum code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
-/* Where the templates live: $FERRY_TEMPLATES_DIR, else the installed pkgdatadir, else the source tree. */
+/* Where the templates live: $FERRY_TEMPLATES_DIR, else share/ferry beside the executable's bin (an
+ * installed tree, wherever it was moved), else the configured pkgdatadir; the source tree only for the
+ * ferry of the build tree. */
 const char *ferry_templates_dir (void);
 char *ferry_template_path (const char *name);
 gboolean ferry_template_load (const char *name, char **out_contents, GError **error);
