@@ -9,12 +9,14 @@ static char *opt_output;
 static gboolean opt_force;
 static gboolean opt_list;
 static gboolean opt_null;
+static gboolean opt_best;
 
 static const GOptionEntry options[] = {
   { "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output, "The archive to write; .tar.zst (default input_files.tar.zst), .tar.gz, .tgz or .tar", "FILE" },
   { "force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Replace FILE if it exists", NULL },
   { "list", 0, 0, G_OPTION_ARG_NONE, &opt_list, "Print the files instead of archiving them, one per line", NULL },
   { "null", '0', 0, G_OPTION_ARG_NONE, &opt_null, "With --list, end each name with NUL instead of a newline", NULL },
+  { "best", 0, 0, G_OPTION_ARG_NONE, &opt_best, "The smallest archive, at several times the CPU (zstd 19, gzip 9)", NULL },
   { NULL }
 };
 
@@ -155,8 +157,8 @@ ferry_builtin_export (int argc, char **argv, FerryInvocation *inv, GCancellable 
   {
     Progress p = { set->members->len, set->total_bytes, g_get_monotonic_time (), 0 };
     gboolean tty = isatty (STDERR_FILENO);
-    gboolean ok = ferry_archive_write_file (output, set, opt_force, tty ? show_progress : NULL, &p, c,
-                                            error);
+    gboolean ok = ferry_archive_write_file (output, set, opt_force, opt_best,
+                                            tty ? show_progress : NULL, &p, c, error);
     if (tty)
       g_printerr ("\n");
     if (!ok)

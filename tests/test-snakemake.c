@@ -155,10 +155,10 @@ test_archive_roundtrip (void)
   g_assert_no_error (error);
   g_assert_cmpuint (set->members->len, ==, 6);
   g_assert_cmpuint (set->total_bytes, ==, 4 + 2 + 4 + 4);
-  g_assert_true (ferry_archive_write_file ("out.tar.gz", set, FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (ferry_archive_write_file ("out.tar.gz", set, FALSE, FALSE, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   /* Without --force the archive is not replaced. */
-  g_assert_false (ferry_archive_write_file ("out.tar.gz", set, FALSE, NULL, NULL, NULL, &error));
+  g_assert_false (ferry_archive_write_file ("out.tar.gz", set, FALSE, FALSE, NULL, NULL, NULL, &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
 
   archive_read_support_filter_all (a);

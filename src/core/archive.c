@@ -97,7 +97,7 @@ typedef struct
 {
   FerryFileSet *set;
   GHashTable *seen;
-  GHashTable *dirs_on_path; /* "dev:ino" of the directories being walked: a symlink loop stops */
+  GHashTable *inodes; /* "dev:ino" of the files with more than one link: their bytes count once */
 } Walk;
 
 static void
@@ -112,66 +112,99 @@ add_member (Walk *w, const char *path, const struct stat *st)
   m->st = *st;
   g_hash_table_add (w->seen, m->path);
   g_ptr_array_add (w->set->members, m);
+  if (S_ISREG (st->st_mode) && st->st_nlink > 1)
+    {
+      char *key = g_strdup_printf ("%ju:%ju", (uintmax_t) st->st_dev, (uintmax_t) st->st_ino);
+      if (!g_hash_table_add (w->inodes, key))
+        return;
+    }
   if (S_ISREG (st->st_mode))
     w->set->total_bytes += st->st_size;
 }
 
+/* Depth first, in name order: "a/b" before "a.txt" ('/' sorts before any other byte). */
 static int
-compare_names (gconstpointer a, gconstpointer b)
+compare_members (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  const unsigned char *p = (const unsigned char *) (*(FerryArchiveMember *const *) a)->path;
+  const unsigned char *q = (const unsigned char *) (*(FerryArchiveMember *const *) b)->path;
+
+  while (*p != '\0' && *p == *q)
+    p++, q++;
+  return (*p == '/' ? 1 : *p == '\0' ? 0 : *p + 1) - (*q == '/' ? 1 : *q == '\0' ? 0 : *q + 1);
 }
 
 static gboolean
-walk (Walk *w, const char *path, gboolean follow, GError **error)
+check_member (const char *path, const struct stat *st, GError **error)
 {
-  struct stat st;
-  g_autoptr(GDir) dir = NULL;
-  g_autoptr(GPtrArray) names = NULL;
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *key = NULL;
-  const char *name;
-
-  if ((follow ? stat (path, &st) : lstat (path, &st)) != 0)
-    return ferry_throw (error, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
-                        "cannot read %s: %s", path, g_strerror (errno));
-  if (S_ISREG (st.st_mode) || S_ISLNK (st.st_mode))
-    {
-      if (S_ISREG (st.st_mode) && access (path, R_OK) != 0)
-        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
-                            g_strerror (errno));
-      add_member (w, path, &st);
-      return TRUE;
-    }
-  if (!S_ISDIR (st.st_mode))
+  if (S_ISREG (st->st_mode) && access (path, R_OK) != 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror (errno));
+  if (!S_ISREG (st->st_mode) && !S_ISLNK (st->st_mode) && !S_ISDIR (st->st_mode))
     return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                         "%s is neither a file nor a directory: it cannot be archived", path);
+  return TRUE;
+}
 
-  key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
-  if (g_hash_table_contains (w->dirs_on_path, key))
-    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                        "%s loops back to a directory above it (a symlink cycle)", path);
-  dir = g_dir_open (path, 0, &local_error);
-  if (dir == NULL)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
-                        local_error->message);
-  names = g_ptr_array_new_with_free_func (g_free);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  if (names->len == 0)
+/* A named path: a file (a symlink named directly is followed), or a directory walked whole by
+ * libarchive's disk reader, symlinks inside kept as symlinks, and only its empty directories kept as
+ * members (the others come with their files). */
+static gboolean
+walk (Walk *w, const char *path, GError **error)
+{
+  g_autoptr(FerryArchiveRead) disk = NULL;
+  g_autoptr(FerryArchiveEntry) entry = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GHashTable) parents = NULL;
+  struct stat st;
+  int r;
+
+  if (stat (path, &st) != 0)
+    return ferry_throw (error, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
+                        "cannot read %s: %s", path, g_strerror (errno));
+  if (!check_member (path, &st, error))
+    return FALSE;
+  if (!S_ISDIR (st.st_mode))
     {
       add_member (w, path, &st);
       return TRUE;
     }
-  g_ptr_array_sort (names, compare_names);
-  g_hash_table_add (w->dirs_on_path, g_strdup (key));
-  for (guint i = 0; i < names->len; i++)
+
+  disk = archive_read_disk_new ();
+  archive_read_disk_set_symlink_hybrid (disk);
+  archive_read_disk_set_standard_lookup (disk);
+  if (archive_read_disk_open (disk, path) != ARCHIVE_OK)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
+                        archive_error_string (disk));
+  entry = archive_entry_new ();
+  found = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
+  parents = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  while ((r = archive_read_next_header2 (disk, entry)) != ARCHIVE_EOF)
     {
-      g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
-      if (!walk (w, child, FALSE, error))
+      const char *name = archive_entry_pathname (entry);
+      FerryArchiveMember *m;
+
+      if (r != ARCHIVE_OK)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", name ? name : path,
+                            archive_errno (disk) > 0 ? g_strerror (archive_errno (disk))
+                                                     : archive_error_string (disk));
+      m = g_new0 (FerryArchiveMember, 1);
+      m->path = g_strdup (name);
+      m->st = *archive_entry_stat (entry);
+      g_ptr_array_add (found, m);
+      if (!check_member (m->path, &m->st, error))
+        return FALSE;
+      g_hash_table_add (parents, g_path_get_dirname (m->path));
+      if (S_ISDIR (m->st.st_mode)
+          && !ferry_archive_check (disk, archive_read_disk_descend (disk), m->path, error))
         return FALSE;
     }
-  g_hash_table_remove (w->dirs_on_path, key);
+  g_ptr_array_sort (found, compare_members);
+  for (guint i = 0; i < found->len; i++)
+    {
+      FerryArchiveMember *m = found->pdata[i];
+      if (!S_ISDIR (m->st.st_mode) || !g_hash_table_contains (parents, m->path))
+        add_member (w, m->path, &m->st);
+    }
   return TRUE;
 }
 
@@ -180,8 +213,8 @@ ferry_file_set_new (const char *const *paths, GError **error)
 {
   g_autoptr(FerryFileSet) set = g_new0 (FerryFileSet, 1);
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Walk w = { set, seen, dirs };
+  g_autoptr(GHashTable) inodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Walk w = { set, seen, inodes };
 
   set->members = g_ptr_array_new_with_free_func ((GDestroyNotify) member_free);
   for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
@@ -194,7 +227,7 @@ ferry_file_set_new (const char *const *paths, GError **error)
         return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                              "\"%s\" is the workflow directory itself, not a file in it", paths[i]),
                 NULL);
-      if (!walk (&w, clean, TRUE, error))
+      if (!walk (&w, clean, error))
         return NULL;
     }
   return g_steal_pointer (&set);
@@ -205,6 +238,8 @@ ferry_file_set_new (const char *const *paths, GError **error)
 struct _FerryArchiveWriter
 {
   struct archive *a;
+  struct archive *disk;                         /* fills each entry from the file: xattrs, sparse map */
+  struct archive_entry_linkresolver *resolver; /* a file with several links goes in once */
   char *buf;
   guint64 bytes;
   guint members;
@@ -218,6 +253,8 @@ ferry_archive_writer_free (FerryArchiveWriter *w)
   if (w == NULL)
     return;
   archive_write_free (w->a);
+  archive_read_free (w->disk);
+  archive_entry_linkresolver_free (w->resolver);
   g_free (w->buf);
   g_free (w);
 }
@@ -230,6 +267,10 @@ ferry_archive_writer_new (int fd, FerryArchiveFormat format, int level, GError *
 
   w->a = archive_write_new ();
   w->buf = g_malloc (CHUNK);
+  w->disk = archive_read_disk_new ();
+  archive_read_disk_set_standard_lookup (w->disk);
+  w->resolver = archive_entry_linkresolver_new ();
+  archive_entry_linkresolver_set_strategy (w->resolver, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
   archive_write_set_format_pax_restricted (w->a);
   switch (format)
     {
@@ -287,81 +328,82 @@ entry_from_stat (FerryArchiveEntry *entry, const char *name, const struct stat *
   archive_entry_set_mtime (entry, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 }
 
-gboolean
-ferry_archive_writer_add (FerryArchiveWriter *w, const FerryArchiveMember *m,
-                          GCancellable *cancellable, GError **error)
+/* The file's content, as many bytes as the header promised: a file that grows is cut there, one that
+ * shrinks is padded by libarchive, and the archive stays well-formed either way. The holes of a sparse
+ * file read as zeros, which the pax writer leaves out by the entry's sparse map. */
+static gboolean
+write_content (FerryArchiveWriter *w, int fd, const char *path, guint64 size,
+               GCancellable *cancellable, GError **error)
 {
-  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
-  const struct stat *st = &m->st;
-  guint64 left;
-  int fd;
+  guint64 left = size;
 
-  entry_from_stat (entry, m->path, st);
-  if (S_ISLNK (st->st_mode))
-    {
-      char target[4096];
-      ssize_t n = readlink (m->path, target, sizeof target - 1);
-      if (n < 0)
-        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read the link %s: %s", m->path,
-                            g_strerror (errno));
-      target[n] = '\0';
-      archive_entry_set_filetype (entry, AE_IFLNK);
-      archive_entry_set_symlink (entry, target);
-      w->members++;
-      return ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error);
-    }
-  if (S_ISDIR (st->st_mode))
-    {
-      archive_entry_set_filetype (entry, AE_IFDIR);
-      w->members++;
-      return ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error);
-    }
-
-  fd = open (m->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", m->path,
-                        g_strerror (errno));
-  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  archive_entry_set_filetype (entry, AE_IFREG);
-  archive_entry_set_size (entry, st->st_size);
-  if (!ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error))
-    {
-      close (fd);
-      return FALSE;
-    }
-  /* The header promised st_size bytes: a file that grows is cut there, one that shrinks is padded
-   * by libarchive, and the archive stays well-formed either way. */
-  left = st->st_size;
   while (left > 0)
     {
       ssize_t n = read (fd, w->buf, MIN ((guint64) CHUNK, left));
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        {
-          int saved = errno;
-          close (fd);
-          return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", m->path,
-                              g_strerror (saved));
-        }
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", path,
+                            g_strerror (errno));
       if (n == 0)
         break;
       if (archive_write_data (w->a, w->buf, n) < 0)
-        {
-          close (fd);
-          return ferry_archive_check (w->a, ARCHIVE_FATAL, m->path, error);
-        }
+        return ferry_archive_check (w->a, ARCHIVE_FATAL, path, error);
       left -= n;
       w->bytes += n;
       if (w->progress)
         w->progress (w->bytes, w->members, w->progress_data);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        {
-          close (fd);
-          return FALSE;
-        }
+        return FALSE;
     }
-  close (fd);
+  return TRUE;
+}
+
+gboolean
+ferry_archive_writer_add (FerryArchiveWriter *w, const FerryArchiveMember *m,
+                          GCancellable *cancellable, GError **error)
+{
+  g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
+  struct archive_entry *spare = NULL;
+  struct archive_entry *linked;
+  const struct stat *st = &m->st;
+  gboolean ok;
+  int fd = -1;
+
+  /* The name's bytes as they are on disk: libarchive marks them binary when the locale cannot
+   * convert them, so any name survives. */
+  archive_entry_copy_pathname (entry, m->path);
+  archive_entry_copy_sourcepath (entry, m->path);
+  if (S_ISREG (st->st_mode))
+    {
+      fd = open (m->path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", m->path,
+                            g_strerror (errno));
+      posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+  /* Owner, mode, times, symlink target, xattrs and the holes of a sparse file, as libarchive reads
+   * them; the size and type stay those of the member's stat. */
+  if (!ferry_archive_check (w->disk, archive_read_disk_entry_from_file (w->disk, entry, fd, st),
+                            m->path, error))
+    {
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  if (fd >= 0)
+    lseek (fd, 0, SEEK_SET);
+  linked = entry;
+  archive_entry_linkify (w->resolver, &linked, &spare);
+  g_assert (linked == entry && spare == NULL); /* the tar strategy hands entries back at once */
+  ok = ferry_archive_check (w->a, archive_write_header (w->a, entry), m->path, error);
+  /* A further link to a file already in the archive is a header naming it, without content. */
+  if (ok && fd >= 0 && archive_entry_hardlink (entry) == NULL)
+    ok = write_content (w, fd, m->path, st->st_size, cancellable, error);
+  if (fd >= 0)
+    close (fd);
+  if (!ok)
+    return FALSE;
   w->members++;
   if (w->progress)
     w->progress (w->bytes, w->members, w->progress_data);
@@ -401,13 +443,15 @@ ferry_archive_writer_close (FerryArchiveWriter *w, GError **error)
 /* --- to a file, renamed into place --------------------------------------------------------------- */
 
 static gboolean
-write_members (int fd, FerryArchiveFormat format, FerryFileSet *set, FerryArchiveProgress progress,
-               gpointer user_data, GCancellable *cancellable, GError **error)
+write_members (int fd, FerryArchiveFormat format, gboolean best, FerryFileSet *set,
+               FerryArchiveProgress progress, gpointer user_data, GCancellable *cancellable,
+               GError **error)
 {
-  /* zstd 7: as small as gzip -6 on sequence data (the reference page's archive), at a fraction of
-   * its time with a thread per core; scripts/bench/export measures both. */
-  g_autoptr(FerryArchiveWriter) w
-      = ferry_archive_writer_new (fd, format, format == FERRY_ARCHIVE_ZSTD ? 7 : 0, error);
+  /* zstd 2 by default: within 3 % of gzip -6's size on sequence data (the reference page's archive)
+   * for a quarter of zstd 7's CPU, which on any real link costs more time than the bytes it saves;
+   * 19 for the smallest archive (gzip 9). scripts/bench/export measures them. */
+  int level = format == FERRY_ARCHIVE_ZSTD ? (best ? 19 : 2) : format == FERRY_ARCHIVE_GZIP && best ? 9 : 0;
+  g_autoptr(FerryArchiveWriter) w = ferry_archive_writer_new (fd, format, level, error);
 
   if (w == NULL)
     return FALSE;
@@ -444,7 +488,7 @@ rename_into_place (const char *tmp, const char *path, gboolean force, GError **e
 }
 
 gboolean
-ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
+ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force, gboolean best,
                           FerryArchiveProgress progress, gpointer user_data,
                           GCancellable *cancellable, GError **error)
 {
@@ -468,7 +512,7 @@ ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
   if (fd < 0)
     return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a file in %s: %s", dir,
                         g_strerror (errno));
-  ok = write_members (fd, format, set, progress, user_data, cancellable, error);
+  ok = write_members (fd, format, best, set, progress, user_data, cancellable, error);
   mask = umask (0);
   umask (mask);
   if (ok && fchmod (fd, 0666 & ~mask) != 0)
@@ -531,7 +575,7 @@ ferry_archive_extract_fd (int fd, const char *const *allowed, guint *out_entries
   archive_write_disk_set_options (out, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
                                            | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
                                            | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
-                                           | ARCHIVE_EXTRACT_UNLINK);
+                                           | ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_XATTR);
   if (archive_read_open_fd (in, fd, 65536) != ARCHIVE_OK)
     return ferry_archive_check (in, ARCHIVE_FATAL, "reading the pulled archive", error);
   while ((r = archive_read_next_header (in, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)

@@ -67,8 +67,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryArchiveWriter, ferry_archive_writer_free)
 
 /* Writes `set` to `path` in the format its name asks for: into a temporary file next to it, renamed
  * into place once complete, so a failed or interrupted export leaves no partial archive. An
- * existing `path` is refused unless `force`. */
-gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force,
+ * existing `path` is refused unless `force`. `best` trades time for the smallest archive. */
+gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force, gboolean best,
                                    FerryArchiveProgress progress, gpointer user_data,
                                    GCancellable *cancellable, GError **error);
 
