@@ -12,7 +12,7 @@ static gboolean opt_spot;
 static const GOptionEntry options[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print one JSON document", NULL },
   { "arch", 0, 0, G_OPTION_ARG_STRING, &opt_arch,
-    "Architecture of the image: x86_64 (default) or arm64 (Graviton)", "ARCH" },
+    "Architecture of the image: x86_64 (default) or arm64 (Graviton)", "x86_64|arm64" },
   { "gpu", 0, 0, G_OPTION_ARG_NONE, &opt_gpu, "Only types with a GPU, even if no job asks for one",
     NULL },
   { "spot", 0, 0, G_OPTION_ARG_NONE, &opt_spot, "Rank by the spot price (types offered as spot)",
