@@ -31,6 +31,12 @@ _slurm_bin() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 slurm_start() {
     slurm_require
     SLURM_PARTITION=${SLURM_PARTITION:-debug}
+    # A signal (meson's timeout, Ctrl-C, a closed pipe) ends the test through its EXIT cleanups, so the
+    # daemons never outlive it.
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 141' PIPE
+    trap 'exit 143' TERM
     SLURM_DIR=$(mktemp -d /tmp/ferry-slurm.XXXXXX)
     chmod 755 "$SLURM_DIR"
     on_exit "rm -rf '$SLURM_DIR'"
