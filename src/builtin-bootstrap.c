@@ -2,6 +2,7 @@
  * once, ending with a running instance that takes SSH. */
 #include "ferry-builtins.h"
 #include "core/bootstrap.h"
+#include "core/budget.h"
 #include "core/plan.h"
 #include "core/teardown.h"
 
@@ -16,6 +17,8 @@ static gboolean opt_spot;
 static char *opt_ami;
 static gboolean opt_no_wait_ssh;
 static char **opt_for;
+static char *opt_budget;
+static char *opt_budget_email;
 
 static const GOptionEntry options[] = {
   { "cidr", 0, 0, G_OPTION_ARG_STRING, &opt_cidr,
@@ -42,6 +45,10 @@ static const GOptionEntry options[] = {
     "plan; --instance-type and --volume-size still win; arguments after -- go to the plan's "
     "snakemake)",
     "TARGET" },
+  { "budget", 0, 0, G_OPTION_ARG_STRING, &opt_budget,
+    "Also create a monthly AWS cost budget named after the deployment (teardown deletes it)", "USD" },
+  { "budget-email", 0, 0, G_OPTION_ARG_STRING, &opt_budget_email,
+    "Where the budget's alert goes when actual spend passes 80 %", "ADDR" },
   { NULL }
 };
 
@@ -112,6 +119,8 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   char **extra = ferry_split_double_dash (&argc, argv);
   FerryBootstrapOptions opts = { 0 };
   FerryResources res;
+  g_autofree char *budget_amount = NULL;
+  gboolean budget_made = FALSE;
   GError *local_error = NULL;
 
   g_option_context_set_summary (
@@ -138,6 +147,12 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
                               opt_volume != G_MININT64 && opt_volume < 1 ? "volume-size"
                                                                          : "max-hours",
                               opt_volume != G_MININT64 && opt_volume < 1 ? opt_volume : opt_hours);
+  if (opt_budget_email != NULL && opt_budget == NULL)
+    return ferry_usage_error (context, error,
+                              "--budget-email needs --budget USD: the alert belongs to the budget");
+  if ((opt_budget != NULL && !ferry_budget_amount_validate (opt_budget, &budget_amount, error))
+      || (opt_budget_email != NULL && !ferry_budget_email_validate (opt_budget_email, error)))
+    return FALSE;
 
   if (opt_for != NULL)
     {
@@ -180,6 +195,11 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
     g_print ("%s\n", launch_line);
 
   ferry_resources_init (inv, &res);
+  /* The safety net goes up before anything bills. */
+  if (budget_amount != NULL
+      && !ferry_budget_ensure (inv->aws, inv->state, inv->name, budget_amount, opt_budget_email,
+                               &budget_made, c, error))
+    return FALSE;
   if (!ferry_bootstrap (&res, &opts, &created, c, &local_error))
     {
       /* Whatever was made is recorded: say how to finish or undo it. */
@@ -198,6 +218,20 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
     }
   if (inv->dry_run)
     return TRUE;
+  if (budget_made)
+    g_ptr_array_add (created, g_strdup (FERRY_KIND_BUDGET));
   print_summary (inv, created);
+  {
+    g_autoptr(json_t) budget = ferry_state_dup_resource (inv->state, FERRY_KIND_BUDGET);
+    const char *email = json_string_value (json_object_get (budget, "email"));
+    if (budget != NULL)
+      {
+        g_autofree char *alert = email ? g_strdup_printf (", an alert at %d %% of actual spend to %s",
+                                                          FERRY_BUDGET_ALERT_PERCENT, email)
+                                       : g_strdup (" (no alert without --budget-email)");
+        g_print ("budget    %s: $%s a month%s\n", json_string_value (json_object_get (budget, "id")),
+                 json_string_value (json_object_get (budget, "amount")), alert);
+      }
+  }
   return TRUE;
 }

@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
-# plan and bootstrap --for against moto (describe-instance-types, describe-spot-price-history) and the
-# real snakemake: what the jobs ask for, only types that fit, in the order the plan promises (checked
-# against moto's own list, computed here), the Pricing API's absence in moto as "unknown", the type in
-# the run-instances command, and a target nothing fits creating nothing.
+# plan and bootstrap --for against moto (describe-instance-types, describe-spot-price-history, budgets)
+# and the real snakemake: what the jobs ask for, only types that fit, in the order the plan promises
+# (checked against moto's own list, computed here), the Pricing API's absence in moto as "unknown", the
+# type in the run-instances command, a target nothing fits creating nothing, the cost shown by status and
+# ls, and the --budget safety net made, listed and torn down.
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-lifecycle.sh"
 export FERRY_POLL_MS=50
-moto_start
-# The region is the AWS config file's, as most users have it, and not us-east-1.
-printf '[default]\nregion = eu-central-1\noutput = json\n' >"$AWS_CONFIG_FILE"
-unset AWS_DEFAULT_REGION
-awsm() { aws --endpoint-url "$MOTO_URL" --output json "$@"; }
+moto_start # in eu-central-1, set only in the AWS config file
 cd "$TEST_TMP" || exit 1
 
 mkdir -p wf/data && cd wf || exit 1
@@ -158,10 +155,25 @@ assert_not_exists .ferry/ferry.pem
 assert_eq "$(tagged_leftovers ferry)" "" "what AWS holds tagged ferry:name=ferry"
 ok "a target no type fits is an error naming the largest type, and nothing is created"
 
-# --- a launch from the plan, and what it costs while it runs ----------------------------------------
+# --- the budget's arguments are checked before any call ---------------------------------------------
+fault_op_install get-caller-identity:Unused:0 create-budget:Unused:0 describe-instance-types:Unused:0
+for bad in "--budget abc" "--budget 0" "--budget 12.345" "--budget 50 --budget-email not-an-address" \
+    "--budget-email me@example.org"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 ferry bootstrap --for disk.txt --cidr 203.0.113.7/32 $bad
+    assert_one_error_line
+done
+fault_op_remove
+assert_eq "$(fault_op_count get-caller-identity)$(fault_op_count create-budget)$(fault_op_count describe-instance-types)" 000 \
+    "aws calls before the usage errors"
+assert_not_exists .ferry/state.json
+ok "a bad --budget or --budget-email is a usage error before any aws call"
+
+# --- a launch from the plan with a budget, and what it costs while it runs --------------------------
 expect_exit 0 ferry plan disk.txt --json
 chosen=$(jget 'j["chosen"]["type"]' <"$TEST_TMP/out")
-expect_exit 0 ferry bootstrap --for disk.txt --cidr 203.0.113.7/32 --no-wait-ssh
+expect_exit 0 ferry bootstrap --for disk.txt --cidr 203.0.113.7/32 --no-wait-ssh --budget 50.00 \
+    --budget-email me@example.org
 assert_file_has_content "$TEST_TMP/out" "^launching $chosen "
 instance=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
 assert_eq "$(awsm ec2 describe-instances --instance-ids "$instance" --query 'Reservations[0].Instances[0].InstanceType' --output text)" \
@@ -169,6 +181,18 @@ assert_eq "$(awsm ec2 describe-instances --instance-ids "$instance" --query 'Res
 assert_eq "$(awsm ec2 describe-volumes --filters "Name=attachment.instance-id,Values=$instance" --query 'Volumes[0].Size' --output text)" \
     61 "the volume, as AWS says"
 ok "bootstrap --for launches the plan's type with the plan's volume"
+
+account=$(awsm sts get-caller-identity --query Account --output text)
+assert_eq "$(awsm budgets describe-budget --account-id "$account" --budget-name ferry | jget '[j["Budget"][k] for k in ("BudgetType", "TimeUnit")] + [j["Budget"]["BudgetLimit"]["Amount"]]')" \
+    '["COST", "MONTHLY", "50"]' "the budget, as AWS says"
+assert_eq "$(awsm budgets describe-notifications-for-budget --account-id "$account" --budget-name ferry | jget '[(n["NotificationType"], n["Threshold"], n["ThresholdType"]) for n in j["Notifications"]]')" \
+    '[["ACTUAL", 80, "PERCENTAGE"]]' "the budget's alert"
+assert_eq "$(jget 'j["resources"]["budget"]["id"]' <.ferry/state.json)" ferry "budget in the state"
+assert_file_has_content "$TEST_TMP/out" '^budget +ferry: \$50 a month, an alert at 80 % of actual spend to me@example\.org$'
+expect_exit 0 ferry bootstrap --cidr 203.0.113.7/32 --no-wait-ssh --budget 50
+assert_file_has_content "$TEST_TMP/out" '^created +nothing new'
+assert_eq "$(awsm budgets describe-budgets --account-id "$account" | jget '[b["BudgetName"] for b in j["Budgets"]]')" '["ferry"]' "budgets after a re-run"
+ok "--budget makes a monthly cost budget with an alert at 80 % of actual spend, recorded; a re-run makes none"
 
 expect_exit 0 ferry status
 assert_file_has_content "$TEST_TMP/out" '^  cost +up [0-9]+m: unknown so far \(no on-demand price: .*\); 61 GB gp3 volume: unknown a month$'
@@ -179,10 +203,15 @@ assert_eq "$(jget 'j["cost"]["volume_gb"]' <"$TEST_TMP/out")" 61 "volume size"
 expect_exit 0 ferry ls
 assert_file_has_content "$TEST_TMP/out" "^cost of instance $instance: up [0-9]+m: unknown so far"
 assert_file_has_content "$TEST_TMP/out" '^cost of volume vol-[0-9a-f]+: 61 GB: unknown a month as gp3$'
+assert_file_has_content "$TEST_TMP/out" '^budget +ferry +ferry +ferry +\$50/month '
 ok "status and ls show the uptime and cost so far (unknown without the Pricing API) and the volume"
 
 expect_exit 0 ferry teardown --yes
+assert_file_has_content "$TEST_TMP/out" '^  delete budget ferry '
+assert_file_has_content "$TEST_TMP/out" '^deleted budget ferry$'
 assert_eq "$(tagged_leftovers ferry)" "" "what AWS holds tagged ferry:name=ferry after teardown"
-ok "teardown"
+assert_eq "$(awsm budgets describe-budgets --account-id "$account" | jget '[b["BudgetName"] for b in j.get("Budgets", [])]')" '[]' "budgets after teardown"
+assert_not_exists .ferry/state.json
+ok "teardown deletes the budget with the rest"
 
 done_testing

@@ -432,6 +432,27 @@ pricing_aws (FerryAws *aws)
   return p;
 }
 
+/* Why the Pricing API gave no price, in a few words: the error's AWS code decides. */
+static void
+pricing_failed (FerryAws *aws, GError *error)
+{
+  const char *code = ferry_aws_error_code (error);
+  char *message = NULL;
+
+  if (error == NULL || error->domain != FERRY_ERROR)
+    return;
+  if (ferry_aws_error_kind (error) == FERRY_AWS_ERROR_AUTH)
+    message = g_strdup_printf ("no permission for pricing:GetProducts (%s)", code ? code : "denied");
+  else if (code != NULL && g_ascii_isdigit (code[0]))
+    message = g_strdup_printf ("the Pricing API at %s answered HTTP %s",
+                               aws->endpoint_url ? aws->endpoint_url : FERRY_PRICING_REGION, code);
+  if (message != NULL)
+    {
+      g_free (error->message);
+      error->message = message;
+    }
+}
+
 static void
 add_filter (GStrvBuilder *b, const char *field, const char *value)
 {
@@ -478,7 +499,12 @@ ferry_pricing_on_demand (FerryAws *aws, const char *region, const char *type,
     add_filter (b, "instanceType", type);
   args = g_strv_builder_end (b);
   doc = ferry_aws_call (p, "pricing", "get-products", (const char *const *) args, cancellable, error);
-  if (doc == NULL || !ferry_pricing_parse_products (doc, prices, error))
+  if (doc == NULL)
+    {
+      pricing_failed (p, error ? *error : NULL);
+      return NULL;
+    }
+  if (!ferry_pricing_parse_products (doc, prices, error))
     return NULL;
   if (g_hash_table_size (prices) == 0)
     return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
@@ -517,7 +543,12 @@ ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
   add_filter (b, "volumeApiName", "gp3");
   args = g_strv_builder_end (b);
   doc = ferry_aws_call (p, "pricing", "get-products", (const char *const *) args, cancellable, error);
-  return doc != NULL && ferry_pricing_parse_storage (doc, out_usd_gb_month, error);
+  if (doc == NULL)
+    {
+      pricing_failed (p, error ? *error : NULL);
+      return FALSE;
+    }
+  return ferry_pricing_parse_storage (doc, out_usd_gb_month, error);
 }
 
 /* --- spot prices --------------------------------------------------------------------------------- */
