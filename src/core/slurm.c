@@ -471,12 +471,12 @@ ferry_slurm_cancel_jobs (FerryRemote *remote, const char *remote_dir, const char
                             " see squeue on %s",
                             g_strv_length (queued), queued[0], remote->host);
       /* Job ids (digits), at most --jobs of them: a bounded command line. */
-      for (guint i = 0; queued[i] != NULL; i += 200)
+      for (guint i = 0, n = g_strv_length (queued); i < n; i += 200)
         {
           g_autoptr(GString) cmd = g_string_new (NULL);
 
           ferry_remote_cmd_op (cmd, "scancel");
-          for (guint j = i; j < i + 200 && queued[j] != NULL; j++)
+          for (guint j = i; j < i + 200 && j < n; j++)
             ferry_remote_cmd_word (cmd, queued[j]);
           if (!ferry_remote_capture (remote, cmd->str, NULL, NULL, cancellable, error))
             {
