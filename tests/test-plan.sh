@@ -146,7 +146,7 @@ ok "bootstrap --for --dry-run launches the plan's type and volume; --instance-ty
 # --- a target nothing fits ------------------------------------------------------------------------------
 expect_exit 1 ferry plan huge.txt
 assert_one_error_line
-assert_file_has_content "$TEST_TMP/err" '^error: no x86_64 on-demand instance type in eu-central-1 has 1 vCPUs and [0-9]+ MiB: the largest there is [a-z0-9.-]+ \('
+assert_file_has_content "$TEST_TMP/err" '^error: no x86_64 on-demand instance type in eu-central-1 has 1 vCPU and [0-9]+ MiB: the largest there is [a-z0-9.-]+ \('
 expect_exit 1 ferry bootstrap --for huge.txt --cidr 203.0.113.7/32
 assert_one_error_line
 assert_file_has_content "$TEST_TMP/err" 'the largest there is'

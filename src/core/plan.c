@@ -399,10 +399,11 @@ ferry_quote_throw_none_fits (const FerryQuote *q, GError **error)
   if (q->needs.gpus > 0)
     gpus = g_strdup_printf (", %u GPU%s", q->needs.gpus, q->needs.gpus == 1 ? "" : "s");
   return ferry_throw (error, FERRY_ERROR_FAILED,
-                      "no %s %s instance type in %s has %u vCPUs and %s%s: %s; ask for less "
+                      "no %s %s instance type in %s has %u vCPU%s and %s%s: %s; ask for less "
                       "(threads, mem_mb), or give the planning dry run -- --cores N",
                       q->opts.arch ? q->opts.arch : "x86_64", q->opts.spot ? "spot" : "on-demand",
                       q->region ? q->region : "the region", q->needs.jobs.threads,
+                      q->needs.jobs.threads == 1 ? "" : "s",
                       q->needs.memory_mib > 0 ? need_mem : "any memory", gpus ? gpus : "",
                       largest ? largest : "the region lists none of that kind");
 }
