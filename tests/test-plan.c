@@ -1,5 +1,6 @@
 /* Unit tests for right-sizing: snakemake's resource values (7.21 and 8 records), the pricing parsers
  * against recorded AWS answers (tests/data/pricing), and which types fit and in what order. */
+#include "core/budget.h"
 #include "core/plan.h"
 
 static json_t *
@@ -415,6 +416,44 @@ test_worst_case (void)
   g_assert_cmpfloat (ferry_quote_worst_case (&q, &c), <, 0);
 }
 
+static void
+test_budget_values (void)
+{
+  static const struct
+  {
+    const char *text, *amount;
+  } good[] = { { "50", "50" }, { "50.00", "50" }, { "12.5", "12.5" }, { "12.50", "12.5" },
+               { "0.01", "0.01" }, { "007", "7" }, { "1000000", "1000000" } };
+  static const char *const bad_amounts[] = { "", "0", "0.00", "-5", "abc", "12.345", "1e3", "$50",
+                                             "50 USD", "1000000.01", "12,50", NULL };
+  static const char *const good_mail[] = { "you@example.org", "a.b+ferry@mail.example.co.uk", NULL };
+  static const char *const bad_mail[] = { "", "you", "you@", "@example.org", "you@example",
+                                          "you @example.org", "a@b@example.org", "you@exa mple.org",
+                                          NULL };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *amount = NULL;
+      g_assert_true (ferry_budget_amount_validate (good[i].text, &amount, &error));
+      g_assert_cmpstr (amount, ==, good[i].amount);
+    }
+  for (guint i = 0; bad_amounts[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_false (ferry_budget_amount_validate (bad_amounts[i], NULL, &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+    }
+  for (guint i = 0; good_mail[i] != NULL; i++)
+    g_assert_true (ferry_budget_email_validate (good_mail[i], NULL));
+  for (guint i = 0; bad_mail[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_false (ferry_budget_email_validate (bad_mail[i], &error));
+      g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -430,5 +469,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/parse-types", test_parse_types);
   g_test_add_func ("/plan/fit-and-order", test_fit_and_order);
   g_test_add_func ("/plan/worst-case", test_worst_case);
+  g_test_add_func ("/plan/budget-values", test_budget_values);
   return g_test_run ();
 }
