@@ -1,6 +1,8 @@
-/* ferry run: push, run snakemake on the remote with live output, pull the outputs, exit with its status. */
+/* ferry run: push, start snakemake on the remote (a run living there), follow its log, pull the
+ * outputs, exit with its status. Also what attach and cancel share: following a run to its end. */
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <gio/gunixoutputstream.h>
 
 #include "ferry-builtins.h"
 #include "core/instance.h"
@@ -17,6 +19,8 @@ static char *opt_then;
 static gboolean opt_no_push;
 static gboolean opt_no_pull;
 static int opt_ready_timeout = 900;
+static gboolean opt_detach;
+static char *opt_reconnect_timeout;
 
 static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
@@ -28,28 +32,32 @@ static const GOptionEntry options[] = {
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
   { "then", 0, 0, G_OPTION_ARG_STRING, &opt_then, "Afterwards keep the instance (default), stop it, or terminate it", "keep|stop|terminate" },
   { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &opt_ready_timeout, "Seconds to wait for a new instance to be ready (default 900)", "S" },
+  { "detach", 0, 0, G_OPTION_ARG_NONE, &opt_detach, "Start the run and return at once (ferry attach follows it)", NULL },
+  { "reconnect-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_reconnect_timeout, "How long to keep reconnecting after the connection drops (default 15m)", "DURATION" },
   { NULL }
 };
 
 static gboolean
-after_run (FerryInvocation *inv, GCancellable *c, GError **error)
+after_run (FerryInvocation *inv, gboolean on_host, const char *then, GCancellable *c, GError **error)
 {
   g_autoptr(json_t) instance = NULL;
   g_autofree char *id = NULL;
   g_autofree char *type = NULL;
 
-  if (opt_host != NULL)
+  if (on_host)
     return TRUE;
   id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
   type = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "type");
-  if (opt_then == NULL || g_str_equal (opt_then, "keep"))
+  if (then == NULL || g_str_equal (then, "keep"))
     {
       g_printerr ("instance %s%s%s%s keeps running and billing by the second: ferry stop or ferry terminate"
                   " when done\n",
                   id, type ? " (" : "", type ? type : "", type ? ")" : "");
       return TRUE;
     }
-  if (g_str_equal (opt_then, "stop"))
+  if (!ferry_invocation_use_aws (inv, c, error))
+    return FALSE;
+  if (g_str_equal (then, "stop"))
     {
       if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, TRUE, 900, &instance, c, error))
         return FALSE;
@@ -63,6 +71,172 @@ after_run (FerryInvocation *inv, GCancellable *c, GError **error)
 }
 
 gboolean
+ferry_parse_duration (const char *text, guint *out_seconds)
+{
+  char *end = NULL;
+  guint64 v, mult = 1;
+
+  if (text == NULL || !g_ascii_isdigit (*text))
+    return FALSE;
+  v = g_ascii_strtoull (text, &end, 10);
+  if (*end == '\0' || g_str_equal (end, "s"))
+    mult = 1;
+  else if (g_str_equal (end, "m"))
+    mult = 60;
+  else if (g_str_equal (end, "h"))
+    mult = 3600;
+  else
+    return FALSE;
+  if (v > G_MAXUINT / mult)
+    return FALSE;
+  *out_seconds = (guint) (v * mult);
+  return TRUE;
+}
+
+char *
+ferry_run_hint (FerryInvocation *inv, const char *verb, const char *id, const char *host,
+                const char *remote_dir)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) words = NULL;
+
+  g_strv_builder_add_many (b, "ferry", verb, id, NULL);
+  if (g_strcmp0 (inv->state_dir, ".ferry") != 0)
+    g_strv_builder_add_many (b, "--state-dir", inv->state_dir, NULL);
+  if (g_strcmp0 (inv->name, "ferry") != 0)
+    g_strv_builder_add_many (b, "--name", inv->name, NULL);
+  if (host != NULL)
+    g_strv_builder_add_many (b, "--host", host, NULL);
+  if (remote_dir != NULL)
+    g_strv_builder_add_many (b, "--remote-dir", remote_dir, NULL);
+  words = g_strv_builder_end (b);
+  return ferry_argv_display ((const char *const *) words);
+}
+
+static void
+note_to_stderr (const char *message, gpointer user_data)
+{
+  g_printerr ("%s\n", message);
+}
+
+static json_t *
+strv_to_json (const char *const *v)
+{
+  json_t *a = json_array ();
+
+  for (guint i = 0; v != NULL && v[i] != NULL; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
+}
+
+/* The record's string array (targets, snakemake_args) as a GStrv. */
+static GStrv
+record_strv (json_t *record, const char *key)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  json_t *v;
+  size_t i;
+
+  json_array_foreach (json_object_get (record, key), i, v)
+    if (json_is_string (v))
+      g_strv_builder_add (b, json_string_value (v));
+  return g_strv_builder_end (b);
+}
+
+gboolean
+ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *host_opt,
+                         const char *dir_opt, const char *dir, FerryRun *run, FerryFollow *follow,
+                         char **outputs, gboolean no_pull, GCancellable *c, GError **error)
+{
+  g_autofree char *logs = ferry_state_path (inv->state, "logs");
+  g_autofree char *file = g_strdup_printf ("run-%s.log", run->id);
+  g_autofree char *log_path = g_build_filename (logs, file, NULL);
+  g_autoptr(GFile) log_file = g_file_new_for_path (log_path);
+  g_autoptr(GFileOutputStream) log = NULL;
+  g_autoptr(GOutputStream) display = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(FerryPlan) plan = NULL;
+  json_t *record = run->record;
+  const char *then = json_string_value (json_object_get (record, "then"));
+  int status;
+
+  if (g_mkdir_with_parents (logs, 0700) != 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", logs, g_strerror (errno));
+  log = g_file_replace (log_file, NULL, FALSE, G_FILE_CREATE_PRIVATE, NULL, error);
+  if (log == NULL)
+    return FALSE;
+  follow->display = display;
+  follow->log = G_OUTPUT_STREAM (log);
+  if (follow->note == NULL)
+    {
+      follow->note = note_to_stderr;
+      follow->hook_data = inv;
+    }
+  {
+    g_autofree char *run_log = g_strdup_printf (".ferry/runs/%s/log", run->id);
+    gboolean followed;
+    ferry_run_slurm_watch_start (remote, dir, run_log);
+    followed = ferry_remote_run_follow (remote, dir, run, follow, c, &local_error);
+    ferry_run_slurm_watch_stop (c);
+    if (followed && run->state == FERRY_RUN_EXITED && run->exit_status != 0)
+      ferry_run_slurm_explain (log_path);
+    if (!followed)
+      g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
+  }
+  if (local_error != NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && inv->signal != 0)
+        {
+          /* Ctrl-C, a closed terminal, a SIGTERM: stop following, never the run. */
+          g_autofree char *attach = ferry_run_hint (inv, "attach", run->id, host_opt, dir_opt);
+          g_autofree char *cancel = ferry_run_hint (inv, "cancel", run->id, host_opt, dir_opt);
+          g_printerr ("detached from run %s on %s (%s): it goes on there\n"
+                      "  follow it again: %s\n"
+                      "  stop it:         %s\n",
+                      run->id, remote->host, ferry_signal_name (inv->signal), attach, cancel);
+          inv->exit_status = 128 + inv->signal;
+          return TRUE;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
+  if (run->state == FERRY_RUN_CANCELLED)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "run %s on %s was cancelled (ferry cancel); log: %s",
+                        run->id, remote->host, log_path);
+  if (run->state == FERRY_RUN_LOST)
+    return ferry_throw (error, FERRY_ERROR_FAILED,
+                        "run %s on %s ended without an exit status (the remote rebooted, or its "
+                        "process was killed); log: %s",
+                        run->id, remote->host, log_path);
+  status = run->exit_status;
+  if (!no_pull && !json_is_false (json_object_get (record, "pull")))
+    {
+      FerryPullStats st;
+      if (outputs == NULL)
+        {
+          g_auto(GStrv) targets = record_strv (record, "targets");
+          g_auto(GStrv) extra = record_strv (record, "snakemake_args");
+          plan = ferry_snakemake_plan_remote ((const char *const *) targets,
+                                              (const char *const *) extra, c, error);
+          if (plan == NULL)
+            return FALSE;
+          outputs = plan->outputs;
+        }
+      if (!ferry_remote_pull (remote, dir, (const char *const *) outputs, &st, c, error))
+        return FALSE;
+      g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
+                  remote->host, dir);
+    }
+  g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
+              remote->host, status, log_path);
+  if (!after_run (inv, host_opt != NULL, then, c, error))
+    return FALSE;
+  inv->exit_status = status;
+  return TRUE;
+}
+
+gboolean
 ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
@@ -71,17 +245,23 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   g_autoptr(GStrvBuilder) sm = g_strv_builder_new ();
   g_auto(GStrv) sm_argv = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *logs = NULL;
-  g_autofree char *log_path = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  g_autoptr(json_t) record = NULL;
+  g_autoptr(FerryRun) run = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *attach = NULL;
+  g_autofree char *cancel = NULL;
+  FerryFollow follow = { 0 };
+  guint reconnect_s = 15 * 60;
   char **extra = NULL;
-  int status = 0;
   gboolean ok;
 
-  g_option_context_set_summary (context, "Push the workflow and TARGET's inputs, run snakemake on the remote with its\n"
-                                         "output shown live (and kept in STATE-DIR/logs), pass Ctrl-C on, pull the\n"
-                                         "outputs, and exit with snakemake's status. Arguments after -- go to snakemake.");
+  g_option_context_set_summary (context, "Push the workflow and TARGET's inputs, start snakemake on the remote as a run\n"
+                                         "that lives there (in a session of its own, recorded under DIR/.ferry/runs/ID),\n"
+                                         "show its log live (kept in STATE-DIR/logs), pull the outputs, and exit with\n"
+                                         "snakemake's status. A lost connection is retried; Ctrl-C only detaches\n"
+                                         "(ferry attach follows the run again, ferry cancel stops it). Arguments after\n"
+                                         "-- go to snakemake.");
   /* What follows `--` is snakemake's, untouched by option parsing. */
   extra = ferry_split_double_dash (&argc, argv);
   g_option_context_add_group (context, ferry_run_slurm_group ());
@@ -99,6 +279,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   if (opt_cores != NULL && !g_str_equal (opt_cores, "all")
       && !g_regex_match_simple ("^[1-9][0-9]{0,4}$", opt_cores, 0, 0))
     return ferry_usage_error (context, error, "--cores takes a number or \"all\", not \"%s\"", opt_cores);
+  if (opt_reconnect_timeout != NULL && !ferry_parse_duration (opt_reconnect_timeout, &reconnect_s))
+    return ferry_usage_error (context, error, "--reconnect-timeout takes seconds, or a number with s, m or h (15m), not \"%s\"",
+                              opt_reconnect_timeout);
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
   /* --then acts through AWS: a region problem shows now, not after hours of running. */
@@ -191,36 +374,41 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
       g_strfreev (g_steal_pointer (&sm_argv));
       sm_argv = with;
     }
-  logs = ferry_state_path (inv->state, "logs");
-  if (g_mkdir_with_parents (logs, 0700) != 0)
+  {
+    g_autofree char *who = remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
+                                        : g_strdup (remote->host);
+    g_autofree char *created = g_date_time_format_iso8601 (now);
+    record = json_pack ("{s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:n}", "version", 1, "targets",
+                        strv_to_json ((const char *const *) argv + 1), "snakemake_args",
+                        strv_to_json ((const char *const *) extra), "argv",
+                        strv_to_json ((const char *const *) sm_argv), "then",
+                        opt_then ? opt_then : "keep", "pull", !opt_no_pull, "host", who, "created",
+                        created, "on_end");
+  }
+  id = ferry_run_new_id ();
+  run = ferry_remote_run_start (remote, dir, id, record, (const char *const *) sm_argv, c, error);
+  if (run == NULL)
     {
       ferry_remote_close (remote);
-      return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s", logs);
+      return FALSE;
     }
-  {
-    g_autofree char *file = g_strdup_printf ("run-%s-%d.log", stamp, (int) getpid ());
-    log_path = g_build_filename (logs, file, NULL);
-  }
-  ferry_run_slurm_watch_start (remote, dir, NULL);
-  ok = ferry_remote_run (remote, dir, (const char *const *) sm_argv, log_path, &status, c, error);
-  ferry_run_slurm_watch_stop (c);
-  if (ok && !opt_no_pull)
+  attach = ferry_run_hint (inv, "attach", id, opt_host, opt_remote_dir);
+  cancel = ferry_run_hint (inv, "cancel", id, opt_host, opt_remote_dir);
+  if (opt_detach)
     {
-      FerryPullStats st;
-      ok = ferry_remote_pull (remote, dir, (const char *const *) plan->outputs, &st, c, error);
-      if (ok)
-        g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
-                    remote->host, dir);
+      ferry_remote_close (remote);
+      g_print ("started run %s on %s:%s\n"
+               "  follow it: %s\n"
+               "  stop it:   %s\n",
+               id, remote->host, dir, attach, cancel);
+      return TRUE;
     }
+  g_printerr ("started run %s on %s:%s (Ctrl-C detaches; %s stops it)\n", id, remote->host, dir,
+              cancel);
+  follow.tail_lines = -1;
+  follow.reconnect_timeout_s = reconnect_s;
+  ok = ferry_run_follow_to_end (inv, remote, opt_host, opt_remote_dir, dir, run, &follow,
+                                plan->outputs, opt_no_pull, c, error);
   ferry_remote_close (remote);
-  if (!ok)
-    return FALSE;
-  if (status != 0)
-    ferry_run_slurm_explain (log_path);
-  g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
-              remote->host, status, log_path);
-  if (!after_run (inv, c, error))
-    return FALSE;
-  inv->exit_status = status;
-  return TRUE;
+  return ok;
 }

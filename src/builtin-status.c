@@ -3,13 +3,114 @@
 #include "core/instance.h"
 #include "core/pricing.h"
 #include "core/teardown.h"
+#include "core/remote.h"
 
 static gboolean opt_json;
+static char *opt_host;
+static char *opt_remote_dir;
 
 static const GOptionEntry options[]
     = { { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
           "Print one JSON document (state and live instance)", NULL },
+        { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host,
+          "Show the runs on this host (default: on the instance, when it runs)", "[USER@]HOST" },
+        { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir,
+          "The runs' directory on the remote (default ~/ferry/NAME)", "DIR" },
         { NULL } };
+
+/* The runs on the --host, or on the instance while it runs: NULL when there is nowhere to look;
+ * a remote that cannot be reached is a note, not a failure of status. */
+static GPtrArray *
+remote_runs (FerryInvocation *inv, json_t *live, char **out_where, char **out_note,
+             GCancellable *c)
+{
+  g_autoptr(FerryRemote) remote = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *dir = NULL;
+  GPtrArray *runs;
+
+  if (opt_host == NULL && g_strcmp0 (json_string_value (json_object_get (live, "state")), "running") != 0)
+    return NULL;
+  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options,
+                              &local_error);
+  if (remote == NULL)
+    {
+      *out_note = g_strdup (local_error->message);
+      return NULL;
+    }
+  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
+  *out_where = g_strdup_printf ("%s:%s", remote->host, dir);
+  runs = ferry_remote_runs_list (remote, dir, c, &local_error);
+  ferry_remote_close (remote);
+  if (runs == NULL)
+    *out_note = g_strdup (local_error->message);
+  return runs;
+}
+
+static char *
+format_seconds (gint64 s)
+{
+  if (s < 0)
+    s = 0;
+  if (s < 60)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " s", s);
+  if (s < 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " min %" G_GINT64_FORMAT " s", s / 60, s % 60);
+  return g_strdup_printf ("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min", s / 3600, (s % 3600) / 60);
+}
+
+static void
+print_runs (GPtrArray *runs, const char *where, const char *note)
+{
+  if (note != NULL)
+    {
+      g_print ("runs: not known (%s)\n", note);
+      return;
+    }
+  if (runs == NULL)
+    return;
+  if (runs->len == 0)
+    {
+      g_print ("runs on %s: none\n", where);
+      return;
+    }
+  g_print ("runs on %s:\n", where);
+  for (guint i = 0; i < runs->len; i++)
+    {
+      FerryRun *run = runs->pdata[i];
+      g_autofree char *took = format_seconds ((run->ended ? run->ended : run->now) - run->started);
+      g_autofree char *what = NULL;
+      g_autofree char *targets = NULL;
+      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+      g_auto(GStrv) tv = NULL;
+      json_t *v;
+      size_t k;
+
+      json_array_foreach (json_object_get (run->record, "targets"), k, v)
+        if (json_is_string (v))
+          g_strv_builder_add (b, json_string_value (v));
+      tv = g_strv_builder_end (b);
+      targets = g_strjoinv (" ", tv);
+      switch (run->state)
+        {
+        case FERRY_RUN_RUNNING:
+          what = run->started ? g_strdup_printf ("running for %s", took) : g_strdup ("starting");
+          break;
+        case FERRY_RUN_EXITED:
+          what = g_strdup_printf ("%s (exit %d) after %s", run->exit_status == 0 ? "succeeded" : "failed",
+                                  run->exit_status, took);
+          break;
+        case FERRY_RUN_CANCELLED:
+          what = g_strdup_printf ("cancelled after %s", took);
+          break;
+        case FERRY_RUN_LOST:
+        default:
+          what = g_strdup ("lost (ended without an exit status)");
+          break;
+        }
+      g_print ("  %s  %s: %s\n", run->id, what, targets);
+    }
+}
 
 static const char *const kinds[] = { FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP,
                                      FERRY_KIND_KEY_PAIR, FERRY_KIND_INSTANCE_PROFILE,
@@ -151,13 +252,16 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_autofree char *id = NULL;
   g_autofree char *cost = NULL;
   g_autoptr(json_t) cost_json = NULL;
+  g_autoptr(GPtrArray) runs = NULL;
+  g_autofree char *runs_where = NULL;
+  g_autofree char *runs_note = NULL;
   json_t *resources;
   gboolean exists;
 
   g_option_context_set_summary (
       context, "Show the deployment kept in the state dir, and the instance's live state\n"
                "(one describe-instances call).");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c,
                                    error))
     return FALSE;
   if (argc > 1)
@@ -180,6 +284,7 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       cost = instance_cost (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live,
                             &cost_json, c);
     }
+  runs = remote_runs (inv, live, &runs_where, &runs_note, c);
 
   if (opt_json)
     {
@@ -187,6 +292,15 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       doc = json_pack ("{s:s, s:s, s:O?, s:O?, s:O?}", "name", inv->name, "state_dir",
                        inv->state_dir, "deployment", exists ? root : NULL, "live", live, "cost",
                        cost_json);
+      if (runs != NULL || runs_note != NULL)
+        {
+          json_t *a = json_array ();
+          for (guint i = 0; runs != NULL && i < runs->len; i++)
+            json_array_append_new (a, ferry_run_to_json (runs->pdata[i]));
+          json_object_set_new (doc, "runs", runs != NULL ? a : (json_decref (a), json_null ()));
+          json_object_set_new (doc, "runs_where", runs_where ? json_string (runs_where) : json_null ());
+          json_object_set_new (doc, "runs_error", runs_note ? json_string (runs_note) : json_null ());
+        }
       text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS);
       g_print ("%s\n", text);
       return TRUE;
@@ -195,6 +309,7 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (!exists)
     {
       g_print ("no deployment in %s (ferry bootstrap creates one)\n", inv->state_dir);
+      print_runs (runs, runs_where, runs_note);
       return TRUE;
     }
   g_print ("deployment %s in %s", inv->name, inv->state_dir);
@@ -224,5 +339,6 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
     g_print ("  %-17s %s\n", "cost", cost);
   if (live == NULL)
     g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");
+  print_runs (runs, runs_where, runs_note);
   return TRUE;
 }

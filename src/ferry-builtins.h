@@ -149,6 +149,22 @@ void ferry_run_slurm_watch_stop (GCancellable *c);
 void ferry_run_slurm_explain (const char *local_log);
 GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
                             GCancellable *c, GError **error);
+/* --- remote runs (builtin-run.c), shared by run, attach and cancel --- */
+
+/* Seconds, or a number with s, m or h ("15m"). */
+gboolean ferry_parse_duration (const char *text, guint *out_seconds);
+/* The command line that reaches run `id` again: "ferry VERB ID [--state-dir..] [--host H] [--remote-dir D]". */
+char *ferry_run_hint (FerryInvocation *inv, const char *verb, const char *id, const char *host,
+                      const char *remote_dir);
+/* Follows `run` (follow: offset or tail_lines, reconnect timeout, and any status_line hook) to its
+ * end with the log on stdout and in STATE-DIR/logs/run-ID.log, then pulls `outputs` (NULL: those of
+ * the record's targets) unless no_pull or the record says not to, applies the record's --then, and
+ * sets inv->exit_status to snakemake's. A signal detaches: the message says how to attach or cancel,
+ * and the status is 128+signal. A cancelled or lost run is an error. */
+gboolean ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *host_opt,
+                                  const char *dir_opt, const char *dir, FerryRun *run,
+                                  FerryFollow *follow, char **outputs, gboolean no_pull,
+                                  GCancellable *c, GError **error);
 
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
@@ -175,5 +191,7 @@ FERRY_BUILTIN (push);
 FERRY_BUILTIN (pull);
 FERRY_BUILTIN (run);
 FERRY_BUILTIN (plan);
+FERRY_BUILTIN (attach);
+FERRY_BUILTIN (cancel);
 
 G_END_DECLS

@@ -28,7 +28,7 @@ static const FerryCommand commands[] = {
   { "bucket", 0, ferry_builtin_bucket, "Create a private S3 bucket" },
   { "role", 0, ferry_builtin_role, "Create the IAM role and instance profile scoped to the bucket" },
   { "launch", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_launch, "Launch the instance and wait for SSH" },
-  { "status", 0, ferry_builtin_status, "Show the deployment and the live instance state" },
+  { "status", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_status, "Show the deployment and the live instance state" },
   { "stop", 0, ferry_builtin_stop, "Stop the instance (the volume still bills)" },
   { "start", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_start, "Start a stopped instance" },
   { "terminate", 0, ferry_builtin_terminate, "Terminate the instance" },
@@ -42,6 +42,8 @@ static const FerryCommand commands[] = {
   { "pull", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_pull, "Bring a target's outputs back from the remote" },
   { "run", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_run, "Push, run snakemake remotely, and pull the outputs" },
   { "plan", 0, ferry_builtin_plan, "What a target needs, and the cheapest instance types that fit" },
+  { "attach", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_attach, "Follow a run on the remote again; pull when it has ended" },
+  { "cancel", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_cancel, "Stop a run on the remote" },
   { NULL },
 };
 

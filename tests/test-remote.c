@@ -40,6 +40,55 @@ test_quote_roundtrip (void)
   g_assert_false (g_file_test ("pwned", G_FILE_TEST_EXISTS));
 }
 
+/* Whatever the login shell (sshd runs the command through it), /bin/sh gets the script unchanged:
+ * hostile words, `!`, newlines, backslashes, 8-bit bytes, and a long script. */
+static void
+test_login_shells (void)
+{
+  static const char *const shells[] = { "sh", "dash", "bash", "zsh", "tcsh", "csh", "fish", NULL };
+  g_autoptr(GString) script = g_string_new ("printf '%s\\0'");
+  g_autoptr(GString) plain = g_string_new ("printf '%s|'");
+  g_autoptr(GString) longer = g_string_new ("printf '%s|'");
+  guint tried = 0;
+
+  for (guint i = 0; hostile[i] != NULL; i++)
+    ferry_remote_cmd_word (script, hostile[i]);
+  ferry_remote_cmd_word (script, "bang!bang !$ !!");
+  ferry_remote_cmd_word (plain, "a b$(x)`y`'z'\"");
+  for (guint i = 0; i < 3000; i++)
+    ferry_remote_cmd_word (longer, "word!\n");
+  for (guint s = 0; shells[s] != NULL; s++)
+    {
+      g_autofree char *path = g_find_program_in_path (shells[s]);
+      const char *scripts[] = { script->str, plain->str, longer->str, NULL };
+
+      if (path == NULL)
+        continue;
+      tried++;
+      for (guint k = 0; scripts[k] != NULL; k++)
+        {
+          g_autofree char *cmd = ferry_remote_login_command (scripts[k]);
+          const char *argv[] = { path, "-c", cmd, NULL };
+          const char *sh_argv[] = { "/bin/sh", "-c", scripts[k], NULL };
+          g_autofree char *out = NULL;
+          g_autofree char *want = NULL;
+          g_autofree char *err = NULL;
+          g_autoptr(GError) error = NULL;
+          int status = -1;
+
+          g_assert_true (ferry_spawn_capture (sh_argv, NULL, NULL, &want, NULL, &status, NULL, &error));
+          g_assert_true (ferry_spawn_capture (argv, NULL, NULL, &out, &err, &status, NULL, &error));
+          g_assert_no_error (error);
+          if (status != 0)
+            g_test_message ("%s: %s", shells[s], err);
+          g_assert_cmpint (status, ==, 0);
+          g_assert_cmpstr (out, ==, want);
+        }
+    }
+  g_assert_cmpuint (tried, >, 0);
+  g_assert_false (g_file_test ("pwned", G_FILE_TEST_EXISTS));
+}
+
 /* A path keeps `~/` for the remote shell, and only that is left unquoted. */
 static void
 test_quote_path (void)
@@ -92,7 +141,7 @@ test_ssh_argv (void)
   g_assert_true (argv_has (argv, "-o", "Port=2222"));
   g_assert_true (argv_has (argv, "-l", "alice"));
   g_assert_cmpstr (argv[n - 2], ==, "login.hpc.example");
-  g_assert_cmpstr (argv[n - 1], ==, "echo hi");
+  g_assert_cmpstr (argv[n - 1], ==, "exec /bin/sh -c 'echo hi'");
   g_assert_false (argv_has (argv, "-i", r->identity ? r->identity : ""));
 
   g_clear_pointer (&r, ferry_remote_free);
@@ -243,6 +292,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/remote/quote-roundtrip", test_quote_roundtrip);
   g_test_add_func ("/remote/quote-path", test_quote_path);
+  g_test_add_func ("/remote/login-shells", test_login_shells);
   g_test_add_func ("/remote/ssh-argv", test_ssh_argv);
   g_test_add_func ("/remote/from-state", test_from_state);
   g_test_add_func ("/remote/incomplete-marker", test_incomplete_marker);

@@ -528,21 +528,36 @@ ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force, g
 
 /* --- secure extraction ------------------------------------------------------------------------- */
 
-/* Under one of the allowed paths (NULL: anywhere). */
-static gboolean
-path_allowed (const char *path, const char *const *allowed)
+/* The path or one of its parent directories is in `set` (a target's thousands of outputs are
+ * looked up, not scanned). */
+gboolean
+ferry_archive_path_under (const char *path, GHashTable *set)
 {
-  if (allowed == NULL)
-    return TRUE;
+  g_autofree char *p = NULL;
+  char *slash;
+
   if (g_str_has_prefix (path, "./"))
     path += 2;
-  for (guint i = 0; allowed[i] != NULL; i++)
+  p = g_strdup (path);
+  for (;;)
     {
-      gsize n = strlen (allowed[i]);
-      if (strncmp (path, allowed[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+      gsize n = strlen (p);
+      while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+      if (g_hash_table_contains (set, p))
         return TRUE;
+      slash = strrchr (p, '/');
+      if (slash == NULL)
+        return FALSE;
+      *slash = '\0';
     }
-  return FALSE;
+}
+
+/* Under one of the allowed paths (NULL set: anywhere). */
+static gboolean
+path_allowed (const char *path, GHashTable *allowed)
+{
+  return allowed == NULL || ferry_archive_path_under (path, allowed);
 }
 
 /* A link target may not reach out of the tree: no absolute target, no `..`. */
@@ -564,10 +579,26 @@ gboolean
 ferry_archive_extract_fd (int fd, const char *const *allowed, guint *out_entries, guint64 *out_bytes,
                           GError **error)
 {
+  return ferry_archive_extract_fd_full (fd, allowed, NULL, NULL, out_entries, out_bytes, error);
+}
+
+gboolean
+ferry_archive_extract_fd_full (int fd, const char *const *allowed_paths, FerryExtractFilter filter,
+                               gpointer filter_data, guint *out_entries, guint64 *out_bytes,
+                               GError **error)
+{
   g_autoptr(FerryArchiveRead) in = archive_read_new ();
   g_autoptr(FerryArchiveWrite) out = archive_write_disk_new ();
+  g_autoptr(GHashTable) allowed = NULL;
   struct archive_entry *entry;
   int r;
+
+  if (allowed_paths != NULL)
+    {
+      allowed = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint i = 0; allowed_paths[i] != NULL; i++)
+        g_hash_table_add (allowed, (gpointer) allowed_paths[i]);
+    }
 
   archive_read_support_filter_all (in);
   archive_read_support_format_tar (in);
@@ -584,6 +615,12 @@ ferry_archive_extract_fd (int fd, const char *const *allowed, guint *out_entries
       const char *link = archive_entry_symlink (entry);
       const char *hard = archive_entry_hardlink (entry);
 
+      if (path != NULL && filter != NULL && filter (entry, filter_data) == FERRY_EXTRACT_SKIP)
+        {
+          if (archive_read_data_skip (in) < ARCHIVE_WARN)
+            return ferry_archive_check (in, ARCHIVE_FATAL, path, error);
+          continue;
+        }
       if (path == NULL || !path_allowed (path, allowed))
         return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                             "refusing \"%s\" from the remote: not one of the requested outputs",

@@ -78,6 +78,23 @@ gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean
 gboolean ferry_archive_extract_fd (int fd, const char *const *allowed, guint *out_entries,
                                    guint64 *out_bytes, GError **error);
 
+/* `path` ("./" aside) or one of its parent directories is in `set`. */
+gboolean ferry_archive_path_under (const char *path, GHashTable *set);
+
+/* What to do with one entry of an extraction, asked before the `allowed` check. */
+typedef enum
+{
+  FERRY_EXTRACT_CHECK, /* extract it if it is allowed, refuse the archive otherwise */
+  FERRY_EXTRACT_SKIP,  /* read past it; nothing is written */
+} FerryExtractAction;
+
+typedef FerryExtractAction (*FerryExtractFilter) (FerryArchiveEntry *entry, gpointer user_data);
+
+/* As ferry_archive_extract_fd, with `filter` (may be NULL) deciding first for each entry. */
+gboolean ferry_archive_extract_fd_full (int fd, const char *const *allowed,
+                                        FerryExtractFilter filter, gpointer filter_data,
+                                        guint *out_entries, guint64 *out_bytes, GError **error);
+
 /* A path relative to the workflow directory that stays inside it (no absolute path, no `..`). */
 gboolean ferry_archive_check_relative (const char *path, GError **error);
 

@@ -6,19 +6,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
 #include "archive.h"
 #include "aws.h"
 #include "remote.h"
+#include "remote-private.h"
 #include "spawn.h"
 
 #define MANIFEST ".ferry-manifest"
 #define PULL_LIST ".ferry-pull-list"
 #define READY_MARKER "/var/lib/ferry/ready"
-#define RUN_PID ".ferry-run.pid"
 
 void
 ferry_remote_free (FerryRemote *remote)
@@ -173,6 +172,35 @@ add_o (GStrvBuilder *b, const char *key, const char *value)
   g_strv_builder_add_many (b, "-o", opt, NULL);
 }
 
+/* sshd runs the command through the user's login shell, which may be tcsh: there `!` is history
+ * even inside single quotes and a quoted newline is an error. So the login shell only ever sees
+ * `exec /bin/sh -c '...'`, and a script with such characters (or a backslash, which fish reads in
+ * single quotes, or 8-bit bytes) reaches sh as printf octal escapes, which every shell passes
+ * through untouched. */
+char *
+ferry_remote_login_command (const char *script)
+{
+  g_autoptr(GString) s = NULL;
+  gboolean plain = TRUE;
+
+  for (const guchar *p = (const guchar *) script; *p; p++)
+    if (*p < 0x20 || *p >= 0x7f || *p == '!' || *p == '\\')
+      plain = FALSE;
+  if (plain)
+    {
+      g_autofree char *q = g_shell_quote (script);
+      return g_strconcat ("exec /bin/sh -c ", q, NULL);
+    }
+  s = g_string_new ("exec /bin/sh -c 'eval \"$(printf \"");
+  for (const guchar *p = (const guchar *) script; *p; p++)
+    if (*p >= 0x20 && *p < 0x7f && strchr ("'!\"$`\\%", *p) == NULL)
+      g_string_append_c (s, *p);
+    else
+      g_string_append_printf (s, "\\%03o", *p);
+  g_string_append (s, "\")\"'");
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
 GStrv
 ferry_remote_ssh_argv (FerryRemote *remote, gboolean tty, const char *command)
 {
@@ -201,7 +229,10 @@ ferry_remote_ssh_argv (FerryRemote *remote, gboolean tty, const char *command)
   g_strv_builder_add (b, "--");
   g_strv_builder_add (b, remote->host);
   if (command != NULL)
-    g_strv_builder_add (b, command);
+    {
+      g_autofree char *login = ferry_remote_login_command (command);
+      g_strv_builder_add (b, login);
+    }
   return g_strv_builder_end (b);
 }
 
@@ -300,7 +331,7 @@ ferry_remote_connect_early (FerryRemote *remote)
     g_output_stream_close (g_subprocess_get_stdin_pipe (remote->warmup), NULL, NULL);
 }
 
-/* A child whose stderr goes to an unlinked temp file (read back with read_stderr_fd): a pipe could
+/* A child whose stderr goes to an unlinked temp file (read back with ferry_remote_read_stderr): a pipe could
  * fill up while ferry is busy writing the child's stdin, and both would wait forever. */
 static GSubprocess *
 spawn_stderr_to_file (const char *const *argv, const char *const *env, GSubprocessFlags flags,
@@ -342,8 +373,8 @@ spawn_stderr_to_file (const char *const *argv, const char *const *env, GSubproce
   return proc;
 }
 
-static GSubprocess *
-start_ssh_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
+GSubprocess *
+ferry_remote_spawn_full (FerryRemote *remote, gboolean tty, gboolean own_group, const char *command,
                 GSubprocessFlags flags, int *out_stderr_fd, GError **error)
 {
   g_auto(GStrv) argv = NULL;
@@ -360,11 +391,11 @@ static GSubprocess *
 start_ssh (FerryRemote *remote, gboolean tty, const char *command, GSubprocessFlags flags,
            int *out_stderr_fd, GError **error)
 {
-  return start_ssh_full (remote, tty, FALSE, command, flags, out_stderr_fd, error);
+  return ferry_remote_spawn_full (remote, tty, FALSE, command, flags, out_stderr_fd, error);
 }
 
-static char *
-read_stderr_fd (int fd)
+char *
+ferry_remote_read_stderr (int fd)
 {
   g_autoptr(GString) s = g_string_new (NULL);
   char buf[4096];
@@ -380,8 +411,8 @@ read_stderr_fd (int fd)
 }
 
 /* The last non-empty line of a child's stderr. */
-static char *
-last_line (const char *text)
+char *
+ferry_remote_last_line (const char *text)
 {
   g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
 
@@ -394,24 +425,24 @@ last_line (const char *text)
   return g_strdup ("");
 }
 
-static char *
-remote_display (FerryRemote *remote)
+char *
+ferry_remote_display (FerryRemote *remote)
 {
   return remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
                       : g_strdup (remote->host);
 }
 
 /* ssh exits 255 when the connection itself failed. */
-static gboolean
-check_connection (FerryRemote *remote, int exit_code, const char *err, GError **error)
+gboolean
+ferry_remote_check_connection (FerryRemote *remote, int exit_code, const char *err, GError **error)
 {
   g_autofree char *who = NULL;
   g_autofree char *line = NULL;
 
   if (exit_code != 255)
     return TRUE;
-  who = remote_display (remote);
-  line = last_line (err);
+  who = ferry_remote_display (remote);
+  line = ferry_remote_last_line (err);
   return ferry_throw (error, FERRY_ERROR_CHILD, "cannot connect to %s over ssh: %s", who,
                       *line ? line : "ssh failed (exit 255)");
 }
@@ -423,9 +454,9 @@ on_cancel_kill (GCancellable *cancellable, gpointer user_data)
 }
 
 /* The child gets SIGTERM as soon as the cancellable is cancelled (from whichever thread), so a
- * blocking read or write on its pipes ends; child_finish reaps it. */
-static gulong
-kill_on_cancel (GSubprocess *proc, GCancellable *cancellable)
+ * blocking read or write on its pipes ends; ferry_remote_child_finish reaps it. */
+gulong
+ferry_remote_kill_on_cancel (GSubprocess *proc, GCancellable *cancellable)
 {
   if (cancellable == NULL)
     return 0;
@@ -433,8 +464,8 @@ kill_on_cancel (GSubprocess *proc, GCancellable *cancellable)
 }
 
 /* Reaps the child. FALSE (cancelled) when the wait was interrupted: the child was stopped. */
-static gboolean
-child_finish (GSubprocess *proc, GCancellable *cancellable, gulong cancel_id, GError **error)
+gboolean
+ferry_remote_child_finish (GSubprocess *proc, GCancellable *cancellable, gulong cancel_id, GError **error)
 {
   if (cancel_id != 0)
     g_cancellable_disconnect (cancellable, cancel_id);
@@ -446,8 +477,8 @@ child_finish (GSubprocess *proc, GCancellable *cancellable, gulong cancel_id, GE
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
-static int
-exit_code_of (int wait_status)
+int
+ferry_remote_exit_code (int wait_status)
 {
   return WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128 + WTERMSIG (wait_status);
 }
@@ -456,16 +487,25 @@ gboolean
 ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_stdout, int *out_exit,
                       GCancellable *cancellable, GError **error)
 {
+  return ferry_remote_capture_full (remote, command, NULL, out_stdout, out_exit, cancellable, error);
+}
+
+gboolean
+ferry_remote_capture_full (FerryRemote *remote, const char *command, GBytes *input,
+                           GBytes **out_stdout, int *out_exit, GCancellable *cancellable,
+                           GError **error)
+{
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autofree char *err = NULL;
   int err_fd = -1, code;
 
   proc = start_ssh (remote, FALSE, command,
-                    G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+                    G_SUBPROCESS_FLAGS_STDOUT_PIPE | (input ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
+                    &err_fd, error);
   if (proc == NULL)
     return FALSE;
-  if (!g_subprocess_communicate (proc, NULL, cancellable, &out, NULL, error))
+  if (!g_subprocess_communicate (proc, input, cancellable, &out, NULL, error))
     {
       g_subprocess_force_exit (proc);
       g_subprocess_wait (proc, NULL, NULL);
@@ -473,16 +513,16 @@ ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_std
       return FALSE;
     }
   g_subprocess_wait (proc, NULL, NULL);
-  err = read_stderr_fd (err_fd);
-  code = exit_code_of (g_subprocess_get_status (proc));
-  if (!check_connection (remote, code, err, error))
+  err = ferry_remote_read_stderr (err_fd);
+  code = ferry_remote_exit_code (g_subprocess_get_status (proc));
+  if (!ferry_remote_check_connection (remote, code, err, error))
     return FALSE;
   if (out_exit != NULL)
     *out_exit = code;
   else if (code != 0)
     {
-      g_autofree char *line = last_line (err);
-      g_autofree char *who = remote_display (remote);
+      g_autofree char *line = ferry_remote_last_line (err);
+      g_autofree char *who = ferry_remote_display (remote);
       return ferry_throw (error, FERRY_ERROR_CHILD, "remote command on %s failed (exit %d)%s%s", who,
                           code, *line ? ": " : "", line);
     }
@@ -639,16 +679,16 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
-  cancel_id = kill_on_cancel (proc, cancellable);
+  cancel_id = ferry_remote_kill_on_cancel (proc, cancellable);
   write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
                       manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
-  if (!child_finish (proc, cancellable, cancel_id, error))
+  if (!ferry_remote_child_finish (proc, cancellable, cancel_id, error))
     {
       close (err_fd);
       return FALSE;
     }
-  err = read_stderr_fd (err_fd);
+  err = ferry_remote_read_stderr (err_fd);
   if (write_error != NULL)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "uploading to %s: ", url);
@@ -656,7 +696,7 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
     }
   if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
     {
-      g_autofree char *line = last_line (err);
+      g_autofree char *line = ferry_remote_last_line (err);
       return ferry_throw (error, FERRY_ERROR_CHILD, "uploading to %s failed%s%s", url,
                           *line ? ": " : "", line);
     }
@@ -685,7 +725,7 @@ push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat for
   ok = ferry_remote_capture (remote, cmd->str, NULL, &code, cancellable, error);
   if (ok && code != 0)
     {
-      g_autofree char *who = remote_display (remote);
+      g_autofree char *who = ferry_remote_display (remote);
       ok = ferry_throw (error, FERRY_ERROR_CHILD,
                         "%s could not fetch and unpack %s (exit %d): does it have aws and access to "
                         "the bucket (the instance profile)?",
@@ -786,23 +826,23 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   if (proc == NULL)
     return FALSE;
   in = g_subprocess_get_stdin_pipe (proc);
-  cancel_id = kill_on_cancel (proc, cancellable);
+  cancel_id = ferry_remote_kill_on_cancel (proc, cancellable);
   write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
                       manifest, stats, cancellable, &write_error);
   g_output_stream_close (in, NULL, NULL);
-  if (!child_finish (proc, cancellable, cancel_id, error))
+  if (!ferry_remote_child_finish (proc, cancellable, cancel_id, error))
     {
       close (err_fd);
       return FALSE;
     }
-  err = read_stderr_fd (err_fd);
-  code = exit_code_of (g_subprocess_get_status (proc));
-  if (!check_connection (remote, code, err, error))
+  err = ferry_remote_read_stderr (err_fd);
+  code = ferry_remote_exit_code (g_subprocess_get_status (proc));
+  if (!ferry_remote_check_connection (remote, code, err, error))
     return FALSE;
   if (code != 0)
     {
-      g_autofree char *line = last_line (err);
-      g_autofree char *who = remote_display (remote);
+      g_autofree char *line = ferry_remote_last_line (err);
+      g_autofree char *who = ferry_remote_display (remote);
       return ferry_throw (error, FERRY_ERROR_CHILD, "unpacking on %s failed (exit %d)%s%s", who, code,
                           *line ? ": " : "", line);
     }
@@ -857,11 +897,57 @@ ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullStats *sta
   return ok;
 }
 
+typedef struct
+{
+  GHashTable *markers;  /* incomplete marker (relative to .snakemake/incomplete) -> output */
+  GHashTable *skipped;  /* outputs marked incomplete on the remote */
+  GByteArray *manifest; /* "path\0size\0mtime\0" of each file extracted */
+} PullFilter;
+
+#define INCOMPLETE_DIR ".snakemake/incomplete"
+
+static FerryExtractAction
+pull_filter (FerryArchiveEntry *entry, gpointer user_data)
+{
+  PullFilter *f = user_data;
+  const char *path = archive_entry_pathname (entry);
+
+  if (g_str_has_prefix (path, "./"))
+    path += 2;
+  if (g_str_has_prefix (path, INCOMPLETE_DIR)
+      && (path[strlen (INCOMPLETE_DIR)] == '\0' || path[strlen (INCOMPLETE_DIR)] == '/'))
+    {
+      const char *output = NULL;
+      if (archive_entry_filetype (entry) == AE_IFREG)
+        output = g_hash_table_lookup (f->markers, path + strlen (INCOMPLETE_DIR "/"));
+      if (output != NULL)
+        g_hash_table_add (f->skipped, (gpointer) output);
+      return FERRY_EXTRACT_SKIP;
+    }
+  if (ferry_archive_path_under (path, f->skipped))
+    return FERRY_EXTRACT_SKIP;
+  if (archive_entry_filetype (entry) == AE_IFREG)
+    {
+      g_autofree char *size = g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) archive_entry_size (entry));
+      g_autofree char *mtime = g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) archive_entry_mtime (entry));
+      g_byte_array_append (f->manifest, (const guint8 *) path, strlen (path) + 1);
+      g_byte_array_append (f->manifest, (const guint8 *) size, strlen (size) + 1);
+      g_byte_array_append (f->manifest, (const guint8 *) mtime, strlen (mtime) + 1);
+    }
+  return FERRY_EXTRACT_CHECK;
+}
+
 gboolean
 ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *const *paths,
                    FerryPullStats *stats, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GHashTable) markers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) skipped = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GByteArray) manifest = g_byte_array_new ();
+  g_autoptr(GByteArray) list = g_byte_array_new ();
+  g_autoptr(GBytes) input = NULL;
+  PullFilter filter = { markers, skipped, manifest };
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) extract_error = NULL;
   g_autofree char *err = NULL;
@@ -876,49 +962,51 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
   if (paths == NULL || paths[0] == NULL)
     return TRUE;
 
-  /* The remote lists, NUL-separated, the outputs it has complete, and tar reads that list. */
+  /* The outputs go over stdin, NUL-separated, into a file first (tar may start writing before
+   * ferry has sent the whole list). Snakemake's incomplete markers lead the stream, so an output
+   * marked incomplete there is known before it arrives, and skipped. */
   ferry_remote_cmd_op (cmd, "cd");
   ferry_remote_cmd_path (cmd, remote_dir);
-  ferry_remote_cmd_op (cmd, "&& {");
+  ferry_remote_cmd_op (cmd, "&& l=" PULL_LIST ".$$ && cat >\"$l\" && if command -v zstd >/dev/null 2>&1"
+                            " && tar --zstd --version >/dev/null 2>&1; then z=--zstd; else z=-z; fi"
+                            " && tar $z -cf - --ignore-failed-read .snakemake/incomplete --null -T"
+                            " \"$l\"; rc=$?; rm -f \"$l\"; exit $rc");
   for (guint i = 0; paths[i] != NULL; i++)
     {
       g_autofree char *marker = ferry_remote_incomplete_marker (paths[i]);
-      g_autofree char *mpath = g_strconcat (".snakemake/incomplete/", marker, NULL);
-      ferry_remote_cmd_op (cmd, "if test -e");
-      ferry_remote_cmd_word (cmd, paths[i]);
-      ferry_remote_cmd_op (cmd, "&& ! test -e");
-      ferry_remote_cmd_word (cmd, mpath);
-      ferry_remote_cmd_op (cmd, "; then printf '%s\\0'");
-      ferry_remote_cmd_word (cmd, paths[i]);
-      ferry_remote_cmd_op (cmd, "; fi;");
+      g_byte_array_append (list, (const guint8 *) paths[i], strlen (paths[i]) + 1);
+      g_hash_table_insert (filter.markers, g_steal_pointer (&marker), (gpointer) paths[i]);
     }
-  /* What is pulled goes into the push manifest too (GNU find; elsewhere it is skipped), so a later
-   * push does not send back what the remote made itself. */
-  ferry_remote_cmd_op (cmd, "} >" PULL_LIST " && { xargs -0 sh -c 'test $# = 0 || find \"$@\" -type f"
-                            " -printf \"%p\\0%s\\0%T@\\0\"' sh <" PULL_LIST " >>" MANIFEST
-                            " 2>/dev/null || true; } && if command -v zstd >/dev/null 2>&1 &&"
-                            " tar --zstd --version >/dev/null 2>&1; then tar --zstd -c --null -T "
-                            PULL_LIST " -f -; else tar -cz --null -T " PULL_LIST " -f -; fi;"
-                            " rc=$?; rm -f " PULL_LIST "; exit $rc");
+  input = g_byte_array_free_to_bytes (g_steal_pointer (&list));
 
-  proc = start_ssh (remote, FALSE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
+  proc = start_ssh (remote, FALSE, cmd->str,
+                    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err_fd, error);
   if (proc == NULL)
     return FALSE;
+  cancel_id = ferry_remote_kill_on_cancel (proc, cancellable);
+  {
+    GOutputStream *in = g_subprocess_get_stdin_pipe (proc);
+    g_autoptr(GError) write_error = NULL;
+    /* The remote reads it all before writing anything. A failure shows as the remote's exit. */
+    g_output_stream_write_all (in, g_bytes_get_data (input, NULL), g_bytes_get_size (input), NULL,
+                               cancellable, &write_error);
+    g_output_stream_close (in, NULL, NULL);
+  }
   out = g_subprocess_get_stdout_pipe (proc);
-  cancel_id = kill_on_cancel (proc, cancellable);
-  ferry_remote_extract_fd (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)),
-                           paths, stats, &extract_error);
+  ferry_archive_extract_fd_full (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)), paths,
+                                 pull_filter, &filter, &stats->entries, &stats->bytes,
+                                 &extract_error);
   if (extract_error != NULL)
     g_subprocess_send_signal (proc, SIGTERM);
   g_input_stream_close (out, NULL, NULL);
-  if (!child_finish (proc, cancellable, cancel_id, error))
+  if (!ferry_remote_child_finish (proc, cancellable, cancel_id, error))
     {
       close (err_fd);
       return FALSE;
     }
-  err = read_stderr_fd (err_fd);
-  code = exit_code_of (g_subprocess_get_status (proc));
-  if (extract_error == NULL && !check_connection (remote, code, err, error))
+  err = ferry_remote_read_stderr (err_fd);
+  code = ferry_remote_exit_code (g_subprocess_get_status (proc));
+  if (extract_error == NULL && !ferry_remote_check_connection (remote, code, err, error))
     return FALSE;
   if (extract_error != NULL)
     {
@@ -928,10 +1016,22 @@ ferry_remote_pull (FerryRemote *remote, const char *remote_dir, const char *cons
     }
   if (code != 0)
     {
-      g_autofree char *line = last_line (err);
-      g_autofree char *who = remote_display (remote);
+      g_autofree char *line = ferry_remote_last_line (err);
+      g_autofree char *who = ferry_remote_display (remote);
       return ferry_throw (error, FERRY_ERROR_CHILD, "packing the outputs on %s failed (exit %d)%s%s",
                           who, code, *line ? ": " : "", line);
+    }
+  /* What came back goes into the push manifest, so a later push does not send back what the remote
+   * made itself. */
+  if (filter.manifest->len > 0)
+    {
+      g_autoptr(GString) append = g_string_new (NULL);
+      g_autoptr(GBytes) records = g_bytes_new (filter.manifest->data, filter.manifest->len);
+      ferry_remote_cmd_op (append, "cd");
+      ferry_remote_cmd_path (append, remote_dir);
+      ferry_remote_cmd_op (append, "&& cat >>" MANIFEST);
+      return ferry_remote_capture_full (remote, append->str, records, NULL, NULL, cancellable,
+                                        error);
     }
   return TRUE;
 }
@@ -987,123 +1087,6 @@ ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *can
       if (!ferry_sleep (5000, cancellable, error))
         return FALSE;
     }
-}
-
-typedef struct
-{
-  GMainLoop *loop;
-  GOutputStream *log;
-  gboolean done_out;
-  gboolean done_proc;
-} RunData;
-
-static void
-run_maybe_quit (RunData *d)
-{
-  if (d->done_out && d->done_proc)
-    g_main_loop_quit (d->loop);
-}
-
-static void
-on_proc_done (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  RunData *d = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
-  d->done_proc = TRUE;
-  run_maybe_quit (d);
-}
-
-static void
-on_output (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  RunData *d = user_data;
-  g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, NULL);
-  gsize len;
-  const void *data;
-
-  if (chunk == NULL || g_bytes_get_size (chunk) == 0)
-    {
-      d->done_out = TRUE;
-      run_maybe_quit (d);
-      return;
-    }
-  data = g_bytes_get_data (chunk, &len);
-  fwrite (data, 1, len, stdout);
-  fflush (stdout);
-  if (d->log != NULL)
-    g_output_stream_write_all (d->log, data, len, NULL, NULL, NULL);
-  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 65536, G_PRIORITY_DEFAULT, NULL,
-                                   on_output, d);
-}
-
-gboolean
-ferry_remote_run (FerryRemote *remote, const char *remote_dir, const char *const *snakemake_argv,
-                  const char *log_path, int *out_exit, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GString) cmd = g_string_new (NULL);
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GFile) log_file = NULL;
-  g_autoptr(GFileOutputStream) log = NULL;
-  g_autofree char *err = NULL;
-  gulong cancel_id;
-  g_autofree char *quoted = ferry_remote_quote_argv (snakemake_argv);
-  RunData d = { 0 };
-  int err_fd = -1, code;
-  gboolean tty;
-
-  if (log_path != NULL)
-    {
-      log_file = g_file_new_for_path (log_path);
-      log = g_file_replace (log_file, NULL, FALSE, G_FILE_CREATE_PRIVATE, NULL, error);
-      if (log == NULL)
-        return FALSE;
-    }
-  /* exec keeps the pid written for Ctrl-C the snakemake's own. */
-  ferry_remote_cmd_op (cmd, "cd");
-  ferry_remote_cmd_path (cmd, remote_dir);
-  ferry_remote_cmd_op (cmd, "&& echo $$ >" RUN_PID " && exec");
-  ferry_remote_cmd_op (cmd, quoted);
-  ferry_remote_cmd_op (cmd, "2>&1");
-
-  g_main_context_push_thread_default (ctx);
-  /* On a terminal, ssh -t carries Ctrl-C to the remote snakemake itself. Otherwise ssh gets a
-   * process group of its own, so that a Ctrl-C meant for ferry does not cut the connection, and
-   * ferry passes SIGINT on. */
-  tty = isatty (STDIN_FILENO);
-  proc = start_ssh_full (remote, tty, !tty, cmd->str,
-                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | (tty ? G_SUBPROCESS_FLAGS_STDIN_INHERIT : 0),
-                         &err_fd, error);
-  if (proc == NULL)
-    {
-      g_main_context_pop_thread_default (ctx);
-      return FALSE;
-    }
-  loop = g_main_loop_new (ctx, FALSE);
-  d.loop = loop;
-  d.log = log ? G_OUTPUT_STREAM (log) : NULL;
-  cancel_id = kill_on_cancel (proc, cancellable);
-  g_subprocess_wait_async (proc, NULL, on_proc_done, &d);
-  g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (proc), 65536, G_PRIORITY_DEFAULT,
-                                   NULL, on_output, &d);
-  g_main_loop_run (loop);
-  g_main_context_pop_thread_default (ctx);
-  if (log != NULL)
-    g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
-  if (!child_finish (proc, cancellable, cancel_id, error))
-    {
-      close (err_fd);
-      return FALSE;
-    }
-
-  err = read_stderr_fd (err_fd);
-  code = exit_code_of (g_subprocess_get_status (proc));
-  if (!check_connection (remote, code, err, error))
-    return FALSE;
-  *out_exit = code;
-  return TRUE;
 }
 
 FerryRemote *

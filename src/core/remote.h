@@ -41,9 +41,14 @@ FerryRemote *ferry_remote_new_host (const char *spec, const char *user, const ch
 FerryRemote *ferry_remote_new_from_state (FerryState *state, const char *user,
                                           const char *const *options, GError **error);
 
-/* The ssh argv: fixed options, then -o OPT for each user option, -l USER, HOST, then `command` (one
- * string, already quoted; NULL for an interactive shell). With `tty`, -t. */
+/* The ssh argv: fixed options, then -o OPT for each user option, -l USER, HOST, then `command` (a
+ * /bin/sh script, its words already quoted; NULL for an interactive shell), handed to the login
+ * shell as ferry_remote_login_command. With `tty`, -t. */
 GStrv ferry_remote_ssh_argv (FerryRemote *remote, gboolean tty, const char *command);
+
+/* `exec /bin/sh -c SCRIPT`, spelled so that any login shell (sh, bash, zsh, tcsh/csh, fish) hands
+ * SCRIPT to /bin/sh unchanged. */
+char *ferry_remote_login_command (const char *script);
 
 /* Builds the remote command: words are quoted with g_shell_quote; a path word keeps a leading `~/`
  * unquoted so the remote shell expands it; operators are fixed strings of this program. */
@@ -57,6 +62,12 @@ char *ferry_remote_quote_argv (const char *const *argv);
  * 255) is an error naming the host and ssh's last line; with check, so is any non-zero exit. */
 gboolean ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_stdout,
                                int *out_exit, GCancellable *cancellable, GError **error);
+
+/* As ferry_remote_capture, with `input` (may be NULL) fed to the remote command's stdin: the way a
+ * list of paths or a file's contents reaches the remote (never an argv). */
+gboolean ferry_remote_capture_full (FerryRemote *remote, const char *command, GBytes *input,
+                                    GBytes **out_stdout, int *out_exit, GCancellable *cancellable,
+                                    GError **error);
 
 /* Starts the connection (the ControlMaster) in the background, so its handshake overlaps local work
  * such as snakemake's dry run. The first remote command waits for it; a failure shows there. */
@@ -118,11 +129,84 @@ gboolean ferry_remote_extract_fd (int fd, const char *const *allowed, FerryPullS
 gboolean ferry_remote_wait_ready (FerryRemote *remote, guint timeout_s, GCancellable *cancellable,
                                   GError **error);
 
-/* Runs `snakemake_argv` in remote_dir with its output streamed live to stdout and copied to
- * log_path. SIGINT is passed on to the remote snakemake. *out_exit is snakemake's exit status. */
-gboolean ferry_remote_run (FerryRemote *remote, const char *remote_dir,
-                           const char *const *snakemake_argv, const char *log_path, int *out_exit,
-                           GCancellable *cancellable, GError **error);
+
+/* --- runs: snakemake living on the remote ------------------------------------------------------ */
+
+typedef enum
+{
+  FERRY_RUN_RUNNING,
+  FERRY_RUN_EXITED,    /* snakemake ended; exit_status is its status */
+  FERRY_RUN_CANCELLED, /* ferry cancel stopped it */
+  FERRY_RUN_LOST,      /* gone without an exit status (the remote rebooted, a kill -9) */
+} FerryRunState;
+
+/* A run as its record under DIR/.ferry/runs/ID/ tells it: run.json (written by ferry: id, targets,
+ * snakemake_args, argv, then, pull, remote_dir, on_end...), pid, started, log, ended, exit,
+ * cancelled. */
+typedef struct
+{
+  char *id;
+  json_t *record;  /* run.json */
+  FerryRunState state;
+  int exit_status; /* snakemake's, once it ended (also when cancelled); else -1 */
+  gint64 pgid;     /* the run's process group and session; 0 before it is known */
+  gint64 started;  /* remote clock, seconds since the epoch; 0 if unknown */
+  gint64 ended;    /* remote clock; 0 while running */
+  gint64 now;      /* remote clock when it was listed */
+  guint64 log_size;
+} FerryRun;
+
+void ferry_run_free (FerryRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryRun, ferry_run_free)
+const char *ferry_run_state_name (FerryRunState state);
+/* A new id: UTC time, then 4 hex digits (ids sort by start). */
+char *ferry_run_new_id (void);
+gboolean ferry_run_id_valid (const char *id);
+/* id, state, record, exit_status, pgid, started, ended, seconds, log_bytes. */
+json_t *ferry_run_to_json (FerryRun *run);
+
+/* Starts `argv` (snakemake's) in remote_dir, in a session of its own that no lost connection,
+ * killed ferry or closed terminal ends. `record` (an object) gets id and remote_dir and is kept as
+ * run.json; argv and record reach the remote over stdin. */
+FerryRun *ferry_remote_run_start (FerryRemote *remote, const char *remote_dir, const char *id,
+                                  json_t *record, const char *const *argv,
+                                  GCancellable *cancellable, GError **error);
+
+/* The runs in remote_dir, oldest first (an empty array when there are none). */
+GPtrArray *ferry_remote_runs_list (FerryRemote *remote, const char *remote_dir,
+                                   GCancellable *cancellable, GError **error);
+/* The run `id`, or the newest when id is NULL. FERRY_ERROR_NOT_FOUND when there is none. */
+FerryRun *ferry_remote_run_find (FerryRemote *remote, const char *remote_dir, const char *id,
+                                 GCancellable *cancellable, GError **error);
+
+typedef struct
+{
+  guint64 offset;            /* in: the byte of the remote log to start at; out: bytes seen */
+  int tail_lines;            /* >= 0 (with offset 0): start at the log's last N lines instead */
+  guint reconnect_timeout_s; /* how long to keep reconnecting once the connection is lost */
+  GOutputStream *display;    /* the log as it comes (stdout), or NULL */
+  GOutputStream *log;        /* the local copy, or NULL */
+  FerryLogFunc note;         /* one-line notes: connection lost, reconnected, status lines */
+  /* Called every status_interval_s while connected; a line it returns goes to `note` (the SLURM
+   * queue while following, say). */
+  char *(*status_line) (FerryRun *run, gpointer hook_data, GCancellable *cancellable);
+  guint status_interval_s;
+  gpointer hook_data; /* for note and status_line */
+} FerryFollow;
+
+/* Streams the run's log from follow->offset until the run ends, then fills run's state and exit
+ * status. A lost connection is said through `note` and retried with backoff for
+ * reconnect_timeout_s; the log resumes at the byte where it stopped. Cancelling stops following
+ * (G_IO_ERROR_CANCELLED), never the run. */
+gboolean ferry_remote_run_follow (FerryRemote *remote, const char *remote_dir, FerryRun *run,
+                                  FerryFollow *follow, GCancellable *cancellable, GError **error);
+
+/* Stops a running run as snakemake stops cleanly: SIGINT to its process group, SIGTERM after
+ * grace_s, SIGKILL after as long again, and waits until the group is gone; the record says
+ * cancelled. A run that had already ended is left as it is (*out_was_running FALSE). */
+gboolean ferry_remote_run_cancel (FerryRemote *remote, const char *remote_dir, FerryRun *run,
+                                  guint grace_s, gboolean *out_was_running,
+                                  GCancellable *cancellable, GError **error);
 
 G_END_DECLS
 

@@ -1490,16 +1490,31 @@ empty_bucket (FerryTeardown *td, const char *bucket, GCancellable *cancellable, 
       g_autoptr(json_t) request = NULL;
       g_autoptr(json_t) result = NULL;
       g_autofree char *text = NULL;
+      g_autofree char *tmp = NULL;
+      g_autofree char *url = NULL;
       json_t *errors;
+      int fd;
 
       for (size_t i = start; i < MIN (start + 1000, json_array_size (objects)); i++)
         json_array_append (batch, json_array_get (objects, i));
       request = json_pack ("{s:O, s:b}", "Objects", batch, "Quiet", TRUE);
       text = json_dumps (request, JSON_COMPACT);
+      /* A thousand keys do not go into an argv: the request is a file aws reads. */
+      fd = g_file_open_tmp ("ferry-delete-XXXXXX.json", &tmp, error);
+      if (fd < 0)
+        return FALSE;
+      close (fd);
+      if (!g_file_set_contents_full (tmp, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
+        {
+          g_unlink (tmp);
+          return FALSE;
+        }
+      url = g_strconcat ("file://", tmp, NULL);
       {
-        const char *args[] = { "--bucket", bucket, "--delete", text, NULL };
+        const char *args[] = { "--bucket", bucket, "--delete", url, NULL };
         result = ferry_aws_call (td->aws, "s3api", "delete-objects", args, cancellable, error);
       }
+      g_unlink (tmp);
       if (result == NULL)
         return FALSE;
       errors = json_object_get (result, "Errors");
