@@ -16,7 +16,7 @@ static const GOptionEntry options[] = {
   { "force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Replace FILE if it exists", NULL },
   { "list", 0, 0, G_OPTION_ARG_NONE, &opt_list, "Print the files instead of archiving them, one per line", NULL },
   { "null", '0', 0, G_OPTION_ARG_NONE, &opt_null, "With --list, end each name with NUL instead of a newline", NULL },
-  { "best", 0, 0, G_OPTION_ARG_NONE, &opt_best, "The smallest archive, at several times the CPU (zstd 19, gzip 9)", NULL },
+  { "best", 0, 0, G_OPTION_ARG_NONE, &opt_best, "A smaller archive, at many times the CPU (zstd level 12, gzip 9)", NULL },
   { NULL }
 };
 

@@ -448,9 +448,12 @@ write_members (int fd, FerryArchiveFormat format, gboolean best, FerryFileSet *s
                GError **error)
 {
   /* zstd 2 by default: within 3 % of gzip -6's size on sequence data (the reference page's archive)
-   * for a quarter of zstd 7's CPU, which on any real link costs more time than the bytes it saves;
-   * 19 for the smallest archive (gzip 9). scripts/bench/export measures them. */
-  int level = format == FERRY_ARCHIVE_ZSTD ? (best ? 19 : 2) : format == FERRY_ARCHIVE_GZIP && best ? 9 : 0;
+   * for a quarter of zstd 7's CPU, which on any real link costs more time than the bytes it saves.
+   * --best: zstd 12 (6 % smaller, 17 times the CPU; 15 saves 3 % more for 20 times that again, and
+   * 19 needs 300 MB). scripts/bench/export measures them. */
+  int level = format == FERRY_ARCHIVE_ZSTD   ? (best ? 12 : 2)
+              : format == FERRY_ARCHIVE_GZIP ? (best ? 9 : 0)
+                                             : 0;
   g_autoptr(FerryArchiveWriter) w = ferry_archive_writer_new (fd, format, level, error);
 
   if (w == NULL)
