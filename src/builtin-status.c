@@ -18,8 +18,22 @@ static const GOptionEntry options[]
           "The runs' directory on the remote (default ~/ferry/NAME)", "DIR" },
         { NULL } };
 
-/* The runs on the --host, or on the instance while it runs: NULL when there is nowhere to look;
- * a remote that cannot be reached is a note, not a failure of status. */
+/* This state dir started or followed runs (their local logs are there). */
+static gboolean
+has_run_logs (FerryInvocation *inv)
+{
+  g_autofree char *logs = ferry_state_path (inv->state, "logs");
+  g_autoptr(GDir) d = g_dir_open (logs, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "run-") && g_str_has_suffix (name, ".log"))
+      return TRUE;
+  return FALSE;
+}
+
+/* The runs on the --host, or on the instance while it runs and this state dir has run there: NULL
+ * when there is nowhere to look; a remote that cannot be reached is a note, not a failure. */
 static GPtrArray *
 remote_runs (FerryInvocation *inv, json_t *live, char **out_where, char **out_note,
              GCancellable *c)
@@ -29,7 +43,9 @@ remote_runs (FerryInvocation *inv, json_t *live, char **out_where, char **out_no
   g_autofree char *dir = NULL;
   GPtrArray *runs;
 
-  if (opt_host == NULL && g_strcmp0 (json_string_value (json_object_get (live, "state")), "running") != 0)
+  if (opt_host == NULL
+      && (g_strcmp0 (json_string_value (json_object_get (live, "state")), "running") != 0
+          || (opt_remote_dir == NULL && !has_run_logs (inv))))
     return NULL;
   remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options,
                               &local_error);

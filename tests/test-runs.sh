@@ -46,6 +46,9 @@ pg=$(cat "$d/pid")
 assert_eq "$(ps -o sid= -p "$pg" | tr -d ' ')" "$pg" "the run's session"
 if sshd_descendants | grep -qx "$pg"; then fatal "the run is still under the sshd"; fi
 wait_until 60 'grep -q "waiting for the gate" "$d/log"'
+expect_exit 0 ferry status "${RO[@]}"
+assert_file_has_content "$TEST_TMP/out" "^runs on 127.0.0.1:$R:"
+assert_file_has_content "$TEST_TMP/out" "^  $id  running for [0-9]+ (s|min).*: results/slow.txt"
 touch "$G1"
 expect_exit 0 ferry attach "${RO[@]}" "$id"
 assert_file_has_content "$TEST_TMP/out" "waiting for the gate"
@@ -54,7 +57,15 @@ assert_file_has_content "$TEST_TMP/err" "pulled 1 entries"
 assert_eq "$(cat results/slow.txt)" "gated content" "pulled output"
 assert_eq "$(cat "$d/exit")" 0 "recorded exit status"
 cmp ".ferry/logs/run-$id.log" "$d/log" || fatal "the local copy of the log differs from the remote log"
-ok "run --detach returns while the job waits; attach follows it to the end and pulls"
+expect_exit 0 ferry status "${RO[@]}" --json
+python3 - "$TEST_TMP/out" "$id" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+run = [r for r in doc["runs"] if r["id"] == sys.argv[2]][0]
+assert run["state"] == "exited" and run["exit_status"] == 0, run
+assert run["record"]["targets"] == ["results/slow.txt"] and run["seconds"] >= 0, run
+PY
+ok "run --detach returns while the job waits; status shows it running; attach follows it to the end and pulls"
 
 expect_exit 0 ferry attach "${RO[@]}" --tail 2
 assert_eq "$(wc -l <"$TEST_TMP/out")" 2 "lines shown with --tail 2"
@@ -73,6 +84,9 @@ assert_file_has_content "$TEST_TMP/out" "^cancelled run $id2"
 group_gone "$id2" || fatal "processes of the cancelled run are left: $(pgrep -a -g "$(cat "$d2/pid")")"
 if pgrep -af "snakemake.*gate=$G2" >/dev/null; then fatal "a snakemake of the cancelled run is left"; fi
 assert_file_exists "$d2/cancelled"
+expect_exit 0 ferry status "${RO[@]}"
+assert_file_has_content "$TEST_TMP/out" "^  $id2  cancelled after"
+assert_file_has_content "$TEST_TMP/out" "^  $id  succeeded \(exit 0\) after"
 assert_not_exists results/slow.txt
 expect_exit 0 ferry cancel "${RO[@]}" "$id2"
 assert_file_has_content "$TEST_TMP/out" "nothing to cancel"

@@ -650,7 +650,7 @@ ferry_remote_run_follow (FerryRemote *remote, const char *remote_dir, FerryRun *
                             why && *why ? why : "ssh failed", run->id, run->id);
       if (!ferry_sleep (backoff_ms, cancellable, error))
         return FALSE;
-      backoff_ms = MIN (backoff_ms * 2, 2000);
+      backoff_ms = MIN (backoff_ms * 2, 1000);
     }
 }
 
