@@ -54,7 +54,10 @@ ferry_builtin_cancel (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (run->state == FERRY_RUN_RUNNING)
     g_printerr ("cancelling run %s on %s:%s (SIGINT, then SIGTERM after %d s)...\n", run->id, remote->host, dir,
                 opt_grace);
-  ok = ferry_remote_run_cancel (remote, dir, run, (guint) opt_grace, &was_running, c, error);
+  /* A --slurm run's jobs go first: snakemake 7 waits for running jobs on SIGTERM. */
+  ok = ferry_run_slurm_cancel (remote, dir, run, c, error)
+       && ferry_remote_run_cancel (remote, dir, run, (guint) opt_grace, &was_running, c, error)
+       && ferry_run_slurm_cancel (remote, dir, run, c, error);
   ferry_remote_close (remote);
   if (!ok)
     return FALSE;

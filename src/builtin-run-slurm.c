@@ -153,74 +153,138 @@ ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean 
   return g_strv_builder_end (b);
 }
 
-/* While the run is followed, a thread asks squeue every few seconds (over the same connection) and
- * prints the run's counts when they change. */
-typedef struct
+/* --- runs on the remote: follow, status, cancel -------------------------------------------------- */
+
+/* The run's log (its snakemake's output), relative to the remote dir. */
+static char *
+run_log (FerryRun *run)
+{
+  return g_strdup_printf (".ferry/runs/%s/log", run->id);
+}
+
+static gboolean
+run_is_slurm (FerryRun *run)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  json_t *v;
+  size_t i;
+
+  if (run == NULL || run->record == NULL)
+    return FALSE;
+  json_array_foreach (json_object_get (run->record, "argv"), i, v)
+    if (json_is_string (v))
+      g_strv_builder_add (b, json_string_value (v));
+  argv = g_strv_builder_end (b);
+  return ferry_slurm_argv_is_slurm ((const char *const *) argv);
+}
+
+/* What the follow's status hook needs: one run is followed at a time. */
+static struct
 {
   FerryRemote *remote;
-  char *remote_dir;
-  char *log_path;
-  GCancellable *stop;
-  char *last; /* the last line printed */
-} QueueWatch;
+  char *dir;
+  char *last; /* the last line shown */
+} followed;
 
-static GThread *watch_thread;
-static QueueWatch watch;
-
-/* Asks once; prints the counts when the run has submitted jobs and they changed. */
-static void
-watch_look (QueueWatch *w, GCancellable *c)
+/* The run's counts, when it has submitted jobs and they changed since the last line. */
+static char *
+queue_line (FerryRun *run, gpointer hook_data, GCancellable *c)
 {
-  FerrySlurmQueue q;
+  g_autofree char *log = run_log (run);
   g_autofree char *line = NULL;
+  FerrySlurmQueue q;
 
   /* A failed look (the link dropped) is tried again at the next tick. */
-  if (!ferry_slurm_queue (w->remote, w->remote_dir, w->log_path, &q, NULL, c, NULL))
-    return;
+  if (!ferry_slurm_queue (followed.remote, followed.dir, log, &q, NULL, c, NULL))
+    return NULL;
   line = ferry_slurm_queue_describe (&q);
-  if (q.submitted == 0 || g_strcmp0 (line, w->last) == 0)
-    return;
-  g_printerr ("%s\n", line);
-  g_free (w->last);
-  w->last = g_steal_pointer (&line);
-}
-
-static gpointer
-watch_queue (gpointer data)
-{
-  QueueWatch *w = data;
-
-  while (ferry_sleep (w->last == NULL ? 2000 : 5000, w->stop, NULL))
-    watch_look (w, w->stop);
-  return NULL;
+  if (q.submitted == 0 || g_strcmp0 (line, followed.last) == 0)
+    return NULL;
+  g_free (followed.last);
+  followed.last = g_strdup (line);
+  return g_steal_pointer (&line);
 }
 
 void
-ferry_run_slurm_watch_start (FerryRemote *remote, const char *remote_dir, const char *log_path)
+ferry_run_slurm_follow (FerryRemote *remote, const char *dir, FerryRun *run, FerryFollow *follow)
 {
-  if (!opt_slurm || watch_thread != NULL)
+  if (!run_is_slurm (run) || follow->status_line != NULL)
     return;
-  watch.remote = remote;
-  watch.remote_dir = g_strdup (remote_dir);
-  watch.log_path = g_strdup (log_path);
-  watch.stop = g_cancellable_new ();
-  watch_thread = g_thread_new ("slurm-queue", watch_queue, &watch);
+  followed.remote = remote;
+  g_free (followed.dir);
+  followed.dir = g_strdup (dir);
+  g_clear_pointer (&followed.last, g_free);
+  follow->status_line = queue_line;
+  follow->status_interval_s = 5;
 }
 
 void
-ferry_run_slurm_watch_stop (GCancellable *c)
+ferry_run_slurm_follow_end (FerryRun *run, GCancellable *c)
 {
-  if (watch_thread == NULL)
+  g_autofree char *line = NULL;
+
+  if (followed.remote == NULL)
     return;
-  g_cancellable_cancel (watch.stop);
-  g_thread_join (g_steal_pointer (&watch_thread));
   /* The counts as the run left them. */
-  if (!g_cancellable_is_cancelled (c))
-    watch_look (&watch, c);
-  g_clear_object (&watch.stop);
-  g_clear_pointer (&watch.last, g_free);
-  g_clear_pointer (&watch.remote_dir, g_free);
-  g_clear_pointer (&watch.log_path, g_free);
+  if (!g_cancellable_is_cancelled (c) && (line = queue_line (run, NULL, c)) != NULL)
+    g_printerr ("%s\n", line);
+  followed.remote = NULL;
+  g_clear_pointer (&followed.dir, g_free);
+  g_clear_pointer (&followed.last, g_free);
+}
+
+void
+ferry_run_slurm_annotate (FerryRemote *remote, const char *dir, GPtrArray *runs, GCancellable *c)
+{
+  for (guint i = 0; runs != NULL && i < runs->len; i++)
+    {
+      FerryRun *run = runs->pdata[i];
+      g_autofree char *log = NULL;
+      FerrySlurmQueue q;
+
+      if (run->state != FERRY_RUN_RUNNING || !run_is_slurm (run))
+        continue;
+      log = run_log (run);
+      if (ferry_slurm_queue (remote, dir, log, &q, NULL, c, NULL))
+        json_object_set_new (run->record, "slurm_queue",
+                             json_pack ("{s:i, s:i, s:i, s:i}", "submitted", (json_int_t) q.submitted,
+                                        "pending", (json_int_t) q.pending, "running",
+                                        (json_int_t) q.running, "done", (json_int_t) q.done));
+    }
+}
+
+char *
+ferry_run_slurm_status_line (FerryRun *run)
+{
+  json_t *q = json_object_get (run->record, "slurm_queue");
+  FerrySlurmQueue queue = { 0 };
+
+  if (!json_is_object (q))
+    return NULL;
+  queue.pending = (guint) json_integer_value (json_object_get (q, "pending"));
+  queue.running = (guint) json_integer_value (json_object_get (q, "running"));
+  queue.done = (guint) json_integer_value (json_object_get (q, "done"));
+  return ferry_slurm_queue_describe (&queue);
+}
+
+gboolean
+ferry_run_slurm_cancel (FerryRemote *remote, const char *dir, FerryRun *run, GCancellable *c,
+                        GError **error)
+{
+  g_autofree char *log = NULL;
+  guint left = 0;
+
+  if (!run_is_slurm (run))
+    return TRUE;
+  log = run_log (run);
+  /* Before snakemake is signalled (which it may not see in time: on SIGTERM snakemake 7 waits for
+   * its running jobs), and again after, for any it submitted meanwhile or left behind when killed. */
+  if (!ferry_slurm_cancel_jobs (remote, dir, log, 60, &left, c, error))
+    return FALSE;
+  if (left > 0)
+    g_printerr ("cancelled %u SLURM job%s of the run (scancel)\n", left, left == 1 ? "" : "s");
+  return TRUE;
 }
 
 void

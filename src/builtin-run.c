@@ -172,17 +172,9 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
       follow->note = note_to_stderr;
       follow->hook_data = inv;
     }
-  {
-    g_autofree char *run_log = g_strdup_printf (".ferry/runs/%s/log", run->id);
-    gboolean followed;
-    ferry_run_slurm_watch_start (remote, dir, run_log);
-    followed = ferry_remote_run_follow (remote, dir, run, follow, c, &local_error);
-    ferry_run_slurm_watch_stop (c);
-    if (followed && run->state == FERRY_RUN_EXITED && run->exit_status != 0)
-      ferry_run_slurm_explain (log_path);
-    if (!followed)
-      g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
-  }
+  ferry_run_slurm_follow (remote, dir, run, follow);
+  if (!ferry_remote_run_follow (remote, dir, run, follow, c, &local_error))
+    g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
   if (local_error != NULL)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && inv->signal != 0)
@@ -201,6 +193,7 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
       return FALSE;
     }
   g_output_stream_close (G_OUTPUT_STREAM (log), NULL, NULL);
+  ferry_run_slurm_follow_end (run, c);
   if (run->state == FERRY_RUN_CANCELLED)
     return ferry_throw (error, FERRY_ERROR_FAILED, "run %s on %s was cancelled (ferry cancel); log: %s",
                         run->id, remote->host, log_path);
@@ -228,6 +221,8 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
       g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
                   remote->host, dir);
     }
+  if (status != 0)
+    ferry_run_slurm_explain (log_path);
   g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
               remote->host, status, log_path);
   if (!after_run (inv, host_opt != NULL, then, c, error))

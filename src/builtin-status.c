@@ -57,6 +57,8 @@ remote_runs (FerryInvocation *inv, json_t *live, char **out_where, char **out_no
   dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
   *out_where = g_strdup_printf ("%s:%s", remote->host, dir);
   runs = ferry_remote_runs_list (remote, dir, c, &local_error);
+  if (runs != NULL)
+    ferry_run_slurm_annotate (remote, dir, runs, c);
   ferry_remote_close (remote);
   if (runs == NULL)
     *out_note = g_strdup (local_error->message);
@@ -125,6 +127,11 @@ print_runs (GPtrArray *runs, const char *where, const char *note)
           break;
         }
       g_print ("  %s  %s: %s\n", run->id, what, targets);
+      {
+        g_autofree char *slurm = ferry_run_slurm_status_line (run);
+        if (slurm != NULL)
+          g_print ("  %*s  %s\n", (int) strlen (run->id), "", slurm);
+      }
     }
 }
 

@@ -140,11 +140,17 @@ gboolean ferry_run_slurm_check (GOptionContext *context, GError **error);
 void ferry_run_slurm_probe_start (FerryRemote *remote, GCancellable *c);
 /* Waits for that thread and drops its answer (the run failed before it needed it). */
 void ferry_run_slurm_probe_finish (void);
-/* While a --slurm run is followed: the run's SLURM jobs (pending, running, done) on stderr when
- * they change, and once more at the stop. log_path: the run's log, relative to remote_dir; NULL:
- * snakemake's newest. */
-void ferry_run_slurm_watch_start (FerryRemote *remote, const char *remote_dir, const char *log_path);
-void ferry_run_slurm_watch_stop (GCancellable *c);
+/* A run whose recorded argv submits to SLURM: while it is followed, its SLURM jobs (pending,
+ * running, done) are a status line when they change (the follow's status hook), and once more at
+ * the end (follow_end). */
+void ferry_run_slurm_follow (FerryRemote *remote, const char *dir, FerryRun *run, FerryFollow *follow);
+void ferry_run_slurm_follow_end (FerryRun *run, GCancellable *c);
+/* status: each running --slurm run gets its counts (record member "slurm_queue"), and the line. */
+void ferry_run_slurm_annotate (FerryRemote *remote, const char *dir, GPtrArray *runs, GCancellable *c);
+char *ferry_run_slurm_status_line (FerryRun *run);
+/* cancel: no job of a --slurm run stays in the queue (scancel what is left). */
+gboolean ferry_run_slurm_cancel (FerryRemote *remote, const char *dir, FerryRun *run, GCancellable *c,
+                                 GError **error);
 /* After a failed --slurm run: SLURM's own refusal (sbatch's error) from the local log, on stderr. */
 void ferry_run_slurm_explain (const char *local_log);
 GStrv ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean dry_run,
