@@ -147,6 +147,11 @@ rm -f "$gate" out/gated.txt
 G2="$TEST_TMP/remote-cancel"
 expect_exit 0 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$G2" --slurm --jobs 2 --detach all -- --config "gate=$gate"
 wait_until 120 '[ -n "$(squeue -h -t R -o %i)" ]'
+# cancel's SIGINT reaches the run's snakemake (a `&` of a non-interactive sh would start it ignored).
+sm_pid=$(pgrep -P "$(cat "$G2"/.ferry/runs/*/pid)" | head -n 1)
+[ -n "$sm_pid" ] || fatal "no snakemake under the run's shell"
+ign=$(awk '/^SigIgn/ { print $2 }' "/proc/$sm_pid/status")
+(((16#$ign & 2) == 0)) || fatal "the run's snakemake ignores SIGINT (SigIgn $ign)"
 expect_exit 0 ferry cancel "${REMOTE_OPTS[@]}" --remote-dir "$G2"
 assert_eq "$(slurm_queue)" "" "the queue right after cancel"
 if pgrep -f "snakemake.*--slurm.*gate=$gate" >/dev/null; then fatal "a snakemake of the run is still there"; fi

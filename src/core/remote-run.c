@@ -172,12 +172,16 @@ ferry_remote_run_start (FerryRemote *remote, const char *remote_dir, const char 
   ferry_remote_cmd_op (cmd, "&& cd");
   cmd_run_dir (cmd, remote_dir, id);
   /* The run keeps none of the session's descriptors, so the session ends at once; without setsid
-   * (not Linux), python (snakemake's) makes the session. The pid file is its first act. */
+   * -f (not Linux, or util-linux before 2.31), python (snakemake's) makes the session. Not a `&`
+   * of this shell: that would start the run with SIGINT ignored, so cancel's SIGINT would never
+   * reach snakemake (which then neither stops its jobs nor scancels its SLURM jobs); python puts
+   * SIGINT back. The pid file is its first act. */
   ferry_remote_cmd_op (
       cmd, "&& IFS= read -r rec && printf '%s\\n' \"$rec\" >run.json && cat >run.sh || exit 1;"
-           " if command -v setsid >/dev/null 2>&1; then setsid /bin/sh run.sh </dev/null >/dev/null"
-           " 2>&1 & else python3 -c 'import os; os.setsid(); os.execv(\"/bin/sh\", [\"sh\","
-           " \"run.sh\"])' </dev/null >/dev/null 2>&1 & fi;"
+           " if setsid -f true >/dev/null 2>&1; then setsid -f /bin/sh run.sh </dev/null >/dev/null"
+           " 2>&1; else python3 -c 'import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+           " signal.signal(signal.SIGQUIT, signal.SIG_DFL); os.setsid(); os.execv(\"/bin/sh\","
+           " [\"sh\", \"run.sh\"])' </dev/null >/dev/null 2>&1 & fi;"
            " i=0; while test ! -s pid && test $i -lt 200; do i=$((i+1)); sleep 0.05 2>/dev/null"
            " || sleep 1; done; cat pid");
   if (!run_capture_check (remote, cmd->str, in_bytes, &out, "starting the run", cancellable,
