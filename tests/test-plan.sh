@@ -81,6 +81,7 @@ assert_eq "$(plan 'j["fitting"]')" "$(echo "$want" | jget 'len(j)')" "number of 
 assert_eq "$(plan '[t["type"] for t in j["instance_types"]]')" "$(echo "$want" | jget 'j[:5]')" \
     "the listed types are moto's cheapest fitting ones, in order"
 assert_eq "$(plan 'j["chosen"]["type"]')" "$(echo "$want" | jget 'j[0]')" "the chosen type"
+chosen_big=$(plan 'j["chosen"]["type"]')
 ok "plan --json lists only fitting types, and none that fits comes before the chosen one"
 
 # moto has no Pricing API: the on-demand prices are unknown, never made up.
@@ -106,19 +107,20 @@ assert_file_has_content "$TEST_TMP/out" '^at most unknown if '
 ok "the instance types are kept a day in the state dir; the text shows the table"
 
 # --- disk from disk_mb, mem="4G", --spot, --arch, GPUs ------------------------------------------------
-expect_exit 0 ferry plan disk.txt --json --spot
+expect_exit 0 ferry plan disk.txt --json
 cp "$TEST_TMP/out" "$TEST_TMP/plan.json"
 assert_eq "$(plan 'j["needs"]["mem_mb"]')" 4000 'mem="4G"'
 assert_eq "$(plan 'j["needs"]["disk_bytes"]')" $((300000 + 50000 * 1000000)) "inputs + disk_mb"
 assert_eq "$(plan 'j["volume"]["size_gb"]')" 61 "volume: 50.3 GB of disk and 10 GB for the system"
-assert_eq "$(plan 'j["usage_class"]')" spot "usage class"
-want=$(expected_order 1 4400 x86_64 spot 0)
-assert_eq "$(plan '[t["type"] for t in j["instance_types"]]')" "$(echo "$want" | jget 'j[:5]')" \
-    "spot prices tie in moto: the smallest spot types first"
-expect_exit 0 ferry plan disk.txt --json --arch arm64
+want=$(expected_order 1 4400 x86_64 on-demand 0)
+assert_eq "$(plan '[t["type"] for t in j["instance_types"]]')" "$(echo "$want" | jget 'j[:5]')" "types for disk.txt"
+chosen_disk=$(plan 'j["chosen"]["type"]')
+expect_exit 0 ferry plan disk.txt --json --spot --arch arm64
 cp "$TEST_TMP/out" "$TEST_TMP/plan.json"
-want=$(expected_order 1 4400 arm64 on-demand 0)
-assert_eq "$(plan '[t["type"] for t in j["instance_types"]]')" "$(echo "$want" | jget 'j[:5]')" "arm64 types"
+assert_eq "$(plan '[j["usage_class"], j["arch"]]')" '["spot", "arm64"]' "usage class and architecture"
+want=$(expected_order 1 4400 arm64 spot 0)
+assert_eq "$(plan '[t["type"] for t in j["instance_types"]]')" "$(echo "$want" | jget 'j[:5]')" \
+    "arm64 spot types (spot prices tie in moto: the smallest first)"
 expect_exit 0 ferry plan gpu.txt --json
 cp "$TEST_TMP/out" "$TEST_TMP/plan.json"
 want=$(expected_order 4 8800 x86_64 on-demand 1)
@@ -129,17 +131,16 @@ assert_one_error_line
 ok "disk_mb sizes the volume; --spot, --arch arm64 and a GPU rule pick from the right types"
 
 # --- bootstrap --for: the plan's type in run-instances ---------------------------------------------------
-expect_exit 0 ferry plan big.txt --json
-chosen=$(jget 'j["chosen"]["type"]' <"$TEST_TMP/out")
+chosen=$chosen_big
 expect_exit 0 ferry bootstrap --for big.txt --dry-run --cidr 203.0.113.7/32
 assert_file_has_content "$TEST_TMP/out" "^launching $chosen \\(16 vCPUs, .*\\) with a 30 GB gp3 volume: unknown/h on demand.*at most unknown if it runs until the 12 h lifetime cap"
 assert_file_has_content "$TEST_TMP/out" "^would run: aws ec2 run-instances .*--instance-type $chosen "
 assert_file_has_content "$TEST_TMP/out" '"VolumeSize":30'
 assert_not_exists .ferry/state.json
-expect_exit 0 ferry bootstrap --for disk.txt --dry-run --cidr 203.0.113.7/32 --instance-type m5.large
+expect_exit 0 ferry bootstrap --for disk.txt --dry-run --cidr 203.0.113.7/32 --instance-type m5.large \
+    --volume-size 100
+assert_file_has_content "$TEST_TMP/out" '^launching m5\.large \(2 vCPUs, 8 GiB\) with a 100 GB gp3 volume'
 assert_file_has_content "$TEST_TMP/out" '^would run: aws ec2 run-instances .*--instance-type m5.large '
-assert_file_has_content "$TEST_TMP/out" '"VolumeSize":61'
-expect_exit 0 ferry bootstrap --for disk.txt --dry-run --cidr 203.0.113.7/32 --volume-size 100
 assert_file_has_content "$TEST_TMP/out" '"VolumeSize":100'
 ok "bootstrap --for --dry-run launches the plan's type and volume; --instance-type and --volume-size win"
 
@@ -170,8 +171,7 @@ assert_not_exists .ferry/state.json
 ok "a bad --budget or --budget-email is a usage error before any aws call"
 
 # --- a launch from the plan with a budget, and what it costs while it runs --------------------------
-expect_exit 0 ferry plan disk.txt --json
-chosen=$(jget 'j["chosen"]["type"]' <"$TEST_TMP/out")
+chosen=$chosen_disk
 expect_exit 0 ferry bootstrap --for disk.txt --cidr 203.0.113.7/32 --no-wait-ssh --budget 50.00 \
     --budget-email me@example.org
 assert_file_has_content "$TEST_TMP/out" "^launching $chosen "
