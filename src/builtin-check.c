@@ -5,6 +5,7 @@
 
 #include "ferry-builtins.h"
 #include "core/spawn.h"
+#include "core/pool.h"
 
 typedef enum
 {
@@ -64,8 +65,8 @@ typedef struct
   Check ssh;
 } Checks;
 
-static gpointer
-check_aws (gpointer data)
+static gboolean
+check_aws (gpointer data, GCancellable *cancellable, GError **error)
 {
   Checks *checks = data;
   const char *argv[] = { "aws", "--version", NULL };
@@ -82,11 +83,11 @@ check_aws (gpointer data)
   else
     check_set (&checks->aws, CHECK_FAIL, fix,
                "`aws --version` printed \"%s\": is `aws` the AWS CLI?", line);
-  return NULL;
+  return TRUE;
 }
 
-static gpointer
-check_credentials (gpointer data)
+static gboolean
+check_credentials (gpointer data, GCancellable *cancellable, GError **error)
 {
   Checks *checks = data;
   g_autoptr(GError) local_error = NULL;
@@ -108,11 +109,11 @@ check_credentials (gpointer data)
     check_set (&checks->credentials, CHECK_OK, NULL, "%s (account %s)",
                json_string_value (json_object_get (who, "Arn")),
                json_string_value (json_object_get (who, "Account")) ?: "?");
-  return NULL;
+  return TRUE;
 }
 
-static gpointer
-check_region (gpointer data)
+static gboolean
+check_region (gpointer data, GCancellable *cancellable, GError **error)
 {
   Checks *checks = data;
   FerryInvocation *inv = checks->inv;
@@ -126,11 +127,11 @@ check_region (gpointer data)
     check_set (&checks->region, CHECK_OK, NULL, "%s (from %s)", inv->region,
                ferry_config_layer_describe (&inv->layers, inv->origins[FERRY_SETTING_REGION],
                                             FERRY_SETTING_REGION));
-  return NULL;
+  return TRUE;
 }
 
-static gpointer
-check_snakemake (gpointer data)
+static gboolean
+check_snakemake (gpointer data, GCancellable *cancellable, GError **error)
 {
   Checks *checks = data;
   const char *argv[] = { "snakemake", "--version", NULL };
@@ -148,11 +149,11 @@ check_snakemake (gpointer data)
                "%s", line);
   else
     check_set (&checks->snakemake, CHECK_OK, NULL, "%s", line);
-  return NULL;
+  return TRUE;
 }
 
-static gpointer
-check_ssh (gpointer data)
+static gboolean
+check_ssh (gpointer data, GCancellable *cancellable, GError **error)
 {
   Checks *checks = data;
   const char *argv[] = { "ssh", "-V", NULL };
@@ -167,7 +168,7 @@ check_ssh (gpointer data)
     check_set (&checks->ssh, CHECK_FAIL, fix, "%s, but ssh-keygen is not on PATH", line);
   else
     check_set (&checks->ssh, CHECK_OK, NULL, "%s", line);
-  return NULL;
+  return TRUE;
 }
 
 /* An AWS file with secrets in it is for its owner's eyes only. */
@@ -238,7 +239,7 @@ ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *
   Checks checks = { inv, { "aws" }, { "region" }, { "credentials" }, { "snakemake" }, { "ssh" } };
   Check config = { "aws config file" }, credentials_file = { "aws credentials file" },
         state = { "state" };
-  GThread *threads[5];
+  g_autoptr(FerryPool) pool = ferry_pool_new (0, c);
   guint n_failed = 0;
 
   g_option_context_set_summary (
@@ -275,13 +276,14 @@ ferry_builtin_check (int argc, char **argv, FerryInvocation *inv, GCancellable *
   else
     check_set (&state, CHECK_OK, NULL, "no deployment in %s yet", inv->state_dir);
 
-  threads[0] = g_thread_new ("check-aws", check_aws, &checks);
-  threads[1] = g_thread_new ("check-region", check_region, &checks);
-  threads[2] = g_thread_new ("check-credentials", check_credentials, &checks);
-  threads[3] = g_thread_new ("check-snakemake", check_snakemake, &checks);
-  threads[4] = g_thread_new ("check-ssh", check_ssh, &checks);
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    g_thread_join (threads[i]);
+  /* Every item is checked at once; none fails the others (an item's failure is its line). */
+  ferry_pool_add (pool, "aws", check_aws, &checks, NULL, NULL);
+  ferry_pool_add (pool, "region", check_region, &checks, NULL, NULL);
+  ferry_pool_add (pool, "credentials", check_credentials, &checks, NULL, NULL);
+  ferry_pool_add (pool, "snakemake", check_snakemake, &checks, NULL, NULL);
+  ferry_pool_add (pool, "ssh", check_ssh, &checks, NULL, NULL);
+  if (!ferry_pool_run (pool, error))
+    return FALSE;
   check_private_file (&config, "AWS_CONFIG_FILE", "config");
   check_private_file (&credentials_file, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
 

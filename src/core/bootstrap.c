@@ -2,122 +2,93 @@
 #include "bootstrap.h"
 #include "remote.h"
 #include "spawn.h"
+#include "pool.h"
 
-typedef enum
-{
-  CHAIN_SNAKEMAKE, /* the local snakemake's version, for the user data (started first) */
-  CHAIN_KEY_PAIR,
-  CHAIN_NETWORK, /* firewall in the default VPC (network first only when there is none) */
-  CHAIN_BUCKET,
-  CHAIN_ROLE, /* role, policy, instance profile: it needs the bucket's name, not the bucket */
-  CHAIN_AMI,  /* the AMI */
-  N_CHAINS
-} ChainId;
-
-/* What the launch waits for: each chain's end, or the resource the instance needs from it. */
+/* What the steps share: the options, and what the AMI and snakemake steps find for the launch. */
 typedef struct
 {
-  GMutex mutex;
-  GCond cond;
-  gboolean done[N_CHAINS];
-  gboolean failed;
-  gboolean group_recorded;
-  gboolean bucket_recorded;
-  gboolean profile_recorded;
-} Gate;
-
-static void
-gate_recorded (const char *kind, gpointer data)
-{
-  Gate *gate = data;
-
-  g_mutex_lock (&gate->mutex);
-  if (g_str_equal (kind, FERRY_KIND_SECURITY_GROUP))
-    gate->group_recorded = TRUE;
-  else if (g_str_equal (kind, FERRY_KIND_BUCKET))
-    gate->bucket_recorded = TRUE;
-  else if (g_str_equal (kind, FERRY_KIND_INSTANCE_PROFILE))
-    gate->profile_recorded = TRUE;
-  g_cond_broadcast (&gate->cond);
-  g_mutex_unlock (&gate->mutex);
-}
-
-/* The instance can be launched once its key pair, security group, bucket, instance profile and AMI
- * exist: the group's rule, the bucket's settings, the role's policy and its place in the profile
- * can still be on their way (they take effect on a running instance). FALSE when a chain failed
- * first. */
-static gboolean
-gate_wait_launch (Gate *gate)
-{
-  gboolean ok;
-
-  g_mutex_lock (&gate->mutex);
-  while (!gate->failed
-         && !(gate->done[CHAIN_KEY_PAIR] && (gate->group_recorded || gate->done[CHAIN_NETWORK])
-              && (gate->bucket_recorded || gate->done[CHAIN_BUCKET])
-              && (gate->profile_recorded || gate->done[CHAIN_ROLE])
-              && gate->done[CHAIN_AMI] && gate->done[CHAIN_SNAKEMAKE]))
-    g_cond_wait (&gate->cond, &gate->mutex);
-  ok = !gate->failed;
-  g_mutex_unlock (&gate->mutex);
-  return ok;
-}
-
-typedef struct
-{
-  ChainId id;
-  Gate *gate;
   FerryResources *res;
   const FerryBootstrapOptions *opts;
-  GCancellable *cancellable;
-  GError *error;
+  FerryPool *pool;
   char *ami;
   char *root_device;
   char *snakemake_major;
-} Chain;
+  gboolean looked_up;
+  gboolean instance_created;
+} Graph;
 
-static gpointer
-chain_run (gpointer data)
+static gboolean
+step_key_pair (gpointer data, GCancellable *c, GError **error)
 {
-  Chain *chain = data;
-  FerryResources *res = chain->res;
-  const FerryBootstrapOptions *opts = chain->opts;
-  GCancellable *c = chain->cancellable;
+  Graph *g = data;
+  return ferry_ensure_key_pair (g->res, c, error);
+}
 
-  switch (chain->id)
+/* The group goes into the default VPC without a lookup; EC2 picks the subnet. */
+static gboolean
+step_network (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  return ferry_ensure_firewall (g->res, g->opts->cidr, TRUE, c, error);
+}
+
+static gboolean
+step_bucket (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  return ferry_ensure_bucket (g->res, g->opts->bucket, c, error);
+}
+
+/* Role, policy and instance profile: it needs the bucket's name, not the bucket. */
+static gboolean
+step_role (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  return ferry_ensure_role (g->res, g->opts->bucket, c, error);
+}
+
+static gboolean
+step_ami (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  g->looked_up = TRUE;
+  return ferry_lookup_ami (g->res, g->opts->launch.ami, &g->ami, &g->root_device, c, error);
+}
+
+/* The local snakemake's version, for the user data. */
+static gboolean
+step_snakemake (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  g->snakemake_major = ferry_local_snakemake_major (c);
+  return TRUE;
+}
+
+static gboolean
+step_instance (gpointer data, GCancellable *c, GError **error)
+{
+  Graph *g = data;
+  FerryLaunchOptions launch = g->opts->launch;
+
+  if (g->looked_up)
     {
-    case CHAIN_KEY_PAIR:
-      ferry_ensure_key_pair (res, c, &chain->error);
-      break;
-    case CHAIN_NETWORK:
-      /* The group goes into the default VPC without a lookup; EC2 picks the subnet. */
-      ferry_ensure_firewall (res, opts->cidr, TRUE, c, &chain->error);
-      break;
-    case CHAIN_BUCKET:
-      ferry_ensure_bucket (res, opts->bucket, c, &chain->error);
-      break;
-    case CHAIN_ROLE:
-      ferry_ensure_role (res, opts->bucket, c, &chain->error);
-      break;
-    case CHAIN_AMI:
-      if (opts->launch.root_device == NULL)
-        ferry_lookup_ami (res, opts->launch.ami, &chain->ami, &chain->root_device, c,
-                          &chain->error);
-      break;
-    case CHAIN_SNAKEMAKE:
-      chain->snakemake_major = ferry_local_snakemake_major (c);
-      break;
-    case N_CHAINS:
-    default:
-      g_assert_not_reached ();
+      launch.ami = g->ami;
+      launch.root_device = g->root_device;
     }
-  g_mutex_lock (&chain->gate->mutex);
-  chain->gate->done[chain->id] = TRUE;
-  if (chain->error != NULL)
-    chain->gate->failed = TRUE;
-  g_cond_broadcast (&chain->gate->cond);
-  g_mutex_unlock (&chain->gate->mutex);
-  return NULL;
+  if (g->snakemake_major != NULL)
+    {
+      launch.snakemake_major = g->snakemake_major;
+      launch.snakemake_checked = TRUE;
+    }
+  return ferry_ensure_instance (g->res, &launch, &g->instance_created, c, error);
+}
+
+/* A resource recorded: the launch may start on it while its step finishes the rest. */
+static void
+graph_recorded (const char *kind, gpointer data)
+{
+  Graph *g = data;
+  ferry_pool_reach (g->pool, kind);
 }
 
 /* Whether the state's instance looks alive, so that no AMI is needed (a re-run trusts the state;
@@ -140,73 +111,56 @@ gboolean
 ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArray **out_created,
                  GCancellable *cancellable, GError **error)
 {
-  Chain chains[N_CHAINS] = { 0 };
-  GThread *threads[N_CHAINS] = { 0 };
-  gboolean had[G_N_ELEMENTS (all_kinds)];
+  g_autoptr(FerryPool) pool = ferry_pool_new (0, cancellable);
   g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func (g_free);
-  FerryLaunchOptions launch = opts->launch;
-  gboolean instance_created = FALSE;
-  GError *first_error = NULL;
-  GError *launch_error = NULL;
-  Gate gate = { 0 };
+  g_autoptr(GStrvBuilder) needs = g_strv_builder_new ();
+  g_auto(GStrv) launch_after = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean had[G_N_ELEMENTS (all_kinds)];
+  gboolean ok;
+  Graph g = { res, opts, pool };
+  static const char *const group[] = { FERRY_KIND_SECURITY_GROUP, NULL };
+  static const char *const profile[] = { FERRY_KIND_INSTANCE_PROFILE, NULL };
 
   for (guint i = 0; i < G_N_ELEMENTS (all_kinds); i++)
     had[i] = ferry_state_has_resource (res->state, all_kinds[i]);
 
-  g_mutex_init (&gate.mutex);
-  g_cond_init (&gate.cond);
-  res->recorded = gate_recorded;
-  res->recorded_data = &gate;
-  for (guint i = 0; i < N_CHAINS; i++)
+  /* key pair | network -> firewall | bucket | role -> profile | AMI | snakemake's version; the
+   * instance as soon as its key pair, group, bucket, profile and AMI exist (the group's rule, the
+   * bucket's settings, the role's policy can still be on their way: they apply to a running
+   * instance). */
+  ferry_pool_set_log (pool, res->log, res->log_data);
+  ferry_pool_add (pool, "key pair", step_key_pair, &g, NULL, NULL);
+  ferry_pool_add (pool, "network", step_network, &g, NULL, group);
+  g_strv_builder_add_many (needs, "key pair", FERRY_KIND_SECURITY_GROUP, NULL);
+  if (opts->bucket != NULL)
     {
-      chains[i] = (Chain){ .id = i, .gate = &gate, .res = res, .opts = opts,
-                           .cancellable = cancellable };
-      if ((i == CHAIN_BUCKET && opts->bucket == NULL)
-          || (i == CHAIN_ROLE && (!opts->iam || opts->bucket == NULL))
-          || ((i == CHAIN_AMI || i == CHAIN_SNAKEMAKE) && instance_recorded (res->state)))
-        {
-          gate.done[i] = TRUE;
-          continue;
-        }
-      threads[i] = g_thread_new ("ferry-chain", chain_run, &chains[i]);
+      ferry_pool_add (pool, FERRY_KIND_BUCKET, step_bucket, &g, NULL, NULL);
+      g_strv_builder_add (needs, FERRY_KIND_BUCKET);
     }
+  if (opts->iam && opts->bucket != NULL)
+    {
+      ferry_pool_add (pool, "role", step_role, &g, NULL, profile);
+      g_strv_builder_add (needs, FERRY_KIND_INSTANCE_PROFILE);
+    }
+  if (!instance_recorded (res->state))
+    {
+      if (opts->launch.root_device == NULL)
+        {
+          ferry_pool_add (pool, "AMI", step_ami, &g, NULL, NULL);
+          g_strv_builder_add (needs, "AMI");
+        }
+      ferry_pool_add (pool, "snakemake", step_snakemake, &g, NULL, NULL);
+      g_strv_builder_add (needs, "snakemake");
+    }
+  launch_after = g_strv_builder_end (needs);
+  ferry_pool_add (pool, "instance", step_instance, &g, (const char *const *) launch_after, NULL);
 
-  /* Launch as soon as what the instance needs exists; the rest finishes meanwhile. */
-  if (gate_wait_launch (&gate))
-    {
-      if (chains[CHAIN_AMI].root_device != NULL)
-        {
-          launch.ami = chains[CHAIN_AMI].ami;
-          launch.root_device = chains[CHAIN_AMI].root_device;
-        }
-      if (threads[CHAIN_SNAKEMAKE] != NULL)
-        {
-          launch.snakemake_major = chains[CHAIN_SNAKEMAKE].snakemake_major;
-          launch.snakemake_checked = TRUE;
-        }
-      ferry_ensure_instance (res, &launch, &instance_created, cancellable, &launch_error);
-    }
-  for (guint i = 0; i < N_CHAINS; i++)
-    if (threads[i] != NULL)
-      {
-        g_thread_join (threads[i]);
-        if (chains[i].error != NULL && first_error == NULL)
-          first_error = g_steal_pointer (&chains[i].error);
-        g_clear_error (&chains[i].error);
-      }
-  if (first_error == NULL)
-    first_error = g_steal_pointer (&launch_error);
-  g_clear_error (&launch_error);
+  res->recorded = graph_recorded;
+  res->recorded_data = &g;
+  ok = ferry_pool_run (pool, &local_error);
   res->recorded = NULL;
   res->recorded_data = NULL;
-  g_mutex_clear (&gate.mutex);
-  g_cond_clear (&gate.cond);
-  for (guint i = 0; i < N_CHAINS; i++)
-    {
-      g_free (chains[i].ami);
-      g_free (chains[i].root_device);
-      g_free (chains[i].snakemake_major);
-    }
 
   for (guint i = 0; i < G_N_ELEMENTS (all_kinds); i++)
     if (!had[i] && ferry_state_has_resource (res->state, all_kinds[i]))
@@ -215,12 +169,15 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
         if (json_is_true (json_object_get (r, "created")))
           g_ptr_array_add (created, g_strdup (all_kinds[i]));
       }
-  if (instance_created)
+  if (g.instance_created)
     g_ptr_array_add (created, g_strdup (FERRY_KIND_INSTANCE));
+  g_free (g.ami);
+  g_free (g.root_device);
+  g_free (g.snakemake_major);
 
-  if (first_error != NULL)
+  if (!ok)
     {
-      g_propagate_error (error, first_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
   if (opts->wait_ssh && !res->dry_run

@@ -34,6 +34,7 @@ struct _FerryPool
   GMutex lock; /* guards `reached` (ferry_pool_reach comes from the steps' threads) */
   GHashTable *reached;
   guint n_running;
+  gboolean keep_going;
   Step *first_failure;
   FerryLogFunc log;
   gpointer log_data;
@@ -91,6 +92,12 @@ ferry_pool_free (FerryPool *pool)
   g_mutex_clear (&pool->lock);
   g_main_context_unref (pool->context);
   g_free (pool);
+}
+
+void
+ferry_pool_set_keep_going (FerryPool *pool, gboolean keep_going)
+{
+  pool->keep_going = keep_going;
 }
 
 void
@@ -188,7 +195,8 @@ step_done (GObject *source, GAsyncResult *result, gpointer data)
       && !g_error_matches (step->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       pool->first_failure = step;
-      g_cancellable_cancel (pool->cancellable);
+      if (!pool->keep_going)
+        g_cancellable_cancel (pool->cancellable);
     }
 }
 
@@ -258,7 +266,7 @@ ferry_pool_run (FerryPool *pool, GError **error)
   for (guint i = 0; failure != NULL && i < pool->steps->len; i++)
     {
       Step *s = pool->steps->pdata[i];
-      if (s != failure && s->state == STEP_FAILED && pool->log != NULL)
+      if (s != failure && s->state == STEP_FAILED && !pool->keep_going && pool->log != NULL)
         {
           g_autofree char *line = g_strdup_printf ("%s: stopped, since %s failed (what it made is recorded)",
                                                    s->name, failure->name);
@@ -267,7 +275,18 @@ ferry_pool_run (FerryPool *pool, GError **error)
     }
   if (failure != NULL)
     {
-      g_propagate_error (error, g_steal_pointer (&failure->error));
+      GError *joined = g_steal_pointer (&failure->error);
+      for (guint i = 0; pool->keep_going && i < pool->steps->len; i++)
+        {
+          Step *s = pool->steps->pdata[i];
+          char *message;
+          if (s == failure || s->state != STEP_FAILED)
+            continue;
+          message = g_strdup_printf ("%s; also %s", joined->message, s->error->message);
+          g_free (joined->message);
+          joined->message = message;
+        }
+      g_propagate_error (error, joined);
       return FALSE;
     }
   /* Cancelled from outside (Ctrl-C): the first step's cancellation says so. */

@@ -18,6 +18,10 @@ FerryPool *ferry_pool_new (guint max_parallel, GCancellable *cancellable);
 void ferry_pool_free (FerryPool *pool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryPool, ferry_pool_free)
 
+/* Every step runs even when another failed (a teardown: a refused bucket must not leave an
+ * instance billing); the errors are then joined into one ("X; also Y"). */
+void ferry_pool_set_keep_going (FerryPool *pool, gboolean keep_going);
+
 /* Where "stopped: ... failed" lines for cancelled siblings go. */
 void ferry_pool_set_log (FerryPool *pool, FerryLogFunc log, gpointer log_data);
 

@@ -3,6 +3,7 @@
 #include "snakemake.h"
 #include "instance.h"
 #include "spawn.h"
+#include "pool.h"
 #include "teardown.h"
 
 #include <errno.h>
@@ -52,7 +53,7 @@ record (FerryResources *res, const char *kind, json_t *resource, GError **error)
   return TRUE;
 }
 
-/* Two independent steps at once: `b` on a thread of its own, `a` on this one. */
+/* Two independent steps at once, through the pool. */
 typedef gboolean (*StepFunc) (FerryResources *res, gpointer data, GCancellable *cancellable,
                               GError **error);
 
@@ -61,41 +62,25 @@ typedef struct
   FerryResources *res;
   StepFunc func;
   gpointer data;
-  GCancellable *cancellable;
-  GError *error;
-  gboolean ok;
 } Step;
 
-static gpointer
-step_thread (gpointer data)
+static gboolean
+step_run (gpointer data, GCancellable *cancellable, GError **error)
 {
   Step *step = data;
-  step->ok = step->func (step->res, step->data, step->cancellable, &step->error);
-  return NULL;
+  return step->func (step->res, step->data, cancellable, error);
 }
 
 static gboolean
 run_both (FerryResources *res, StepFunc a, StepFunc b, gpointer data, GCancellable *cancellable,
           GError **error)
 {
-  Step second = { res, b, data, cancellable, NULL, FALSE };
-  GThread *thread = g_thread_new ("ferry-step", step_thread, &second);
-  g_autoptr(GError) first_error = NULL;
-  gboolean ok = a (res, data, cancellable, &first_error);
+  g_autoptr(FerryPool) pool = ferry_pool_new (0, cancellable);
+  Step first = { res, a, data }, second = { res, b, data };
 
-  g_thread_join (thread);
-  if (!ok)
-    {
-      g_clear_error (&second.error);
-      g_propagate_error (error, g_steal_pointer (&first_error));
-      return FALSE;
-    }
-  if (!second.ok)
-    {
-      g_propagate_error (error, second.error);
-      return FALSE;
-    }
-  return TRUE;
+  ferry_pool_add (pool, "first", step_run, &first, NULL, NULL);
+  ferry_pool_add (pool, "second", step_run, &second, NULL, NULL);
+  return ferry_pool_run (pool, error);
 }
 
 static gboolean

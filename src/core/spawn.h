@@ -1,4 +1,4 @@
-/* Children as argv vectors through GSubprocess: capture, stream, and a bounded parallel pool. */
+/* Children as argv vectors through GSubprocess: capture and stream (running several at once is pool.h's). */
 #pragma once
 
 #include "ferry-common.h"
@@ -33,25 +33,6 @@ gboolean ferry_spawn_inherit (const char *const *argv, const char *const *env, i
 gboolean ferry_spawn_status_check (const char *const *argv, int wait_status, const char *child_stderr,
                                    GError **error);
 
-/* One job of a parallel pool. The caller fills argv (and stdin_data); the pool fills the rest. */
-typedef struct
-{
-  char **argv;
-  char *stdin_data;
-  char *out;
-  char *err;
-  int status;
-  gboolean finished;
-} FerrySpawnJob;
 
-void ferry_spawn_job_free (FerrySpawnJob *job);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerrySpawnJob, ferry_spawn_job_free)
-
-/* Runs the jobs, at most max_parallel at a time, on a private main context. With fail_fast, the first
- * job that exits non-zero stops the rest (they are sent SIGTERM and reaped) and its error is returned;
- * without it, every job runs and the caller inspects each status. */
-gboolean ferry_spawn_parallel (FerrySpawnJob **jobs, guint n_jobs, guint max_parallel,
-                               const char *const *env, gboolean fail_fast,
-                               GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "instance.h"
 #include "spawn.h"
 #include "teardown.h"
+#include "pool.h"
 
 #define FERRY_TAG "ferry:name"
 #define FERRY_KIND_PEM "pem"
@@ -206,73 +207,23 @@ typedef struct
 {
   TaskFunc fn;
   gpointer data;
-  GError *error;
 } Task;
 
-typedef struct
-{
-  Task *tasks;
-  guint n_tasks;
-  gint next;
-  GCancellable *cancellable;
-} TaskQueue;
-
-static gpointer
-task_worker (gpointer user_data)
-{
-  TaskQueue *q = user_data;
-
-  for (;;)
-    {
-      guint i = (guint) g_atomic_int_add (&q->next, 1);
-      if (i >= q->n_tasks)
-        return NULL;
-      if (!g_cancellable_set_error_if_cancelled (q->cancellable, &q->tasks[i].error))
-        q->tasks[i].fn (q->tasks[i].data, q->cancellable, &q->tasks[i].error);
-    }
-}
-
-/* Runs the tasks on up to max_parallel threads, and waits for all of them. The errors of every
- * failed task are joined into one. Each aws call is a child process, so threads mostly wait. */
+/* Runs the tasks through the pool, at most max_parallel at once, every one to its end: the errors
+ * of every failed task are joined into one. */
 static gboolean
 run_tasks (Task *tasks, guint n_tasks, guint max_parallel, GCancellable *cancellable,
            GError **error)
 {
-  TaskQueue q = { tasks, n_tasks, 0, cancellable };
-  guint n_threads = MIN (MAX (max_parallel, 1), n_tasks);
-  g_autofree GThread **threads = g_new0 (GThread *, n_threads + 1);
-  GError *first = NULL;
+  g_autoptr(FerryPool) pool = ferry_pool_new (max_parallel, cancellable);
 
-  if (n_tasks == 1)
-    task_worker (&q);
-  else
-    {
-      for (guint i = 0; i < n_threads; i++)
-        threads[i] = g_thread_new ("ferry-task", task_worker, &q);
-      for (guint i = 0; i < n_threads; i++)
-        g_thread_join (threads[i]);
-    }
-
+  ferry_pool_set_keep_going (pool, TRUE);
   for (guint i = 0; i < n_tasks; i++)
     {
-      if (tasks[i].error == NULL)
-        continue;
-      if (first == NULL)
-        first = g_steal_pointer (&tasks[i].error);
-      else
-        {
-          char *joined = g_strdup_printf ("%s; also %s", first->message, tasks[i].error->message);
-          g_free (first->message);
-          first->message = joined;
-          g_clear_error (&tasks[i].error);
-        }
+      g_autofree char *name = g_strdup_printf ("task %u", i);
+      ferry_pool_add (pool, name, tasks[i].fn, tasks[i].data, NULL, NULL);
     }
-  if (first != NULL)
-    {
-      g_propagate_error (error, first);
-      return FALSE;
-    }
-  return TRUE;
+  return ferry_pool_run (pool, error);
 }
 
 /* --- discovery --- */
@@ -717,10 +668,10 @@ discover (FerryAws *aws, const char *name, GStrv role_names, GStrv profile_names
 {
   Discovery d = { aws, name, role_names, profile_names, keep_untagged };
   Task tasks[] = {
-    { discover_instances, &d, NULL }, { discover_volumes, &d, NULL },
-    { discover_groups, &d, NULL },    { discover_key_pairs, &d, NULL },
-    { discover_vpcs, &d, NULL },      { discover_buckets, &d, NULL },
-    { discover_roles, &d, NULL },     { discover_profiles, &d, NULL },
+    { discover_instances, &d }, { discover_volumes, &d },
+    { discover_groups, &d },    { discover_key_pairs, &d },
+    { discover_vpcs, &d },      { discover_buckets, &d },
+    { discover_roles, &d },     { discover_profiles, &d },
   };
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_found_free);
   gboolean ok;
@@ -1608,10 +1559,10 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
   g_autoptr(GPtrArray) iam = g_ptr_array_new ();
   g_autoptr(GPtrArray) bucket = g_ptr_array_new ();
   Chain chains[] = { { td, compute }, { td, key }, { td, iam }, { td, bucket } };
-  Task tasks[] = { { chain_compute, &chains[0], NULL },
-                   { chain_key, &chains[1], NULL },
-                   { chain_iam, &chains[2], NULL },
-                   { chain_bucket, &chains[3], NULL } };
+  Task tasks[] = { { chain_compute, &chains[0] },
+                   { chain_key, &chains[1] },
+                   { chain_iam, &chains[2] },
+                   { chain_bucket, &chains[3] } };
   g_autoptr(json_t) root = NULL;
 
   for (guint i = 0; i < plan->len; i++)
