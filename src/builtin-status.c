@@ -135,11 +135,6 @@ print_runs (GPtrArray *runs, const char *where, const char *note)
     }
 }
 
-static const char *const kinds[] = { FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP,
-                                     FERRY_KIND_KEY_PAIR, FERRY_KIND_INSTANCE_PROFILE,
-                                     FERRY_KIND_ROLE,     FERRY_KIND_BUCKET,
-                                     FERRY_KIND_SUBNET,   FERRY_KIND_VPC };
-
 static json_t *
 or_null (json_t *v)
 {
@@ -343,17 +338,19 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_print ("\n");
   if (json_object_size (resources) == 0)
     g_print ("  no resources (ferry bootstrap creates them)\n");
-  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+  /* The kinds ferry knows in their order (the instance last, with its live state), then any
+   * other the state names. */
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
     {
-      json_t *res = json_object_get (resources, kinds[i]);
-      if (res != NULL && !g_str_equal (kinds[i], FERRY_KIND_INSTANCE))
-        print_resource (kinds[i], res);
+      json_t *res = json_object_get (resources, k->kind);
+      if (res != NULL && !g_str_equal (k->kind, FERRY_KIND_INSTANCE))
+        print_resource (k->kind, res);
     }
   {
     const char *kind;
     json_t *res;
     json_object_foreach (resources, kind, res)
-      if (!g_strv_contains (kinds, kind))
+      if (ferry_kind_lookup (kind) == NULL)
         print_resource (kind, res);
   }
   if (live != NULL)

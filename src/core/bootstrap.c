@@ -102,11 +102,6 @@ instance_recorded (FerryState *state)
   return id != NULL && pending == NULL;
 }
 
-static const char *const all_kinds[] = { FERRY_KIND_KEY_PAIR, FERRY_KIND_VPC,
-                                         FERRY_KIND_SUBNET,   FERRY_KIND_SECURITY_GROUP,
-                                         FERRY_KIND_BUCKET,   FERRY_KIND_ROLE,
-                                         FERRY_KIND_INSTANCE_PROFILE };
-
 gboolean
 ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArray **out_created,
                  GCancellable *cancellable, GError **error)
@@ -116,14 +111,15 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
   g_autoptr(GStrvBuilder) needs = g_strv_builder_new ();
   g_auto(GStrv) launch_after = NULL;
   g_autoptr(GError) local_error = NULL;
-  gboolean had[G_N_ELEMENTS (all_kinds)];
+  g_autoptr(GHashTable) had = g_hash_table_new (g_str_hash, g_str_equal);
   gboolean ok;
   Graph g = { res, opts, pool };
   static const char *const group[] = { FERRY_KIND_SECURITY_GROUP, NULL };
   static const char *const profile[] = { FERRY_KIND_INSTANCE_PROFILE, NULL };
 
-  for (guint i = 0; i < G_N_ELEMENTS (all_kinds); i++)
-    had[i] = ferry_state_has_resource (res->state, all_kinds[i]);
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
+    if (ferry_state_has_resource (res->state, k->kind))
+      g_hash_table_add (had, (gpointer) k->kind);
 
   /* key pair | network -> firewall | bucket | role -> profile | AMI | snakemake's version; the
    * instance as soon as its key pair, group, bucket, profile and AMI exist (the group's rule, the
@@ -162,12 +158,15 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
   res->recorded = NULL;
   res->recorded_data = NULL;
 
-  for (guint i = 0; i < G_N_ELEMENTS (all_kinds); i++)
-    if (!had[i] && ferry_state_has_resource (res->state, all_kinds[i]))
+  /* What this run made, in dependency order (the instance, made or not, says so itself). */
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
+    if (k->in_state && !g_str_equal (k->kind, FERRY_KIND_INSTANCE)
+        && !g_hash_table_contains (had, k->kind)
+        && ferry_state_has_resource (res->state, k->kind))
       {
-        g_autoptr(json_t) r = ferry_state_dup_resource (res->state, all_kinds[i]);
+        g_autoptr(json_t) r = ferry_state_dup_resource (res->state, k->kind);
         if (json_is_true (json_object_get (r, "created")))
-          g_ptr_array_add (created, g_strdup (all_kinds[i]));
+          g_ptr_array_insert (created, 0, g_strdup (k->kind));
       }
   if (g.instance_created)
     g_ptr_array_add (created, g_strdup (FERRY_KIND_INSTANCE));

@@ -106,17 +106,7 @@ tag_specifications (FerryResources *res, const char *type, gboolean with_name)
 static gboolean
 tags_are_ours (FerryResources *res, json_t *tags)
 {
-  size_t i;
-  json_t *tag;
-
-  json_array_foreach (tags, i, tag)
-    {
-      const char *key = json_string_value (json_object_get (tag, "Key"));
-      const char *value = json_string_value (json_object_get (tag, "Value"));
-      if (g_strcmp0 (key, FERRY_TAG_KEY) == 0)
-        return g_strcmp0 (value, res_name (res)) == 0;
-    }
-  return FALSE;
+  return g_strcmp0 (ferry_tags_owner (tags), res_name (res)) == 0;
 }
 
 static json_t *
@@ -784,23 +774,11 @@ static gboolean
 bucket_is_ours (FerryResources *res, const char *bucket, GCancellable *cancellable,
                 gboolean *out_ours, GError **error)
 {
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autoptr(json_t) out = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autofree char *owner = NULL;
 
-  g_strv_builder_add_many (b, "--bucket", bucket, NULL);
-  out = aws_call (res, "s3api", "get-bucket-tagging", b, cancellable, &local_error);
-  if (out == NULL && ferry_aws_error_has_code (local_error, "NoSuchTagSet"))
-    {
-      *out_ours = FALSE;
-      return TRUE;
-    }
-  if (out == NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  *out_ours = tags_are_ours (res, json_object_get (out, "TagSet"));
+  if (!ferry_kind_bucket_owner (res->aws, bucket, &owner, cancellable, error))
+    return FALSE;
+  *out_ours = g_strcmp0 (owner, res_name (res)) == 0;
   return TRUE;
 }
 
@@ -1017,31 +995,13 @@ ferry_role_policy_render (const char *bucket, GError **error)
 }
 
 /* get-role / get-instance-profile: the object, to check its tags before adopting it. */
-static json_t *
-iam_get (FerryResources *res, const char *operation, const char *flag, const char *name,
-         const char *member, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autoptr(json_t) out = NULL;
-  json_t *obj;
-
-  g_strv_builder_add_many (b, flag, name, NULL);
-  out = aws_call (res, "iam", operation, b, cancellable, error);
-  if (out == NULL)
-    return NULL;
-  obj = json_object_get (out, member);
-  if (!json_is_object (obj))
-    return (missing_member (error, operation, member), NULL);
-  return json_incref (obj);
-}
-
 /* Creates an IAM role or profile, or adopts the one of that name when it carries our tag. The
  * created object (Role / InstanceProfile) comes back. */
 static json_t *
 iam_create (FerryResources *res, const char *kind, const char *operation, GStrvBuilder *b,
-            const char *get_operation, const char *flag, const char *name, const char *member,
-            GCancellable *cancellable, GError **error)
+            const char *name, GCancellable *cancellable, GError **error)
 {
+  const char *member = g_str_equal (kind, FERRY_KIND_ROLE) ? "Role" : "InstanceProfile";
   g_autoptr(json_t) out = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(json_t) existing = NULL;
@@ -1052,7 +1012,7 @@ iam_create (FerryResources *res, const char *kind, const char *operation, GStrvB
   out = aws_call (res, "iam", operation, b, cancellable, &local_error);
   if (out == NULL && ferry_aws_error_has_code (local_error, "EntityAlreadyExists"))
     {
-      existing = iam_get (res, get_operation, flag, name, member, cancellable, error);
+      existing = ferry_kind_iam_get (res->aws, kind, name, cancellable, error);
       if (existing == NULL)
         return NULL;
       if (!tags_are_ours (res, json_object_get (existing, "Tags")))
@@ -1106,8 +1066,7 @@ role_create (FerryResources *res, gpointer data, GCancellable *cancellable, GErr
   g_strv_builder_add_many (b, "--role-name", job->role_name, "--description", job->desc,
                            "--assume-role-policy-document", job->trust_text, "--tags", job->tag,
                            NULL);
-  role = iam_create (res, FERRY_KIND_ROLE, "create-role", b, "get-role", "--role-name",
-                     job->role_name, "Role", cancellable, error);
+  role = iam_create (res, FERRY_KIND_ROLE, "create-role", b, job->role_name, cancellable, error);
   return role != NULL;
 }
 
@@ -1119,15 +1078,14 @@ profile_create (FerryResources *res, gpointer data, GCancellable *cancellable, G
 
   if (ferry_state_has_resource (res->state, FERRY_KIND_INSTANCE_PROFILE))
     {
-      job->profile = iam_get (res, "get-instance-profile", "--instance-profile-name",
-                              job->profile_name, "InstanceProfile", cancellable, error);
+      job->profile = ferry_kind_iam_get (res->aws, FERRY_KIND_INSTANCE_PROFILE, job->profile_name,
+                                         cancellable, error);
       return job->profile != NULL;
     }
   g_strv_builder_add_many (b, "--instance-profile-name", job->profile_name, "--tags", job->tag,
                            NULL);
   job->profile = iam_create (res, FERRY_KIND_INSTANCE_PROFILE, "create-instance-profile", b,
-                             "get-instance-profile", "--instance-profile-name", job->profile_name,
-                             "InstanceProfile", cancellable, error);
+                             job->profile_name, cancellable, error);
   /* run-instances refuses a new profile for a while: its age says whether a refusal may be that. */
   return job->profile != NULL
          && (res->dry_run
@@ -1348,20 +1306,15 @@ ferry_user_data_render (const char *name, gint64 max_hours, const char *ssh_user
 static json_t *
 find_tagged_instance (FerryResources *res, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autofree char *filter = g_strdup_printf ("Name=tag:%s,Values=%s", FERRY_TAG_KEY,
-                                             res_name (res));
-  g_autoptr(json_t) out = NULL;
+  g_autoptr(json_t) reservations = ferry_kind_describe_tagged (
+      res->aws, "describe-instances", "Reservations", res_name (res),
+      "Name=instance-state-name,Values=pending,running,stopping,stopped", cancellable, error);
   json_t *reservation, *instance;
   size_t i, j;
 
-  g_strv_builder_add_many (b, "--filters", filter,
-                           "Name=instance-state-name,Values=pending,running,stopping,stopped",
-                           NULL);
-  out = aws_call (res, "ec2", "describe-instances", b, cancellable, error);
-  if (out == NULL)
+  if (reservations == NULL)
     return NULL;
-  json_array_foreach (json_object_get (out, "Reservations"), i, reservation)
+  json_array_foreach (reservations, i, reservation)
     json_array_foreach (json_object_get (reservation, "Instances"), j, instance)
       return json_incref (instance);
   return json_object ();

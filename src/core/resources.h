@@ -8,8 +8,6 @@
 
 G_BEGIN_DECLS
 
-#define FERRY_TAG_KEY "ferry:name"
-
 /* The conda and mamba the user data installs next to snakemake, for --use-conda. */
 #define FERRY_CONDA_VERSION "24.7.1"
 #define FERRY_MAMBA_VERSION "1.5.10"

@@ -3,21 +3,13 @@
 
 #include "ferry-common.h"
 #include "config.h"
+#include "kinds.h"
 
 G_BEGIN_DECLS
 
 #define FERRY_STATE_SCHEMA "ferry-state"
 #define FERRY_STATE_VERSION 1
 
-/* Resource kinds, in dependency order (teardown walks it backwards). */
-#define FERRY_KIND_KEY_PAIR "key_pair"
-#define FERRY_KIND_VPC "vpc"
-#define FERRY_KIND_SUBNET "subnet"
-#define FERRY_KIND_SECURITY_GROUP "security_group"
-#define FERRY_KIND_BUCKET "bucket"
-#define FERRY_KIND_ROLE "role"
-#define FERRY_KIND_INSTANCE_PROFILE "instance_profile"
-#define FERRY_KIND_INSTANCE "instance"
 
 typedef struct _FerryState FerryState;
 

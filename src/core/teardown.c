@@ -7,8 +7,6 @@
 #include "teardown.h"
 #include "pool.h"
 
-#define FERRY_TAG "ferry:name"
-#define FERRY_KIND_PEM "pem"
 
 /* --- found resources --- */
 
@@ -56,65 +54,12 @@ dup_json_string (json_t *value)
 }
 
 /* The value of `key` in an AWS Tags array ([{Key, Value}]), or NULL. */
-static const char *
-tag_value (json_t *tags, const char *key)
-{
-  size_t i;
-  json_t *tag;
-
-  json_array_foreach (tags, i, tag)
-    if (g_strcmp0 (json_string_value (json_object_get (tag, "Key")), key) == 0)
-      return json_string_value (json_object_get (tag, "Value"));
-  return NULL;
-}
-
-const char *
-ferry_kind_label (const char *kind)
-{
-  static const struct
-  {
-    const char *kind, *label;
-  } labels[] = {
-    { FERRY_KIND_INSTANCE, "instance" },
-    { FERRY_KIND_VOLUME, "volume" },
-    { FERRY_KIND_SECURITY_GROUP, "security group" },
-    { FERRY_KIND_KEY_PAIR, "key pair" },
-    { FERRY_KIND_PEM, "key file" },
-    { FERRY_KIND_INSTANCE_PROFILE, "instance profile" },
-    { FERRY_KIND_ROLE, "role" },
-    { FERRY_KIND_BUCKET, "bucket" },
-    { FERRY_KIND_SUBNET, "subnet" },
-    { FERRY_KIND_VPC, "vpc" },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
-    if (g_str_equal (labels[i].kind, kind))
-      return labels[i].label;
-  return kind;
-}
-
-/* Teardown order: what must go first comes first. */
-static guint
-kind_rank (const char *kind)
-{
-  static const char *const order[]
-      = { FERRY_KIND_INSTANCE, FERRY_KIND_VOLUME, FERRY_KIND_SECURITY_GROUP,
-          FERRY_KIND_KEY_PAIR, FERRY_KIND_PEM,    FERRY_KIND_INSTANCE_PROFILE,
-          FERRY_KIND_ROLE,     FERRY_KIND_BUCKET, FERRY_KIND_SUBNET,
-          FERRY_KIND_VPC };
-
-  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
-    if (g_str_equal (order[i], kind))
-      return i;
-  return G_N_ELEMENTS (order);
-}
-
 static gint
 found_compare (gconstpointer a, gconstpointer b)
 {
   const FerryFound *fa = *(FerryFound *const *) a;
   const FerryFound *fb = *(FerryFound *const *) b;
-  guint ra = kind_rank (fa->kind), rb = kind_rank (fb->kind);
+  guint ra = ferry_kind_rank (fa->kind), rb = ferry_kind_rank (fb->kind);
 
   if (ra != rb)
     return ra < rb ? -1 : 1;
@@ -253,34 +198,11 @@ owner_matches (Discovery *d, const char *owner)
   return owner != NULL && (d->name == NULL || g_str_equal (owner, d->name));
 }
 
-static char *
-tag_filter (Discovery *d)
-{
-  if (d->name != NULL)
-    return g_strdup_printf ("Name=tag:%s,Values=%s", FERRY_TAG, d->name);
-  return g_strdup_printf ("Name=tag-key,Values=%s", FERRY_TAG);
-}
-
-/* describe-* with the tag filter (and `extra` filter), returning the array at `member`. */
 static json_t *
 describe_tagged (Discovery *d, const char *operation, const char *member, const char *extra,
                  GCancellable *cancellable, GError **error)
 {
-  g_autofree char *filter = tag_filter (d);
-  g_autofree char *what = g_strconcat ("aws ec2 ", operation, NULL);
-  const char *args[] = { "--filters", filter, extra, NULL };
-  g_autoptr(json_t) root = ferry_aws_call (d->aws, "ec2", operation, args, cancellable, error);
-  json_t *array = NULL;
-
-  if (root == NULL)
-    return NULL;
-  if (!ferry_json_unpack (root, what, error, "{s:o}", member, &array))
-    return NULL;
-  if (!json_is_array (array))
-    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                         "unexpected output from %s: %s is not a list", what, member),
-            NULL);
-  return json_incref (array);
+  return ferry_kind_describe_tagged (d->aws, operation, member, d->name, extra, cancellable, error);
 }
 
 static gboolean
@@ -307,11 +229,11 @@ discover_instances (gpointer data, GCancellable *cancellable, GError **error)
         json_t *bdm;
         size_t k;
 
-        if (id == NULL || !owner_matches (d, tag_value (tags, FERRY_TAG)))
+        if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
           continue;
         found = found_new (FERRY_KIND_INSTANCE, id);
-        found->owner = g_strdup (tag_value (tags, FERRY_TAG));
-        found->aws_name = g_strdup (tag_value (tags, "Name"));
+        found->owner = g_strdup (ferry_tags_owner (tags));
+        found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
         found->state = g_strdup (ferry_instance_state_name (instance));
         found->created_at = parse_time (json_object_get (instance, "LaunchTime"));
         found->detail = dup_json_string (json_object_get (instance, "InstanceType"));
@@ -348,11 +270,11 @@ discover_volumes (gpointer data, GCancellable *cancellable, GError **error)
       json_t *attachment = json_array_get (json_object_get (volume, "Attachments"), 0);
       FerryFound *found;
 
-      if (id == NULL || !owner_matches (d, tag_value (tags, FERRY_TAG)))
+      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
         continue;
       found = found_new (FERRY_KIND_VOLUME, id);
-      found->owner = g_strdup (tag_value (tags, FERRY_TAG));
-      found->aws_name = g_strdup (tag_value (tags, "Name"));
+      found->owner = g_strdup (ferry_tags_owner (tags));
+      found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
       found->state = dup_json_string (json_object_get (volume, "State"));
       found->created_at = parse_time (json_object_get (volume, "CreateTime"));
       found->size_gb = json_integer_value (json_object_get (volume, "Size"));
@@ -383,10 +305,10 @@ discover_groups (gpointer data, GCancellable *cancellable, GError **error)
       json_t *tags = json_object_get (group, "Tags");
       FerryFound *found;
 
-      if (id == NULL || !owner_matches (d, tag_value (tags, FERRY_TAG)))
+      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
         continue;
       found = found_new (FERRY_KIND_SECURITY_GROUP, id);
-      found->owner = g_strdup (tag_value (tags, FERRY_TAG));
+      found->owner = g_strdup (ferry_tags_owner (tags));
       found->aws_name = dup_json_string (json_object_get (group, "GroupName"));
       found->parent = dup_json_string (json_object_get (group, "VpcId"));
       found->detail = g_strdup (found->parent);
@@ -413,10 +335,10 @@ discover_key_pairs (gpointer data, GCancellable *cancellable, GError **error)
       json_t *tags = json_object_get (key, "Tags");
       FerryFound *found;
 
-      if (id == NULL || !owner_matches (d, tag_value (tags, FERRY_TAG)))
+      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
         continue;
       found = found_new (FERRY_KIND_KEY_PAIR, id);
-      found->owner = g_strdup (tag_value (tags, FERRY_TAG));
+      found->owner = g_strdup (ferry_tags_owner (tags));
       found->aws_name = dup_json_string (json_object_get (key, "KeyName"));
       found->created_at = parse_time (json_object_get (key, "CreateTime"));
       found->detail = dup_json_string (json_object_get (key, "KeyType"));
@@ -442,11 +364,11 @@ discover_vpcs (gpointer data, GCancellable *cancellable, GError **error)
       json_t *tags = json_object_get (vpc, "Tags");
       FerryFound *found;
 
-      if (id == NULL || !owner_matches (d, tag_value (tags, FERRY_TAG)))
+      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
         continue;
       found = found_new (FERRY_KIND_VPC, id);
-      found->owner = g_strdup (tag_value (tags, FERRY_TAG));
-      found->aws_name = g_strdup (tag_value (tags, "Name"));
+      found->owner = g_strdup (ferry_tags_owner (tags));
+      found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
       found->state = dup_json_string (json_object_get (vpc, "State"));
       found->is_default = json_is_true (json_object_get (vpc, "IsDefault"));
       found->detail = dup_json_string (json_object_get (vpc, "CidrBlock"));
@@ -475,16 +397,13 @@ lookup_clear (Lookup *l)
 static gboolean
 lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
 {
-  const char *args[] = { "--bucket", l->name, NULL };
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root
-      = ferry_aws_call (l->d->aws, "s3api", "get-bucket-tagging", args, cancellable, &local_error);
-  const char *owner;
+  g_autofree char *owner = NULL;
   FerryFound *found;
 
-  /* Untagged (NoSuchTagSet), gone meanwhile (NoSuchBucket), or closed to us by its policy: not
-   * ferry's. Anything else (a transient failure) must not hide a bucket that is. */
-  if (root == NULL)
+  /* Untagged, gone meanwhile (NoSuchBucket), or closed to us by its policy: not ferry's. Anything
+   * else (a transient failure) must not hide a bucket that is. */
+  if (!ferry_kind_bucket_owner (l->d->aws, l->name, &owner, cancellable, &local_error))
     {
       if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
           || ferry_aws_error_has_code (local_error, "AccessDenied"))
@@ -493,7 +412,6 @@ lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
                                   "reading the tags of bucket %s: ", l->name);
       return FALSE;
     }
-  owner = tag_value (json_object_get (root, "TagSet"), FERRY_TAG);
   if (!owner_matches (l->d, owner))
     return TRUE;
   found = found_new (FERRY_KIND_BUCKET, l->name);
@@ -508,24 +426,19 @@ static gboolean
 lookup_iam (Lookup *l, GCancellable *cancellable, GError **error)
 {
   gboolean is_role = g_str_equal (l->kind, FERRY_KIND_ROLE);
-  const char *args[] = { is_role ? "--role-name" : "--instance-profile-name", l->name, NULL };
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root
-      = ferry_aws_call (l->d->aws, "iam", is_role ? "get-role" : "get-instance-profile", args,
-                        cancellable, &local_error);
-  json_t *obj;
+  g_autoptr(json_t) obj = ferry_kind_iam_get (l->d->aws, l->kind, l->name, cancellable, &local_error);
   const char *owner;
   FerryFound *found;
 
-  if (root == NULL)
+  if (obj == NULL)
     {
       if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
         return TRUE;
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  obj = json_object_get (root, is_role ? "Role" : "InstanceProfile");
-  owner = tag_value (json_object_get (obj, "Tags"), FERRY_TAG);
+  owner = ferry_tags_value (json_object_get (obj, "Tags"), FERRY_TAG_KEY);
   if (!owner_matches (l->d, owner) && !(l->d->keep_untagged && l->d->name != NULL))
     return TRUE;
   found = found_new (l->kind, l->name);

@@ -6,9 +6,6 @@
 
 G_BEGIN_DECLS
 
-/* Kinds that exist only in AWS, never in the state. */
-#define FERRY_KIND_VOLUME "volume"
-
 /* One resource found in AWS (or only in the state). */
 typedef struct
 {
@@ -92,9 +89,6 @@ GPtrArray *ferry_teardown_merge (const char *name, json_t *resources, GPtrArray 
  * everything else is gone. Under the aws dry-run, only the commands are shown. */
 gboolean ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancellable,
                                  GError **error);
-
-/* A display name for a kind ("security group"). */
-const char *ferry_kind_label (const char *kind);
 
 /* One line for the plan: "terminate instance i-0abc (ferry, running)", "keep vpc vpc-1 (adopted)".
  */

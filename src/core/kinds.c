@@ -1,0 +1,132 @@
+/* The kinds of resource ferry makes, each defined once, and the reads both making and deleting use. */
+#include "kinds.h"
+
+/* In teardown order: an instance before its volume and group, the key pair and IAM meanwhile, the
+ * bucket, then the network. */
+static const FerryKind kinds[] = {
+  { FERRY_KIND_INSTANCE, "instance", TRUE, TRUE, TRUE },
+  { FERRY_KIND_VOLUME, "volume", TRUE, TRUE, FALSE },
+  { FERRY_KIND_SECURITY_GROUP, "security group", TRUE, FALSE, TRUE },
+  { FERRY_KIND_KEY_PAIR, "key pair", FALSE, FALSE, TRUE },
+  { FERRY_KIND_PEM, "key file", FALSE, FALSE, FALSE },
+  { FERRY_KIND_INSTANCE_PROFILE, "instance profile", FALSE, FALSE, TRUE },
+  { FERRY_KIND_ROLE, "role", FALSE, FALSE, TRUE },
+  { FERRY_KIND_BUCKET, "bucket", FALSE, TRUE, TRUE },
+  { FERRY_KIND_SUBNET, "subnet", TRUE, FALSE, TRUE },
+  { FERRY_KIND_VPC, "vpc", TRUE, FALSE, TRUE },
+  { NULL },
+};
+
+const FerryKind *
+ferry_kinds (void)
+{
+  return kinds;
+}
+
+const FerryKind *
+ferry_kind_lookup (const char *kind)
+{
+  for (const FerryKind *k = kinds; kind != NULL && k->kind != NULL; k++)
+    if (g_str_equal (k->kind, kind))
+      return k;
+  return NULL;
+}
+
+const char *
+ferry_kind_label (const char *kind)
+{
+  const FerryKind *k = ferry_kind_lookup (kind);
+  return k != NULL ? k->label : kind;
+}
+
+guint
+ferry_kind_rank (const char *kind)
+{
+  const FerryKind *k = ferry_kind_lookup (kind);
+  return k != NULL ? (guint) (k - kinds) : G_N_ELEMENTS (kinds);
+}
+
+const char *
+ferry_tags_value (json_t *tags, const char *key)
+{
+  size_t i;
+  json_t *tag;
+
+  json_array_foreach (tags, i, tag)
+    if (g_strcmp0 (json_string_value (json_object_get (tag, "Key")), key) == 0)
+      return json_string_value (json_object_get (tag, "Value"));
+  return NULL;
+}
+
+const char *
+ferry_tags_owner (json_t *tags)
+{
+  return ferry_tags_value (tags, FERRY_TAG_KEY);
+}
+
+json_t *
+ferry_kind_describe_tagged (FerryAws *aws, const char *operation, const char *member,
+                            const char *name, const char *extra_filter,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *filter = name != NULL
+                                ? g_strdup_printf ("Name=tag:%s,Values=%s", FERRY_TAG_KEY, name)
+                                : g_strdup_printf ("Name=tag-key,Values=%s", FERRY_TAG_KEY);
+  g_autofree char *what = g_strconcat ("aws ec2 ", operation, NULL);
+  const char *args[] = { "--filters", filter, extra_filter, NULL };
+  g_autoptr(json_t) root = ferry_aws_call (aws, "ec2", operation, args, cancellable, error);
+  json_t *array = NULL;
+
+  if (root == NULL)
+    return NULL;
+  if (!ferry_json_unpack (root, what, error, "{s:o}", member, &array))
+    return NULL;
+  if (!json_is_array (array))
+    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                         "unexpected output from %s: %s is not a list", what, member),
+            NULL);
+  return json_incref (array);
+}
+
+gboolean
+ferry_kind_bucket_owner (FerryAws *aws, const char *bucket, char **out_owner,
+                         GCancellable *cancellable, GError **error)
+{
+  const char *args[] = { "--bucket", bucket, NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(json_t) root
+      = ferry_aws_call (aws, "s3api", "get-bucket-tagging", args, cancellable, &local_error);
+
+  *out_owner = NULL;
+  if (root != NULL)
+    {
+      *out_owner = g_strdup (ferry_tags_owner (json_object_get (root, "TagSet")));
+      return TRUE;
+    }
+  /* A bucket without tags answers NoSuchTagSet: it exists, and no one tagged it. */
+  if (ferry_aws_error_has_code (local_error, "NoSuchTagSet"))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+json_t *
+ferry_kind_iam_get (FerryAws *aws, const char *kind, const char *name, GCancellable *cancellable,
+                    GError **error)
+{
+  gboolean is_role = g_str_equal (kind, FERRY_KIND_ROLE);
+  const char *operation = is_role ? "get-role" : "get-instance-profile";
+  const char *member = is_role ? "Role" : "InstanceProfile";
+  const char *args[] = { is_role ? "--role-name" : "--instance-profile-name", name, NULL };
+  g_autoptr(json_t) root = ferry_aws_call (aws, "iam", operation, args, cancellable, error);
+  json_t *obj;
+
+  if (root == NULL)
+    return NULL;
+  obj = json_object_get (root, member);
+  if (!json_is_object (obj))
+    return (ferry_throw (error, FERRY_ERROR_INVALID_DATA, "unexpected output from aws iam %s: no %s",
+                         operation, member),
+            NULL);
+  return json_incref (obj);
+}
