@@ -70,6 +70,34 @@ after_run (FerryInvocation *inv, gboolean on_host, const char *then, GCancellabl
   return TRUE;
 }
 
+/* --use-conda: conda or mamba must be on the remote before anything runs, and the environments go
+ * under one prefix in the remote home (unless --conda-prefix is given), so later runs reuse them. */
+static gboolean
+prepare_conda (FerryRemote *remote, char **extra, GStrv *sm_argv, GCancellable *c, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = NULL;
+  g_autofree char *prefix = NULL;
+
+  if (!ferry_remote_snakemake_args_use_conda ((const char *const *) extra))
+    return TRUE;
+  prefix = ferry_remote_conda_prefix (remote, c, error);
+  if (prefix == NULL)
+    return FALSE;
+  for (guint i = 0; extra[i] != NULL; i++)
+    if (g_str_has_prefix (extra[i], "--conda-prefix"))
+      return TRUE;
+  b = g_strv_builder_new ();
+  for (guint i = 0; (*sm_argv)[i] != NULL; i++)
+    {
+      if (g_str_equal ((*sm_argv)[i], "--"))
+        g_strv_builder_add_many (b, "--conda-prefix", prefix, NULL);
+      g_strv_builder_add (b, (*sm_argv)[i]);
+    }
+  g_strfreev (*sm_argv);
+  *sm_argv = g_strv_builder_end (b);
+  return TRUE;
+}
+
 gboolean
 ferry_parse_duration (const char *text, guint *out_seconds)
 {
@@ -103,8 +131,6 @@ ferry_run_hint (FerryInvocation *inv, const char *verb, const char *id, const ch
   g_strv_builder_add_many (b, "ferry", verb, id, NULL);
   if (g_strcmp0 (inv->state_dir, ".ferry") != 0)
     g_strv_builder_add_many (b, "--state-dir", inv->state_dir, NULL);
-  if (g_strcmp0 (inv->name, "ferry") != 0)
-    g_strv_builder_add_many (b, "--name", inv->name, NULL);
   if (host != NULL)
     g_strv_builder_add_many (b, "--host", host, NULL);
   if (remote_dir != NULL)
@@ -333,6 +359,12 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
       return TRUE;
     }
 
+  /* A --host has what it has: a missing conda is said before anything is sent. */
+  if (opt_host != NULL && !prepare_conda (remote, extra, &sm_argv, c, error))
+    {
+      ferry_remote_close (remote);
+      return FALSE;
+    }
   if (!opt_no_push)
     {
       g_autoptr(GStrvBuilder) files = g_strv_builder_new ();
@@ -368,6 +400,12 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
         }
       g_strfreev (g_steal_pointer (&sm_argv));
       sm_argv = with;
+    }
+  /* On the instance, conda comes with the user data: asked once it is ready. */
+  if (opt_host == NULL && !prepare_conda (remote, extra, &sm_argv, c, error))
+    {
+      ferry_remote_close (remote);
+      return FALSE;
     }
   {
     g_autofree char *who = remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)

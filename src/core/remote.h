@@ -211,6 +211,12 @@ gboolean ferry_remote_run_cancel (FerryRemote *remote, const char *remote_dir, F
 G_END_DECLS
 
 G_BEGIN_DECLS
+/* Whether snakemake's arguments ask for conda environments (--use-conda, --sdm conda). */
+gboolean ferry_remote_snakemake_args_use_conda (const char *const *args);
+/* For --use-conda: checks that conda or mamba is on the remote's PATH (one clear error if not) and
+ * returns the stable prefix for the environments, $HOME/.ferry/conda on the remote. */
+char *ferry_remote_conda_prefix (FerryRemote *remote, GCancellable *cancellable, GError **error);
+
 /* --host [USER@]HOST when given, else the state's instance. The state must be open. */
 FerryRemote *ferry_remote_open (FerryState *state, const char *host_spec, const char *user,
                                 const char *const *options, GError **error);
