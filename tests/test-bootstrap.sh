@@ -55,7 +55,7 @@ if in_part create; then
         jget 'j["UserData"]["Value"]' | base64 -d >user-data
     assert_file_has_content user-data '^readonly FERRY_MAX_HOURS=3$'
     assert_file_has_content user-data 'shutdown -h'
-    assert_file_has_content user-data "^readonly FERRY_SSH_USER=$SSH_USER$"
+    assert_file_has_content user-data "^readonly FERRY_SSH_USER='$SSH_USER'$"
     assert_file_has_content user-data '/var/lib/ferry/ready'
     assert_not_file_has_content user-data '@[A-Z_]+@'
     assert_eq "$(awsm ec2 describe-instance-attribute --instance-id "$instance" --attribute instanceInitiatedShutdownBehavior |
