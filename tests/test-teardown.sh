@@ -151,7 +151,7 @@ if in_part retry; then
     fixture_deployment dep dep-state
     fault_op_install delete-security-group:DependencyViolation:3 delete-role:DeleteConflict:1 delete-volume:VolumeInUse:2
     # A volume that does not go with the instance (attached later, DeleteOnTermination false).
-    extra_vol=$(awsm ec2 create-volume --availability-zone us-east-1a --size 1 \
+    extra_vol=$(awsm ec2 create-volume --availability-zone "${TEST_REGION}a" --size 1 \
         --tag-specifications 'ResourceType=volume,Tags=[{Key=ferry:name,Value=dep}]' --query VolumeId --output text)
     expect_exit 0 ferry teardown --name dep --state-dir dep-state
     fault_op_remove
