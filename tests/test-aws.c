@@ -88,6 +88,12 @@ test_error_data (void)
   g_assert_true (ferry_aws_error_has_code (copy, "InvalidParameterValue"));
   g_assert_false (ferry_aws_error_has_code (copy, "InvalidParameter"));
 
+  /* Written by a stub with the operation as typed: still the code, operation and message. */
+  ferry_aws_parse_error ("An error occurred (VolumeInUse) when calling the delete-volume operation: injected (1 of 2)", &info);
+  g_assert_cmpstr (info.code, ==, "VolumeInUse");
+  g_assert_cmpstr (info.operation, ==, "delete-volume");
+  g_assert_cmpstr (info.message, ==, "injected (1 of 2)");
+
   ferry_aws_parse_error ("An error occurred (503) when calling the HeadObject operation: Service Unavailable", &info);
   g_assert_cmpint (info.http_status, ==, 503);
   g_assert_cmpint (info.kind, ==, FERRY_AWS_ERROR_SERVER);

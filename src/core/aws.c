@@ -124,15 +124,18 @@ ferry_aws_parse_error (const char *stderr_text, FerryErrorPrivate *info)
   if (stderr_text == NULL || *stderr_text == '\0')
     return info->kind;
 
-  /* botocore's ClientError: "An error occurred (Code) when calling the Op operation[ (...)]: msg". */
-  re = g_regex_new ("An error occurred \\(([^)]*)\\)(?: when calling the (\\w+) operation)?"
-                    "(?: \\([^)]*\\))?: ?([^\\n]*)",
+  /* botocore's ClientError: "An error occurred (Code) when calling the Op operation[ (reached max
+   * retries: N)]: message". The operation is CamelCase from botocore, or as typed from a stub. */
+  re = g_regex_new ("An error occurred \\(([^)]*)\\)(?: when calling the ([A-Za-z0-9.-]+) operation)?"
+                    "(?: \\(reached max retries: [0-9]+\\))?(?:: ?([^\\n]*))?",
                     G_REGEX_OPTIMIZE, 0, NULL);
   if (g_regex_match (re, stderr_text, 0, &m))
     {
       info->code = g_match_info_fetch (m, 1);
       info->operation = g_match_info_fetch (m, 2);
-      info->message = g_strstrip (g_match_info_fetch (m, 3));
+      info->message = g_match_info_fetch (m, 3);
+      if (info->message != NULL)
+        g_strstrip (info->message);
       if (info->operation != NULL && *info->operation == '\0')
         g_clear_pointer (&info->operation, g_free);
       if (g_ascii_isdigit (info->code[0]))
