@@ -123,25 +123,26 @@ slurm_assert_queue_empty "the queue after a refused partition"
 ok "run --slurm --partition unknown: SLURM's own error, exit 1, nothing queued"
 
 # --- detached SLURM runs: --detach, attach, cancel --------------------------------------------------
+# The tcsh user's login node: its jobs run as that user, and the gate lies where it can see it.
 mkdir -p "$TEST_TMP/gated"
 cp "$FERRY_SOURCE_DIR/tests/data/slurm-gated/Snakefile" "$TEST_TMP/gated/"
 cd "$TEST_TMP/gated"
-G="$TEST_TMP/remote-gated"
-gate="$TEST_TMP/gate"
-expect_exit 0 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$G" --slurm --jobs 2 --detach all -- --config "gate=$gate"
+G="/home/$TCSH_USER/remote-gated"
+gate="$SLURM_DIR/gate"
+expect_exit 0 ferry run "${TCSH_OPTS[@]}" --remote-dir "$G" --slurm --jobs 2 --detach all -- --config "gate=$gate"
 assert_file_has_content "$TEST_TMP/out" "ferry attach"
 assert_file_has_content "$TEST_TMP/out" "ferry cancel"
 assert_not_exists out/gated.txt
 # The job is in the queue (running, waiting for its gate) while nobody follows the run.
-wait_until 120 '[ -n "$(squeue -h -t R -o %i)" ]'
-expect_exit 0 ferry status "${REMOTE_OPTS[@]}" --remote-dir "$G"
+wait_until 120 '[ -n "$(squeue -h -t R -u "$TCSH_USER" -o %i)" ]'
+expect_exit 0 ferry status "${TCSH_OPTS[@]}" --remote-dir "$G"
 assert_file_has_content "$TEST_TMP/out" "SLURM jobs: 0 pending, 1 running, 0 done"
 touch "$gate"
-expect_exit 0 ferry attach "${REMOTE_OPTS[@]}" --remote-dir "$G"
+expect_exit 0 ferry attach "${TCSH_OPTS[@]}" --remote-dir "$G"
 assert_file_has_content out/gated.txt '^job=[0-9]+$'
 assert_file_has_content "$TEST_TMP/err" "^SLURM jobs: 0 pending, 0 running, 1 done$"
 slurm_assert_queue_empty "the queue after attach"
-ok "run --slurm --detach, then attach: the job ran in SLURM, its output came home"
+ok "run --slurm --detach as a tcsh user, status, then attach: the job ran in SLURM, its output came home"
 
 rm -f "$gate" out/gated.txt
 G2="$TEST_TMP/remote-cancel"
