@@ -58,4 +58,27 @@ expect_exit 0 ferry pull "${OPTS[@]}" results/summary.tsv
 assert_file_has_content "$TEST_TMP/out" "^pulled 4 entries"
 ok "push and pull through a tcsh login shell"
 
+# A run living on the remote, started, listed, followed and cancelled through the tcsh login.
+runs_gated_workflow "$TEST_TMP/gated"
+chmod -R a+rX "$TEST_TMP/gated"
+cd "$TEST_TMP/gated"
+G="$TEST_TMP/gate"
+expect_exit 0 ferry run "${OPTS[@]}" --detach --cores 1 results/slow.txt -- --config "gate=$G"
+id=$(sed -n 's/^started run \([^ ]*\) on .*/\1/p' "$TEST_TMP/out")
+[ -n "$id" ] || fatal "no run id"
+wait_until 60 'grep -q "waiting for the gate" "$home/ferry/ferry/.ferry/runs/$id/log"'
+expect_exit 0 ferry status "${OPTS[@]}"
+assert_file_has_content "$TEST_TMP/out" "^  $id  running for"
+touch "$G"
+expect_exit 0 ferry attach "${OPTS[@]}"
+assert_eq "$(cat results/slow.txt)" "gated content" "pulled output"
+rm -r results
+expect_exit 0 ferry run "${OPTS[@]}" --detach --cores 1 results/slow.txt -- --config "gate=$G.never"
+id2=$(sed -n 's/^started run \([^ ]*\) on .*/\1/p' "$TEST_TMP/out")
+wait_until 60 'grep -q "waiting for the gate" "$home/ferry/ferry/.ferry/runs/$id2/log"'
+expect_exit 0 ferry cancel "${OPTS[@]}" --grace 5
+assert_file_has_content "$TEST_TMP/out" "^cancelled run $id2"
+if pgrep -u "$TUSER" -f snakemake >/dev/null; then fatal "a snakemake of the tcsh user is left"; fi
+ok "run --detach, status, attach and cancel through a tcsh login shell"
+
 done_testing
