@@ -1,4 +1,5 @@
 /* ferry run --slurm: the SLURM options of run, and the snakemake flags the remote's version needs. */
+#include "core/pool.h"
 #include "ferry-builtins.h"
 #include "core/slurm.h"
 
@@ -65,46 +66,49 @@ ferry_run_slurm_check (GOptionContext *context, GError **error)
   return TRUE;
 }
 
-/* The probe runs in a thread of its own while the local snakemake computes the DAG: the remote
+/* The probe is a step of the pool, started while the local snakemake computes the DAG: the remote
  * snakemake's start-up (a second or more on a busy login node) then costs nothing. */
 typedef struct
 {
   FerryRemote *remote;
-  GCancellable *cancellable;
   FerrySlurmProbe probe;
-  GError *error;
-  gboolean ok;
 } ProbeTask;
 
-static GThread *probe_thread;
+static FerryPool *probe_pool;
 static ProbeTask probe_task;
 
-static gpointer
-probe_in_thread (gpointer data)
+static gboolean
+probe_step (gpointer data, GCancellable *cancellable, GError **error)
 {
   ProbeTask *t = data;
-
-  t->ok = ferry_slurm_probe (t->remote, &t->probe, t->cancellable, &t->error);
-  return NULL;
+  return ferry_slurm_probe (t->remote, &t->probe, cancellable, error);
 }
 
 void
 ferry_run_slurm_probe_start (FerryRemote *remote, GCancellable *c)
 {
-  if (!opt_slurm || probe_thread != NULL)
+  if (!opt_slurm || probe_pool != NULL)
     return;
   probe_task.remote = remote;
-  probe_task.cancellable = c;
-  probe_thread = g_thread_new ("slurm-probe", probe_in_thread, &probe_task);
+  probe_pool = ferry_pool_new (0, c);
+  ferry_pool_add (probe_pool, "the SLURM probe", probe_step, &probe_task, NULL, NULL);
+  ferry_pool_start (probe_pool);
+}
+
+/* Waits for the probe; FALSE with its error when it failed. */
+static gboolean
+probe_wait (GError **error)
+{
+  g_autoptr(FerryPool) pool = g_steal_pointer (&probe_pool);
+  return ferry_pool_run (pool, error);
 }
 
 void
 ferry_run_slurm_probe_finish (void)
 {
-  if (probe_thread == NULL)
+  if (probe_pool == NULL)
     return;
-  g_thread_join (g_steal_pointer (&probe_thread));
-  g_clear_error (&probe_task.error);
+  probe_wait (NULL);
   ferry_slurm_probe_clear (&probe_task.probe);
 }
 
@@ -119,12 +123,11 @@ ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean 
   guint i;
 
   slurm_options (&o);
-  if (probe_thread != NULL)
+  if (probe_pool != NULL)
     {
-      g_thread_join (g_steal_pointer (&probe_thread));
-      if (!probe_task.ok)
+      if (!probe_wait (error))
         {
-          g_propagate_error (error, g_steal_pointer (&probe_task.error));
+          ferry_slurm_probe_clear (&probe_task.probe);
           return NULL;
         }
       probe = probe_task.probe;

@@ -149,6 +149,27 @@ test_cancel (void)
   g_string_free (log.order, TRUE);
 }
 
+/* A step started early runs while the caller works, and run waits for it. */
+static void
+test_start (void)
+{
+  Log log = { .order = g_string_new (NULL) };
+  g_autoptr(FerryPool) pool = ferry_pool_new (0, NULL);
+  Job probe = { &log, "probe", 50, FALSE, NULL };
+
+  log.pool = pool;
+  ferry_pool_add (pool, "probe", job_run, &probe, NULL, NULL);
+  ferry_pool_start (pool);
+  for (guint i = 0; i < 200 && g_atomic_int_get (&log.running) == 0 && log.order->len == 0; i++)
+    g_usleep (5000);
+  g_mutex_lock (&log.lock);
+  g_assert_cmpstr (log.order->str, ==, "probe ");
+  g_mutex_unlock (&log.lock);
+  g_assert_true (ferry_pool_run (pool, NULL));
+  g_assert_true (ferry_pool_succeeded (pool, "probe"));
+  g_string_free (log.order, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -157,5 +178,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pool/bound", test_bound);
   g_test_add_func ("/pool/first-failure", test_first_failure);
   g_test_add_func ("/pool/cancel", test_cancel);
+  g_test_add_func ("/pool/start", test_start);
   return g_test_run ();
 }

@@ -247,6 +247,15 @@ any_waiting (FerryPool *pool)
   return FALSE;
 }
 
+void
+ferry_pool_start (FerryPool *pool)
+{
+  /* The steps' completions are dispatched on the pool's context, which ferry_pool_run iterates. */
+  g_main_context_push_thread_default (pool->context);
+  start_ready (pool);
+  g_main_context_pop_thread_default (pool->context);
+}
+
 gboolean
 ferry_pool_run (FerryPool *pool, GError **error)
 {

@@ -35,6 +35,10 @@ void ferry_pool_add (FerryPool *pool, const char *name, FerryPoolFunc fn, gpoint
  * lets the launch start while the group's rules are still being set. */
 void ferry_pool_reach (FerryPool *pool, const char *milestone);
 
+/* Starts the steps that are ready now and returns at once: the caller does its own work meanwhile
+ * (snakemake's local DAG while the remote is probed), then ferry_pool_run waits for the rest. */
+void ferry_pool_start (FerryPool *pool);
+
 /* Runs every step and waits for all of them. The first failure cancels the steps still running
  * (each says on one line that it stopped) and starts no more; that failure is the error. A step
  * whose milestones can no longer be reached is not started. */
