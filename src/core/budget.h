@@ -8,7 +8,6 @@
 
 G_BEGIN_DECLS
 
-#define FERRY_KIND_BUDGET "budget"
 /* The alert: actual spend above this share of the amount. */
 #define FERRY_BUDGET_ALERT_PERCENT 80
 

@@ -14,6 +14,7 @@ static const FerryKind kinds[] = {
   { FERRY_KIND_BUCKET, "bucket", FALSE, TRUE, TRUE },
   { FERRY_KIND_SUBNET, "subnet", TRUE, FALSE, TRUE },
   { FERRY_KIND_VPC, "vpc", TRUE, FALSE, TRUE },
+  { FERRY_KIND_BUDGET, "budget", FALSE, FALSE, TRUE },
   { NULL },
 };
 

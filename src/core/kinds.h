@@ -22,6 +22,7 @@ G_BEGIN_DECLS
 #define FERRY_KIND_INSTANCE "instance"
 #define FERRY_KIND_VOLUME "volume" /* only in AWS: it comes and goes with its instance */
 #define FERRY_KIND_PEM "pem"       /* only on disk: the private key next to the state */
+#define FERRY_KIND_BUDGET "budget" /* an AWS Budget (core/budget.c), deleted last */
 
 typedef struct
 {

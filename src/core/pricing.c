@@ -192,24 +192,8 @@ ferry_instance_types_to_json (GPtrArray *types)
 char *
 ferry_pricing_region (FerryAws *aws, GCancellable *cancellable)
 {
-  g_autoptr(GStrvBuilder) b = NULL;
-  g_auto(GStrv) argv = NULL;
-  g_autofree char *out = NULL;
-  int status = 0;
-
-  if (aws->region != NULL)
-    return g_strdup (aws->region);
-  b = g_strv_builder_new ();
-  g_strv_builder_add_many (b, "aws", "configure", "get", "region", NULL);
-  if (aws->profile != NULL)
-    g_strv_builder_add_many (b, "--profile", aws->profile, NULL);
-  argv = g_strv_builder_end (b);
-  if (!ferry_spawn_capture ((const char *const *) argv, ferry_aws_env (), NULL, &out, NULL, &status,
-                            cancellable, NULL)
-      || !g_spawn_check_wait_status (status, NULL))
-    return NULL;
-  g_strstrip (out);
-  return *out ? g_steal_pointer (&out) : NULL;
+  /* Settled once by the command (ferry_invocation_use_aws) before any price is asked. */
+  return g_strdup (aws->region);
 }
 
 /* --- the cache: <state dir>/<what>.<region>.json, good for a day, for one endpoint ------------- */
