@@ -243,17 +243,11 @@ test_queue_command (void)
 {
   g_autofree char *cmd = ferry_slurm_queue_command ("~/ferry/x y", ".ferry/runs/it's $(x)/log");
   g_autofree char *newest = ferry_slurm_queue_command ("/scratch/w", NULL);
-  g_auto(GStrv) argv = NULL;
-  g_autoptr(GError) error = NULL;
 
-  /* The whole script is one quoted word for /bin/sh; the paths inside it are quoted again. */
-  g_assert_true (g_str_has_prefix (cmd, "exec /bin/sh -c '"));
+  /* One line of /bin/sh (the capture hands it to /bin/sh); the paths in it are quoted. */
   g_assert_null (strchr (cmd, '\n'));
-  g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (g_strv_length (argv), ==, 4);
-  g_assert_true (g_str_has_prefix (argv[3], "cd ~/'ferry/x y' 2>/dev/null && l='.ferry/runs/it'\\''s $(x)/log';"));
-  g_assert_nonnull (strstr (argv[3], "squeue -h -u"));
+  g_assert_true (g_str_has_prefix (cmd, "cd ~/'ferry/x y' 2>/dev/null && l='.ferry/runs/it'\\''s $(x)/log';"));
+  g_assert_nonnull (strstr (cmd, "squeue -h -u"));
   g_assert_nonnull (strstr (newest, ".snakemake/log/*.snakemake.log"));
 }
 

@@ -79,7 +79,8 @@ ferry_slurm_options_check (const FerrySlurmOptions *opts, GError **error)
 
 /* --- the probe ------------------------------------------------------------------------------- */
 
-/* One line, so that any login shell hands it to /bin/sh unchanged. [1-7].* is 1.x to 7.x (not 10+). */
+/* /bin/sh whatever the login shell (ferry_remote_capture sees to it). [1-7].* is 1.x to 7.x, not
+ * 10+. */
 static const char probe_script[]
   = "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "
     "for c in sbatch squeue scancel sinfo; do echo \"$c=$(command -v $c 2>/dev/null)\"; done; "
@@ -278,13 +279,11 @@ gboolean
 ferry_slurm_probe (FerryRemote *remote, FerrySlurmProbe *probe, GCancellable *cancellable,
                    GError **error)
 {
-  g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(GBytes) out = NULL;
   g_autofree char *text = NULL;
 
-  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
-  ferry_remote_cmd_word (cmd, probe_script);
-  if (!ferry_remote_capture (remote, cmd->str, &out, NULL, cancellable, error))
+  /* ferry_remote_capture hands the script to /bin/sh whatever the login shell. */
+  if (!ferry_remote_capture (remote, probe_script, &out, NULL, cancellable, error))
     return FALSE;
   text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
   return ferry_slurm_probe_parse (text, probe, error);
@@ -315,7 +314,6 @@ char *
 ferry_slurm_queue_command (const char *remote_dir, const char *log_path)
 {
   g_autoptr(GString) script = g_string_new ("cd");
-  g_autoptr(GString) cmd = g_string_new (NULL);
 
   ferry_remote_cmd_path (script, remote_dir);
   g_string_append (script, " 2>/dev/null && ");
@@ -331,9 +329,7 @@ ferry_slurm_queue_command (const char *remote_dir, const char *log_path)
   g_string_append (script, "; grep -h -e 'submitted with SLURM jobid' -e 'SLURM run ID:' \"$l\""
                            " 2>/dev/null; echo '" QUEUE_SEPARATOR "'; "
                            "squeue -h -u \"$(id -un)\" -o '%i|%t|%j'");
-  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
-  ferry_remote_cmd_word (cmd, script->str);
-  return g_string_free (g_steal_pointer (&cmd), FALSE);
+  return g_string_free (g_steal_pointer (&script), FALSE);
 }
 
 /* The digits after `marker` in line, or NULL. */
@@ -517,7 +513,7 @@ ferry_remote_report_clear (FerryRemoteReport *report)
 }
 
 /* Each SLURM command is asked something harmless; its status and first lines come back prefixed by
- * its name. sbatch --test-only submits nothing. One line: any login shell hands it to /bin/sh. */
+ * its name. sbatch --test-only submits nothing. */
 #define ASK(cmd, what, lines)                                                                       \
   "if command -v " cmd " >/dev/null 2>&1; then o=$(" what " 2>&1); echo \"" cmd ".rc=$?\"; "       \
   "printf '%s\\n' \"$o\" | head -n " lines " | sed 's/^/" cmd ": /'; fi; "
@@ -655,13 +651,10 @@ ferry_remote_report (FerryRemote *remote, const char *remote_dir, FerryRemoteRep
                      GCancellable *cancellable, GError **error)
 {
   g_autofree char *script = ferry_remote_report_script (remote_dir);
-  g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(GBytes) out = NULL;
   g_autofree char *text = NULL;
 
-  ferry_remote_cmd_op (cmd, "exec /bin/sh -c");
-  ferry_remote_cmd_word (cmd, script);
-  if (!ferry_remote_capture (remote, cmd->str, &out, NULL, cancellable, error))
+  if (!ferry_remote_capture (remote, script, &out, NULL, cancellable, error))
     return FALSE;
   text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
   return ferry_remote_report_parse (text, report, error);
