@@ -45,13 +45,9 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
     return ferry_usage_error (context, error, "invalid run id \"%s\" (ferry status lists the runs)", argv[1]);
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
-  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
     return FALSE;
-  remote->verbose = inv->verbose;
-  remote->log = ferry_print_log;
-  remote->log_data = inv;
-  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
   run = ferry_remote_run_find (remote, dir, argc == 2 ? argv[1] : NULL, c, error);
   if (run == NULL)
     return FALSE;

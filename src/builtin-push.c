@@ -37,16 +37,12 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
     return ferry_usage_error (context, error, "push needs at least one TARGET (see ferry push --help)");
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
-  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
     return FALSE;
-  remote->verbose = inv->verbose;
-  remote->log = ferry_print_log;
-  remote->log_data = inv;
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
-  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
   /* The handshake overlaps snakemake's dry run. */
   if (!inv->dry_run)
     ferry_remote_connect_early (remote);

@@ -207,3 +207,19 @@ ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context, FerryRe
   ferry_remote_set_via_s3 (remote, inv->aws, bucket);
   return TRUE;
 }
+
+FerryRemote *
+ferry_builtin_remote (FerryInvocation *inv, const char *host, const char *remote_dir, char **out_dir,
+                      GError **error)
+{
+  FerryRemote *remote = ferry_remote_open (inv->state, host, inv->ssh_user,
+                                           (const char *const *) inv->ssh_options, error);
+
+  if (remote == NULL)
+    return NULL;
+  remote->verbose = inv->verbose;
+  remote->log = ferry_print_log;
+  remote->log_data = inv;
+  *out_dir = remote_dir ? g_strdup (remote_dir) : ferry_remote_default_dir (inv->name);
+  return remote;
+}

@@ -308,16 +308,12 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   /* --then acts through AWS: a region problem shows now, not after hours of running. */
   if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !ferry_invocation_use_aws (inv, c, error))
     return FALSE;
-  remote = ferry_remote_open (inv->state, opt_host, inv->ssh_user, (const char *const *) inv->ssh_options, error);
+  remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
     return FALSE;
-  remote->verbose = inv->verbose;
-  remote->log = ferry_print_log;
-  remote->log_data = inv;
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
-  dir = opt_remote_dir ? g_strdup (opt_remote_dir) : ferry_remote_default_dir (inv->name);
 
   /* The handshake overlaps snakemake's dry run. */
   if (!inv->dry_run)

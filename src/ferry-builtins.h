@@ -101,6 +101,12 @@ char *ferry_resources_ssh_hint (FerryInvocation *inv);
  * sent (the remote must have them at the same path, as on a shared file system). */
 void ferry_plan_note_outside (char **outside);
 
+/* The remote of push, pull, run, attach and cancel: --host HOST, else the state's instance, with the
+ * invocation's ssh settings and logging; *out_dir is --remote-dir, else ~/ferry/NAME. The state must
+ * be open. */
+FerryRemote *ferry_builtin_remote (FerryInvocation *inv, const char *host, const char *remote_dir,
+                                   char **out_dir, GError **error);
+
 /* --via ssh (the default) or s3 (through the deployment's bucket) for push and run. */
 gboolean ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context,
                                    FerryRemote *remote, const char *via, GError **error);
