@@ -12,15 +12,14 @@
 
 #define MB (1024 * 1024)
 
-static char *
+static void
 enter_tmp (void)
 {
   g_autoptr(GError) error = NULL;
-  char *work = g_dir_make_tmp ("ferry-test-archive-XXXXXX", &error);
+  g_autofree char *work = g_dir_make_tmp ("ferry-test-archive-XXXXXX", &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (chdir (work), ==, 0);
-  return work;
 }
 
 static void
@@ -55,13 +54,14 @@ extract (const char *archive, const char *into)
 static void
 test_hard_links (void)
 {
-  g_autofree char *work = enter_tmp ();
   const char *const paths[] = { "ref", NULL };
   g_autofree char *chunk = g_malloc (MB);
   g_autoptr(GError) error = NULL;
   g_autoptr(FerryFileSet) set = NULL;
   struct stat st, st2;
   int fd;
+
+  enter_tmp ();
 
   g_assert_cmpint (g_mkdir ("ref", 0755), ==, 0);
   fd = open ("ref/genome.fa", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -100,10 +100,12 @@ test_hard_links (void)
 static void
 test_sparse (void)
 {
-  g_autofree char *work = enter_tmp ();
   const char *const paths[] = { "disk.img", NULL };
   struct stat st;
-  int fd = open ("disk.img", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd;
+
+  enter_tmp ();
+  fd = open ("disk.img", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
   /* 200 MB, of which 8 KiB are data: at the start and at the end. */
   g_assert_cmpint (fd, >=, 0);
@@ -138,9 +140,10 @@ test_sparse (void)
 static void
 test_xattrs (void)
 {
-  g_autofree char *work = enter_tmp ();
   const char *const paths[] = { "sample.fq", NULL };
   char value[64] = { 0 };
+
+  enter_tmp ();
 
   g_assert_true (g_file_set_contents ("sample.fq", "@r1\nACGT\n+\nIIII\n", -1, NULL));
   if (setxattr ("sample.fq", "user.ferry.origin", "sequencer-7", 11, 0) != 0)
