@@ -222,7 +222,12 @@ ferry_invocation_profile_region (FerryInvocation *inv, GCancellable *cancellable
   g_auto(GStrv) argv = NULL;
   g_autofree char *out = NULL;
   int status = 0;
+  gboolean sure = FALSE;
 
+  /* The config file read directly saves an aws start-up (half a CPU-second) on every command. */
+  out = ferry_config_aws_profile_region (inv->profile, &sure);
+  if (sure)
+    return g_steal_pointer (&out);
   g_strv_builder_add_many (b, "aws", "configure", "get", "region", NULL);
   if (inv->profile != NULL)
     g_strv_builder_add_many (b, "--profile", inv->profile, NULL);

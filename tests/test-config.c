@@ -176,6 +176,49 @@ test_user_name (void)
     g_assert_false (ferry_config_valid_user_name (bad[i]));
 }
 
+/* The profile's region from the AWS config file, as `aws configure` writes it. */
+static void
+test_profile_region (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ferry-aws-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  gboolean sure = FALSE;
+  char *r;
+
+  g_setenv ("AWS_CONFIG_FILE", path, TRUE);
+  g_unsetenv ("AWS_PROFILE");
+  g_unsetenv ("AWS_DEFAULT_PROFILE");
+  r = ferry_config_aws_profile_region (NULL, &sure);
+  g_assert_null (r);
+  g_assert_true (sure);
+
+  g_assert_true (g_file_set_contents (path,
+                                      "[default]\nregion = eu-central-1\noutput = json\n\n"
+                                      "[profile lab]\nregion = eu-west-2\ns3 =\n    addressing_style = path\n\n"
+                                      "[profile bare]\noutput = json\n", -1, NULL));
+  r = ferry_config_aws_profile_region (NULL, &sure);
+  g_assert_cmpstr (r, ==, "eu-central-1");
+  g_free (r);
+  r = ferry_config_aws_profile_region ("lab", &sure);
+  g_assert_cmpstr (r, ==, "eu-west-2");
+  g_free (r);
+  g_setenv ("AWS_PROFILE", "lab", TRUE);
+  r = ferry_config_aws_profile_region (NULL, &sure);
+  g_assert_cmpstr (r, ==, "eu-west-2");
+  g_free (r);
+  g_unsetenv ("AWS_PROFILE");
+  r = ferry_config_aws_profile_region ("bare", &sure);
+  g_assert_null (r);
+  g_assert_true (sure);
+
+  /* What GKeyFile cannot read is left to the AWS CLI. */
+  g_assert_true (g_file_set_contents (path, "region = eu-central-1\n[default\n", -1, NULL));
+  r = ferry_config_aws_profile_region (NULL, &sure);
+  g_assert_null (r);
+  g_assert_false (sure);
+  g_unsetenv ("AWS_CONFIG_FILE");
+}
+
 static void
 test_region_name (void)
 {
@@ -197,5 +240,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/files", test_files);
   g_test_add_func ("/config/user-name", test_user_name);
   g_test_add_func ("/config/region-name", test_region_name);
+  g_test_add_func ("/config/profile-region", test_profile_region);
   return g_test_run ();
 }

@@ -206,6 +206,43 @@ ferry_config_layers_fill_files (FerryConfigLayers *layers, GError **error)
          && ferry_config_fill_from_file (&layers->layer[FERRY_LAYER_USER_FILE], user, error);
 }
 
+char *
+ferry_config_aws_profile_region (const char *profile, gboolean *out_sure)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *group = NULL;
+  char *region = NULL;
+  const char *file = g_getenv ("AWS_CONFIG_FILE");
+
+  *out_sure = TRUE;
+  if (profile == NULL || *profile == '\0')
+    profile = g_getenv ("AWS_PROFILE");
+  if (profile == NULL || *profile == '\0')
+    profile = g_getenv ("AWS_DEFAULT_PROFILE");
+  if (profile == NULL || *profile == '\0')
+    profile = "default";
+  path = file != NULL && *file != '\0' ? g_strdup (file)
+                                        : g_build_filename (g_get_home_dir (), ".aws", "config", NULL);
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error))
+    {
+      /* No file: no region there. A file GKeyFile cannot read: the AWS CLI decides. */
+      *out_sure = g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+      return NULL;
+    }
+  group = g_strconcat ("profile ", profile, NULL);
+  if (g_key_file_has_group (kf, group))
+    region = g_key_file_get_string (kf, group, "region", NULL);
+  else if (g_str_equal (profile, "default"))
+    region = g_key_file_get_string (kf, "default", "region", NULL);
+  if (region != NULL)
+    g_strstrip (region);
+  if (region != NULL && *region == '\0')
+    g_clear_pointer (&region, g_free);
+  return region;
+}
+
 gboolean
 ferry_config_valid_region (const char *region)
 {

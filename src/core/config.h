@@ -79,6 +79,12 @@ gboolean ferry_config_fill_from_file (FerryConfig *config, const char *path, GEr
 /* ./ferry.ini and ~/.config/ferry/config into their layers. */
 gboolean ferry_config_layers_fill_files (FerryConfigLayers *layers, GError **error);
 
+/* The region of an AWS CLI profile, read from $AWS_CONFIG_FILE (else ~/.aws/config) with GKeyFile:
+ * `profile` (NULL: $AWS_PROFILE, else $AWS_DEFAULT_PROFILE, else "default") in [default] or
+ * [profile NAME]. *out_sure is FALSE when the file is there but GKeyFile cannot read it: then ask the
+ * AWS CLI (`aws configure get region`), which knows every corner of its format. */
+char *ferry_config_aws_profile_region (const char *profile, gboolean *out_sure);
+
 /* An AWS region name: eu-central-1, us-gov-west-1, cn-north-1. */
 gboolean ferry_config_valid_region (const char *region);
 
