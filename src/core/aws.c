@@ -125,7 +125,7 @@ ferry_aws_parse_error (const char *stderr_text, FerryErrorPrivate *info)
     return info->kind;
 
   /* botocore's ClientError: "An error occurred (Code) when calling the Op operation[ (reached max
-   * retries: N)]: message". The operation is CamelCase from botocore, or as typed from a stub. */
+   * retries: N)]: message". The operation is CamelCase from botocore, or as typed (the fault injector). */
   re = g_regex_new ("An error occurred \\(([^)]*)\\)(?: when calling the ([A-Za-z0-9.-]+) operation)?"
                     "(?: \\(reached max retries: [0-9]+\\))?(?:: ?([^\\n]*))?",
                     G_REGEX_OPTIMIZE, 0, NULL);

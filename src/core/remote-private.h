@@ -12,6 +12,13 @@ G_BEGIN_DECLS
 GSubprocess *ferry_remote_spawn_full (FerryRemote *remote, gboolean tty, gboolean own_group,
                                       const char *command, GSubprocessFlags flags,
                                       int *out_stderr_fd, GError **error);
+
+/* Runs one remote command (in a process group of its own with own_group), feeding `input` and
+ * collecting stdout, the exit code and all of stderr. FALSE only when ssh could not be run or the
+ * wait was cancelled; a lost connection is exit 255, for the caller to judge. */
+gboolean ferry_remote_exchange (FerryRemote *remote, gboolean own_group, const char *command,
+                                GBytes *input, GBytes **out_stdout, int *out_exit, char **out_stderr,
+                                GCancellable *cancellable, GError **error);
 /* Reads and closes the stderr file. */
 char *ferry_remote_read_stderr (int fd);
 /* The last non-empty line of a child's stderr. */

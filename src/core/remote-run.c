@@ -68,31 +68,13 @@ static gboolean
 run_capture (FerryRemote *remote, const char *command, GBytes *input, GBytes **out_stdout,
              int *out_exit, char **out_err, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GBytes) out = NULL;
   g_autofree char *err = NULL;
-  int err_fd = -1;
 
-  proc = ferry_remote_spawn_full (remote, FALSE, TRUE, command,
-                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                      | (input ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
-                                  &err_fd, error);
-  if (proc == NULL)
+  if (!ferry_remote_exchange (remote, TRUE, command, input, out_stdout, out_exit, &err, cancellable,
+                              error))
     return FALSE;
-  if (!g_subprocess_communicate (proc, input, cancellable, &out, NULL, error))
-    {
-      g_subprocess_force_exit (proc);
-      g_subprocess_wait (proc, NULL, NULL);
-      close (err_fd);
-      return FALSE;
-    }
-  g_subprocess_wait (proc, NULL, NULL);
-  err = ferry_remote_read_stderr (err_fd);
-  *out_exit = ferry_remote_exit_code (g_subprocess_get_status (proc));
   if (out_err != NULL)
     *out_err = ferry_remote_last_line (err);
-  if (out_stdout != NULL)
-    *out_stdout = g_steal_pointer (&out);
   return TRUE;
 }
 

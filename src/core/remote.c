@@ -491,18 +491,18 @@ ferry_remote_capture (FerryRemote *remote, const char *command, GBytes **out_std
 }
 
 gboolean
-ferry_remote_capture_full (FerryRemote *remote, const char *command, GBytes *input,
-                           GBytes **out_stdout, int *out_exit, GCancellable *cancellable,
-                           GError **error)
+ferry_remote_exchange (FerryRemote *remote, gboolean own_group, const char *command, GBytes *input,
+                       GBytes **out_stdout, int *out_exit, char **out_stderr,
+                       GCancellable *cancellable, GError **error)
 {
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GBytes) out = NULL;
-  g_autofree char *err = NULL;
-  int err_fd = -1, code;
+  int err_fd = -1;
 
-  proc = start_ssh (remote, FALSE, command,
-                    G_SUBPROCESS_FLAGS_STDOUT_PIPE | (input ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
-                    &err_fd, error);
+  proc = ferry_remote_spawn_full (remote, FALSE, own_group, command,
+                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                      | (input ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
+                                  &err_fd, error);
   if (proc == NULL)
     return FALSE;
   if (!g_subprocess_communicate (proc, input, cancellable, &out, NULL, error))
@@ -513,8 +513,24 @@ ferry_remote_capture_full (FerryRemote *remote, const char *command, GBytes *inp
       return FALSE;
     }
   g_subprocess_wait (proc, NULL, NULL);
-  err = ferry_remote_read_stderr (err_fd);
-  code = ferry_remote_exit_code (g_subprocess_get_status (proc));
+  *out_stderr = ferry_remote_read_stderr (err_fd);
+  *out_exit = ferry_remote_exit_code (g_subprocess_get_status (proc));
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  return TRUE;
+}
+
+gboolean
+ferry_remote_capture_full (FerryRemote *remote, const char *command, GBytes *input,
+                           GBytes **out_stdout, int *out_exit, GCancellable *cancellable,
+                           GError **error)
+{
+  g_autoptr(GBytes) out = NULL;
+  g_autofree char *err = NULL;
+  int code;
+
+  if (!ferry_remote_exchange (remote, FALSE, command, input, &out, &code, &err, cancellable, error))
+    return FALSE;
   if (!ferry_remote_check_connection (remote, code, err, error))
     return FALSE;
   if (out_exit != NULL)
