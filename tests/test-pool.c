@@ -81,8 +81,9 @@ test_bound (void)
   log.pool = pool;
   for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
     {
+      g_autofree char *name = g_strdup_printf ("j%u", i);
       jobs[i] = (Job){ &log, "j", 30, FALSE, NULL };
-      ferry_pool_add (pool, g_intern_string (g_strdup_printf ("j%u", i)), job_run, &jobs[i], NULL, NULL);
+      ferry_pool_add (pool, name, job_run, &jobs[i], NULL, NULL);
     }
   g_assert_true (ferry_pool_run (pool, NULL));
   g_assert_cmpint (log.max_running, ==, 2);
