@@ -63,6 +63,7 @@ rule slow:
     output: "slow.txt"
     shell: "while [ ! -e {config[go]:q} ]; do sleep 0.2; done; echo done > {output:q}"
 SMK
+on_exit "touch '$TEST_TMP/go'" # a failed check must not leave the job waiting
 ferry run --remote-dir "$TEST_TMP/remote" --cores 1 --then terminate slow.txt -- --config "go=$TEST_TMP/go" \
     >"$TEST_TMP/run.out" 2>"$TEST_TMP/run.err" &
 run_pid=$!
