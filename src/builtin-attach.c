@@ -41,14 +41,8 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (opt_reconnect_timeout != NULL && !ferry_parse_duration (opt_reconnect_timeout, &reconnect_s))
     return ferry_usage_error (context, error, "--reconnect-timeout takes seconds, or a number with s, m or h (15m), not \"%s\"",
                               opt_reconnect_timeout);
-  if (argc == 2 && !ferry_run_id_valid (argv[1]))
-    return ferry_usage_error (context, error, "invalid run id \"%s\" (ferry status lists the runs)", argv[1]);
-  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
-    return FALSE;
-  remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
-  if (remote == NULL)
-    return FALSE;
-  run = ferry_remote_run_find (remote, dir, argc == 2 ? argv[1] : NULL, c, error);
+  run = ferry_builtin_run_find (inv, context, opt_host, opt_remote_dir, argc == 2 ? argv[1] : NULL,
+                                &remote, &dir, c, error);
   if (run == NULL)
     return FALSE;
   if (run->state == FERRY_RUN_RUNNING)

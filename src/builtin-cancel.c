@@ -32,14 +32,8 @@ ferry_builtin_cancel (int argc, char **argv, FerryInvocation *inv, GCancellable 
     return ferry_usage_error (context, error, "cancel takes one RUN at most (see ferry cancel --help)");
   if (opt_grace < 1 || opt_grace > 86400)
     return ferry_usage_error (context, error, "--grace takes 1 to 86400 seconds, not %d", opt_grace);
-  if (argc == 2 && !ferry_run_id_valid (argv[1]))
-    return ferry_usage_error (context, error, "invalid run id \"%s\" (ferry status lists the runs)", argv[1]);
-  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
-    return FALSE;
-  remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
-  if (remote == NULL)
-    return FALSE;
-  run = ferry_remote_run_find (remote, dir, argc == 2 ? argv[1] : NULL, c, error);
+  run = ferry_builtin_run_find (inv, context, opt_host, opt_remote_dir, argc == 2 ? argv[1] : NULL,
+                                &remote, &dir, c, error);
   if (run == NULL)
     return FALSE;
   if (inv->dry_run)

@@ -61,8 +61,7 @@ add_budget (FerryInvocation *inv, GPtrArray *found, GCancellable *c)
 static void
 print_costs (FerryInvocation *inv, GPtrArray *found, GCancellable *c)
 {
-  g_autofree char *region = ferry_pricing_region (inv->aws, c);
-  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, region);
+  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, inv->aws->region);
 
   for (guint i = 0; i < found->len; i++)
     {

@@ -208,6 +208,22 @@ ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context, FerryRe
   return TRUE;
 }
 
+FerryRun *
+ferry_builtin_run_find (FerryInvocation *inv, GOptionContext *context, const char *host,
+                        const char *remote_dir, const char *id, FerryRemote **out_remote,
+                        char **out_dir, GCancellable *c, GError **error)
+{
+  if (id != NULL && !ferry_run_id_valid (id))
+    return (ferry_usage_error (context, error, "invalid run id \"%s\" (ferry status lists the runs)", id),
+            NULL);
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+    return NULL;
+  *out_remote = ferry_builtin_remote (inv, host, remote_dir, out_dir, error);
+  if (*out_remote == NULL)
+    return NULL;
+  return ferry_remote_run_find (*out_remote, *out_dir, id, c, error);
+}
+
 FerryRemote *
 ferry_builtin_remote (FerryInvocation *inv, const char *host, const char *remote_dir, char **out_dir,
                       GError **error)

@@ -243,8 +243,7 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
 static char *
 instance_cost (FerryInvocation *inv, json_t *res, json_t *live, json_t **out_json, GCancellable *c)
 {
-  g_autofree char *region = ferry_pricing_region (inv->aws, c);
-  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, region);
+  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, inv->aws->region);
   g_autoptr(GDateTime) launched = NULL;
   const char *state = json_string_value (json_object_get (live, "state"));
 

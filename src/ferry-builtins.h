@@ -107,6 +107,12 @@ void ferry_plan_note_outside (char **outside);
 FerryRemote *ferry_builtin_remote (FerryInvocation *inv, const char *host, const char *remote_dir,
                                    char **out_dir, GError **error);
 
+/* attach and cancel: the run RUN (the newest when id is NULL) on --host or the instance, with its
+ * remote (*out_remote) and dir; a malformed id is a usage error. */
+FerryRun *ferry_builtin_run_find (FerryInvocation *inv, GOptionContext *context, const char *host,
+                                  const char *remote_dir, const char *id, FerryRemote **out_remote,
+                                  char **out_dir, GCancellable *c, GError **error);
+
 /* --via ssh (the default) or s3 (through the deployment's bucket) for push and run. */
 gboolean ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context,
                                    FerryRemote *remote, const char *via, GError **error);

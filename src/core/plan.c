@@ -279,7 +279,7 @@ ferry_quote_compute (FerryAws *aws, const char *cache_dir, const FerryNeeds *nee
   q->opts = *opts;
   q->gp3_usd_gb_month = -1;
   q->candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_candidate_free);
-  q->region = ferry_pricing_region (aws, cancellable);
+  q->region = g_strdup (aws->region);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 

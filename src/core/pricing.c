@@ -189,13 +189,6 @@ ferry_instance_types_to_json (GPtrArray *types)
   return arr;
 }
 
-char *
-ferry_pricing_region (FerryAws *aws, GCancellable *cancellable)
-{
-  /* Settled once by the command (ferry_invocation_use_aws) before any price is asked. */
-  return g_strdup (aws->region);
-}
-
 /* --- the cache: <state dir>/<what>.<region>.json, good for a day, for one endpoint ------------- */
 
 static char *

@@ -36,8 +36,6 @@ FerryInstanceType *ferry_instance_type_copy (const FerryInstanceType *t);
 GPtrArray *ferry_instance_types_parse (json_t *doc, GError **error);
 json_t *ferry_instance_types_to_json (GPtrArray *types);
 
-/* The region the aws calls go to (settled by the command before it asks for prices). */
-char *ferry_pricing_region (FerryAws *aws, GCancellable *cancellable);
 
 /* The region's instance types: from `cache_dir` when fetched there less than a day ago for the same
  * endpoint and region, else describe-instance-types (then kept in `cache_dir` unless NULL). */

@@ -116,12 +116,20 @@ ferry_slurm_help_has_executor (const char *help)
   return FALSE;
 }
 
+/* The report's lines, up to the remote snakemake's --help that follows "--help--". */
+static GStrv
+report_lines (const char *out)
+{
+  const char *help = strstr (out, "--help--\n");
+  g_autofree char *head = help ? g_strndup (out, (gsize) (help - out)) : g_strdup (out);
+  return g_strsplit (head, "\n", -1);
+}
+
 gboolean
 ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error)
 {
   const char *help = strstr (out, "--help--\n");
-  g_autofree char *head = help ? g_strndup (out, (gsize) (help - out)) : g_strdup (out);
-  g_auto(GStrv) lines = g_strsplit (head, "\n", -1);
+  g_auto(GStrv) lines = report_lines (out);
   gboolean seen = FALSE;
 
   ferry_slurm_probe_clear (probe);
@@ -581,9 +589,7 @@ partition_parse (const char *line)
 gboolean
 ferry_remote_report_parse (const char *out, FerryRemoteReport *report, GError **error)
 {
-  const char *help = strstr (out, "--help--\n");
-  g_autofree char *head = help ? g_strndup (out, (gsize) (help - out)) : g_strdup (out);
-  g_auto(GStrv) lines = g_strsplit (head, "\n", -1);
+  g_auto(GStrv) lines = report_lines (out);
   struct
   {
     const char *name;
