@@ -124,17 +124,18 @@ ok "SIGKILL of the local ferry leaves the run going; a later attach finishes the
 rm -r results
 for s in INT TERM HUP; do
     G="$TEST_TMP/gate-$s"
-    "$FERRY" run "${RO[@]}" --cores 1 results/slow.txt -- --config "gate=$G" >"$TEST_TMP/bg.out" 2>"$TEST_TMP/bg.err" &
+    # Files of its own: an ssh left by an earlier ferry must not write into what this one is judged by.
+    "$FERRY" run "${RO[@]}" --cores 1 results/slow.txt -- --config "gate=$G" >"$TEST_TMP/bg-$s.out" 2>"$TEST_TMP/bg-$s.err" &
     pid=$!
-    wait_until 60 'grep -q "waiting for the gate" "$TEST_TMP/bg.out"'
+    wait_until 60 'grep -q "waiting for the gate" "$TEST_TMP/bg-$s.out"'
     kill "-$s" "$pid"
     rc=0
     wait "$pid" || rc=$?
     assert_eq "$rc" "$((128 + $(kill -l "$s")))" "exit status after SIG$s"
-    assert_file_has_content "$TEST_TMP/bg.err" "detached from run .* \(SIG$s\): it goes on there"
-    assert_file_has_content "$TEST_TMP/bg.err" "follow it again: ferry attach "
-    assert_file_has_content "$TEST_TMP/bg.err" "stop it: +ferry cancel "
-    ids=$(run_id "$TEST_TMP/bg.err")
+    assert_file_has_content "$TEST_TMP/bg-$s.err" "detached from run .* \(SIG$s\): it goes on there"
+    assert_file_has_content "$TEST_TMP/bg-$s.err" "follow it again: ferry attach "
+    assert_file_has_content "$TEST_TMP/bg-$s.err" "stop it: +ferry cancel "
+    ids=$(run_id "$TEST_TMP/bg-$s.err")
     kill -0 -- "-$(cat "$(run_dir "$ids")/pid")" || fatal "SIG$s stopped the run"
     expect_exit 0 ferry cancel "${RO[@]}" --grace 5 "$ids"
     group_gone "$ids" || fatal "processes left after cancel"
