@@ -17,7 +17,8 @@ assert_file_exists "$root/share/ferry/snakemake-jobs.py"
 assert_file_exists "$root/share/man/man1/ferry.1"
 completion=$(find "$TEST_TMP/dest" -path '*/bash-completion/completions/ferry')
 [ -n "$completion" ] || fatal "no bash completion installed"
-ok "meson install puts ferry, its templates, ferry(1) and the completion under the prefix"
+assert_file_exists "$root/share/zsh/site-functions/_ferry"
+ok "meson install puts ferry, its templates, ferry(1) and the bash and zsh completions under the prefix"
 
 # Run from a copy of the demo workflow outside the source tree, with the source tree out of reach of
 # the templates lookup: the installed ferry must use its own.
@@ -39,6 +40,9 @@ assert_file_has_content "$TEST_TMP/man.txt" '^NAME'
 spec=$(PATH="$root/bin:$PATH" bash --norc --noprofile -c 'source /usr/share/bash-completion/bash_completion
     source "$1" && complete -p ferry' _ "$completion")
 assert_eq "$spec" "complete -F _ferry ferry" "the installed completion"
-ok "the installed man page renders and the installed completion registers"
+spec=$(zsh -f -c 'fpath=("$1" $fpath); autoload -Uz compinit && compinit -u -D && print -r -- $_comps[ferry]' \
+    _ "$root/share/zsh/site-functions")
+assert_eq "$spec" "_ferry" "the installed zsh completion"
+ok "the installed man page renders and the installed completions register (bash and zsh)"
 
 done_testing
