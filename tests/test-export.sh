@@ -68,6 +68,68 @@ od -An -tx1 -N4 "$TEST_TMP/in.tar.zst" | grep -q "28 b5 2f fd" || fatal "in.tar.
 od -An -tx1 -N2 "$TEST_TMP/in.tar.gz" | grep -q "1f 8b" || fatal "in.tar.gz does not start with the gzip magic"
 ok "the formats follow the extension (zstd and gzip magic)"
 
+# The size rule: on sequence data as a workflow reads it, the default .tar.zst is at most 1.05 times the
+# reference page's archive (snakemake --ri -S | awk | tar -czv, gzip's level 6) of the same files,
+# and --best is smaller still.
+mkdir "$TEST_TMP/seq" && cd "$TEST_TMP/seq"
+python3 - <<'PY'
+import os, random
+# FASTA shards and a reference (random bases, 2 bits each, 60 a line), reads with qualities (FASTQ),
+# a sample table, and bytes already compressed (a BAM, say).
+rng = random.Random(13)
+table = bytes(b"ACGT"[b & 3] for b in range(256))
+def bases(n):
+    return os.urandom(n).translate(table)
+def fasta(path, size, name):
+    with open(path, "wb") as out:
+        seq = bases(size // 61 * 60)
+        out.write(b">" + name + b"\n" + b"\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + b"\n")
+os.makedirs("shards")
+for i in range(1000):
+    fasta(f"shards/shard_{i:04d}.fa", 4000, b"shard%d" % i)
+fasta("reference.fa", 15 << 20, b"chr1")
+with open("reads.fq", "wb") as out:
+    quals = bytes(range(33, 74))
+    for i in range(25000):
+        q = bytes(quals[min(40, max(0, int(rng.gauss(30, 6))))] for _ in range(150))
+        out.write(b"@read%d/1\n%s\n+\n%s\n" % (i, bases(150), q))
+with open("samples.tsv", "w") as out:
+    out.write("sample\tcondition\treplicate\treads\tgc\n")
+    for i in range(40000):
+        out.write(f"S{i:05d}\t{rng.choice(['ctrl', 'heat', 'cold'])}\t{rng.randint(1, 4)}\t"
+                  f"{rng.randint(10**6, 10**8)}\t{rng.random():.4f}\n")
+with open("aligned.bam", "wb") as out:
+    out.write(os.urandom(5 << 20))
+PY
+# Every input is a rule's output, made already, as the page's pipeline lists only outputs.
+cat >Snakefile <<'SMK'
+rule shards:
+    output: directory("shards")
+    shell: "false"
+
+rule made:
+    output: "{name}.{ext,fa|fq|tsv|bam}"
+    shell: "false"
+
+rule align:
+    input: "shards", "reference.fa", "reads.fq", "samples.tsv", "aligned.bam"
+    output: "result.txt"
+    shell: "touch {output}"
+SMK
+snakemake --ri -S result.txt 2>/dev/null | awk '{if (NR!=1) {print $1}}' |
+    tar -czf "$TEST_TMP/page.tar.gz" --ignore-failed-read -T - 2>/dev/null
+assert_eq "$(members "$TEST_TMP/page.tar.gz" | grep -vc '/$')" 1004 "files in the reference page's archive"
+expect_exit 0 ferry export result.txt -o "$TEST_TMP/seq.tar.zst"
+expect_exit 0 ferry export result.txt --best -o "$TEST_TMP/best.tar.zst"
+assert_eq "$(members "$TEST_TMP/seq.tar.zst" | grep -vc '/$')" 1004 "files in ferry's archive"
+page=$(stat -c %s "$TEST_TMP/page.tar.gz") default=$(stat -c %s "$TEST_TMP/seq.tar.zst")
+best=$(stat -c %s "$TEST_TMP/best.tar.zst")
+[ $((default * 100)) -le $((page * 105)) ] ||
+    fatal "the .tar.zst is $default bytes, more than 1.05 times the page's .tar.gz ($page bytes)"
+[ "$best" -lt "$default" ] || fatal "--best made $best bytes, not fewer than the default's $default"
+cd "$WF"
+ok "size: the default .tar.zst is at most 1.05 times the reference page's .tar.gz of the same sequence data, --best smaller"
+
 # A rule name as the target reads the same set.
 expect_exit 0 ferry export report --list
 assert_eq "$(LC_ALL=C sort "$TEST_TMP/out")" "$(expected_report)" "--list of rule report"
