@@ -120,7 +120,6 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   FerryBootstrapOptions opts = { 0 };
   FerryResources res;
   g_autofree char *budget_amount = NULL;
-  gboolean budget_made = FALSE;
   GError *local_error = NULL;
 
   g_option_context_set_summary (
@@ -194,12 +193,10 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   if (launch_line != NULL && !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
     g_print ("%s\n", launch_line);
 
+  /* The safety net goes up before anything bills (the bucket and instance wait for it). */
+  opts.budget_amount = budget_amount;
+  opts.budget_email = opt_budget_email;
   ferry_resources_init (inv, &res);
-  /* The safety net goes up before anything bills. */
-  if (budget_amount != NULL
-      && !ferry_budget_ensure (inv->aws, inv->state, inv->name, budget_amount, opt_budget_email,
-                               &budget_made, c, error))
-    return FALSE;
   if (!ferry_bootstrap (&res, &opts, &created, c, &local_error))
     {
       /* Whatever was made is recorded: say how to finish or undo it. */
@@ -218,8 +215,6 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
     }
   if (inv->dry_run)
     return TRUE;
-  if (budget_made)
-    g_ptr_array_add (created, g_strdup (FERRY_KIND_BUDGET));
   print_summary (inv, created);
   {
     g_autoptr(json_t) budget = ferry_state_dup_resource (inv->state, FERRY_KIND_BUDGET);

@@ -32,7 +32,7 @@ ferry_builtin_bucket (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (!ferry_resources_open (inv, error))
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_bucket (&res, opt_bucket, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_BUCKET, &res, &(FerrySpec){ .bucket = opt_bucket }, c, error))
     return FALSE;
   if (!inv->dry_run
       && !ferry_state_set_setting (inv->state, "bucket", json_string (opt_bucket), error))

@@ -42,7 +42,7 @@ ferry_builtin_firewall (int argc, char **argv, FerryInvocation *inv, GCancellabl
   if (cidr == NULL)
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_firewall (&res, cidr, FALSE, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_SECURITY_GROUP, &res, &(FerrySpec){ .cidr = cidr }, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

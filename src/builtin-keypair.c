@@ -22,7 +22,7 @@ ferry_builtin_keypair (int argc, char **argv, FerryInvocation *inv, GCancellable
   if (!ferry_resources_open (inv, error))
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_key_pair (&res, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_KEY_PAIR, &res, &(FerrySpec){ 0 }, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

@@ -51,8 +51,9 @@ ferry_builtin_launch (int argc, char **argv, FerryInvocation *inv, GCancellable 
                                        opt_ami, error))
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_instance (&res, &opts, &created, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_INSTANCE, &res, &(FerrySpec){ .launch = &opts }, c, error))
     return FALSE;
+  created = res.instance_launched;
   if (inv->dry_run)
     return TRUE;
   if (!opt_no_wait_ssh

@@ -1,6 +1,5 @@
 /* ferry ls: every resource tagged ferry:name in the region, and whether any of it bills. */
 #include "ferry-builtins.h"
-#include "core/budget.h"
 #include "core/pricing.h"
 #include "core/teardown.h"
 
@@ -17,43 +16,10 @@ or_dash (const char *s)
   return s != NULL && *s != '\0' ? s : "-";
 }
 
-/* The deployment's budget (budgets carry no tag: the one named after the deployment), as a row. A
- * lookup AWS refuses is said on one line, not an error: the rest of the list still stands. */
 static void
-add_budget (FerryInvocation *inv, GPtrArray *found, GCancellable *c)
+print_note (const char *message, gpointer user_data)
 {
-  g_autoptr(json_t) rec = ferry_state_dup_resource (inv->state, FERRY_KIND_BUDGET);
-  g_autofree char *account = g_strdup (json_string_value (json_object_get (rec, "account")));
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) budget = NULL;
-  FerryFound *f;
-  json_t *limit;
-
-  if (account == NULL)
-    account = ferry_budget_account (inv->aws, c, &local_error);
-  if (account != NULL)
-    budget = ferry_budget_describe (inv->aws, account, inv->name, c, &local_error);
-  if (local_error != NULL)
-    {
-      g_print ("budget %s: not looked up (%s)\n", inv->name, local_error->message);
-      return;
-    }
-  if (budget == NULL)
-    return;
-  limit = json_object_get (budget, "BudgetLimit");
-  f = g_new0 (FerryFound, 1);
-  f->kind = g_strdup (FERRY_KIND_BUDGET);
-  f->id = g_strdup (inv->name);
-  f->aws_name = g_strdup (inv->name);
-  f->owner = rec != NULL ? g_strdup (inv->name) : NULL;
-  f->state = g_strdup_printf ("$%s/%s",
-                              json_is_string (json_object_get (limit, "Amount"))
-                                  ? json_string_value (json_object_get (limit, "Amount"))
-                                  : "?",
-                              g_strcmp0 (json_string_value (json_object_get (budget, "TimeUnit")),
-                                         "MONTHLY") == 0 ? "month" : "period");
-  f->live = TRUE;
-  g_ptr_array_add (found, f);
+  g_print ("%s\n", message);
 }
 
 /* What the instances have cost since they started (at the on-demand rate: ls does not know a spot
@@ -114,10 +80,10 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
 
   if (!ferry_invocation_use_aws (inv, c, error))
     return FALSE;
-  found = ferry_discover (inv->aws, opt_all ? NULL : inv->name, c, error);
+  found = ferry_discover (inv->aws, inv->state, opt_all ? NULL : inv->name, print_note, NULL, c,
+                          error);
   if (found == NULL)
     return FALSE;
-  add_budget (inv, found, c);
   now = g_date_time_new_now_utc ();
   region = inv->region;
 

@@ -22,7 +22,7 @@ ferry_builtin_network (int argc, char **argv, FerryInvocation *inv, GCancellable
   if (!ferry_resources_open (inv, error))
     return FALSE;
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_network (&res, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_VPC, &res, &(FerrySpec){ .network = TRUE }, c, error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

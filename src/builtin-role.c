@@ -36,7 +36,8 @@ ferry_builtin_role (int argc, char **argv, FerryInvocation *inv, GCancellable *c
                               "the role needs a bucket: run ferry bucket --bucket NAME first, or "
                               "give --bucket NAME");
   ferry_resources_init (inv, &res);
-  if (!ferry_ensure_role (&res, bucket, c, error))
+  if (!ferry_kind_ensure (FERRY_KIND_ROLE, &res, &(FerrySpec){ .bucket = bucket, .iam = TRUE }, c,
+                          error))
     return FALSE;
   if (inv->dry_run)
     return TRUE;

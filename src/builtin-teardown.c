@@ -1,8 +1,6 @@
 /* ferry teardown: delete everything ferry created for this name, so nothing is left billing. */
 #include "ferry-builtins.h"
 
-#include <glib/gstdio.h>
-#include "core/budget.h"
 #include "core/teardown.h"
 
 static gboolean opt_force;
@@ -25,7 +23,6 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
   g_autoptr(FerryTeardown) td = NULL;
   g_autoptr(GPtrArray) plan = NULL;
   guint n_delete = 0;
-  gboolean budget_deleted = FALSE;
 
   g_option_context_set_summary (
       context,
@@ -64,14 +61,7 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
       g_print ("teardown of deployment %s:\n", inv->name);
       for (guint i = 0; i < plan->len; i++)
         {
-          FerryFound *item = plan->pdata[i];
-          g_autofree char *line = NULL;
-
-          /* Budgets are not discovered by tag: the state's record is the one to delete. */
-          if (g_str_equal (item->kind, FERRY_KIND_BUDGET))
-            line = g_strdup_printf ("delete budget %s (created by ferry)", item->id);
-          else
-            line = ferry_teardown_item_describe (item);
+          g_autofree char *line = ferry_teardown_item_describe (plan->pdata[i]);
           g_print ("  %s\n", line);
         }
     }
@@ -86,19 +76,6 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
 
   if (!ferry_teardown_execute (td, plan, c, error))
     return FALSE;
-  /* The budget (teardown's table does not know it) goes last: until then it still watches. */
-  if (!ferry_budget_delete (inv->aws, inv->state, &budget_deleted, c, error))
-    return FALSE;
-  if (budget_deleted && !inv->dry_run)
-    {
-      g_autoptr(json_t) root = ferry_state_dup_root (inv->state);
-      g_print ("deleted budget %s\n", inv->name);
-      if (json_object_size (json_object_get (root, "resources")) == 0)
-        {
-          g_autofree char *path = ferry_state_path (inv->state, "state.json");
-          g_unlink (path);
-        }
-    }
   if (inv->dry_run)
     g_print ("dry run: nothing was deleted\n");
   else if (n_delete > 0)

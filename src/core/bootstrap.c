@@ -1,58 +1,46 @@
-/* The deployment's dependency graph, run concurrently where independent, then the instance. */
+/* The deployment's dependency graph, walked from the kinds table: each kind's ensure once what it
+ * needs is recorded, independent ones at once. */
 #include "bootstrap.h"
 #include "remote.h"
 #include "spawn.h"
 #include "pool.h"
 
-/* What the steps share: the options, and what the AMI and snakemake steps find for the launch. */
+/* What the steps share: what is asked for, and the launch options the AMI and snakemake steps fill
+ * in before the instance's step starts. */
 typedef struct
 {
   FerryResources *res;
-  const FerryBootstrapOptions *opts;
+  FerrySpec spec;
+  FerryLaunchOptions launch;
   FerryPool *pool;
   char *ami;
   char *root_device;
   char *snakemake_major;
-  gboolean looked_up;
-  gboolean instance_created;
 } Graph;
 
-static gboolean
-step_key_pair (gpointer data, GCancellable *c, GError **error)
+typedef struct
 {
-  Graph *g = data;
-  return ferry_ensure_key_pair (g->res, c, error);
-}
-
-/* The group goes into the default VPC without a lookup; EC2 picks the subnet. */
-static gboolean
-step_network (gpointer data, GCancellable *c, GError **error)
-{
-  Graph *g = data;
-  return ferry_ensure_firewall (g->res, g->opts->cidr, TRUE, c, error);
-}
+  Graph *g;
+  const FerryKind *kind;
+} KindStep;
 
 static gboolean
-step_bucket (gpointer data, GCancellable *c, GError **error)
+step_kind (gpointer data, GCancellable *c, GError **error)
 {
-  Graph *g = data;
-  return ferry_ensure_bucket (g->res, g->opts->bucket, c, error);
-}
-
-/* Role, policy and instance profile: it needs the bucket's name, not the bucket. */
-static gboolean
-step_role (gpointer data, GCancellable *c, GError **error)
-{
-  Graph *g = data;
-  return ferry_ensure_role (g->res, g->opts->bucket, c, error);
+  KindStep *step = data;
+  return step->kind->ensure (step->g->res, &step->g->spec, c, error);
 }
 
 static gboolean
 step_ami (gpointer data, GCancellable *c, GError **error)
 {
   Graph *g = data;
-  g->looked_up = TRUE;
-  return ferry_lookup_ami (g->res, g->opts->launch.ami, &g->ami, &g->root_device, c, error);
+
+  if (!ferry_lookup_ami (g->res, g->launch.ami, &g->ami, &g->root_device, c, error))
+    return FALSE;
+  g->launch.ami = g->ami;
+  g->launch.root_device = g->root_device;
+  return TRUE;
 }
 
 /* The local snakemake's version, for the user data. */
@@ -60,30 +48,17 @@ static gboolean
 step_snakemake (gpointer data, GCancellable *c, GError **error)
 {
   Graph *g = data;
+
   g->snakemake_major = ferry_local_snakemake_major (c);
+  if (g->snakemake_major != NULL)
+    {
+      g->launch.snakemake_major = g->snakemake_major;
+      g->launch.snakemake_checked = TRUE;
+    }
   return TRUE;
 }
 
-static gboolean
-step_instance (gpointer data, GCancellable *c, GError **error)
-{
-  Graph *g = data;
-  FerryLaunchOptions launch = g->opts->launch;
-
-  if (g->looked_up)
-    {
-      launch.ami = g->ami;
-      launch.root_device = g->root_device;
-    }
-  if (g->snakemake_major != NULL)
-    {
-      launch.snakemake_major = g->snakemake_major;
-      launch.snakemake_checked = TRUE;
-    }
-  return ferry_ensure_instance (g->res, &launch, &g->instance_created, c, error);
-}
-
-/* A resource recorded: the launch may start on it while its step finishes the rest. */
+/* A resource recorded: what waits for it may start while its step finishes the rest. */
 static void
 graph_recorded (const char *kind, gpointer data)
 {
@@ -108,52 +83,71 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
 {
   g_autoptr(FerryPool) pool = ferry_pool_new (0, cancellable);
   g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GStrvBuilder) needs = g_strv_builder_new ();
-  g_auto(GStrv) launch_after = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GHashTable) had = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GArray) steps = g_array_new (FALSE, TRUE, sizeof (KindStep));
+  g_autoptr(GPtrArray) strvs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  gboolean lookups = !instance_recorded (res->state);
   gboolean ok;
-  Graph g = { res, opts, pool };
-  static const char *const group[] = { FERRY_KIND_SECURITY_GROUP, NULL };
-  static const char *const profile[] = { FERRY_KIND_INSTANCE_PROFILE, NULL };
+  Graph g = { res };
 
+  g.launch = opts->launch;
+  g.spec = (FerrySpec){ .cidr = opts->cidr,
+                        .default_vpc = TRUE,
+                        .bucket = opts->bucket,
+                        .iam = opts->iam,
+                        .launch = &g.launch,
+                        .budget_amount = opts->budget_amount,
+                        .budget_email = opts->budget_email };
+  g.pool = pool;
   for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
     if (ferry_state_has_resource (res->state, k->kind))
       g_hash_table_add (had, (gpointer) k->kind);
 
-  /* key pair | network -> firewall | bucket | role -> profile | AMI | snakemake's version; the
-   * instance as soon as its key pair, group, bucket, profile and AMI exist (the group's rule, the
-   * bucket's settings, the role's policy can still be on their way: they apply to a running
-   * instance). */
+  /* A step per kind that has an ensure, started once the kinds it waits for are recorded (the
+   * group's rule, the bucket's settings, the role's policy can still be on their way: they apply to
+   * a running instance), and reaching the milestones of the kinds made with it; the launch also
+   * waits for the AMI and the local snakemake's version. */
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
+    if (k->ensure != NULL)
+      {
+        KindStep step = { &g, k };
+        g_array_append_val (steps, step);
+      }
   ferry_pool_set_log (pool, res->log, res->log_data);
-  ferry_pool_add (pool, "key pair", step_key_pair, &g, NULL, NULL);
-  ferry_pool_add (pool, "network", step_network, &g, NULL, group);
-  g_strv_builder_add_many (needs, "key pair", FERRY_KIND_SECURITY_GROUP, NULL);
-  if (opts->bucket != NULL)
+  if (lookups && g.launch.root_device == NULL)
+    ferry_pool_add (pool, "AMI", step_ami, &g, NULL, NULL);
+  if (lookups)
+    ferry_pool_add (pool, "snakemake", step_snakemake, &g, NULL, NULL);
+  for (guint i = 0; i < steps->len; i++)
     {
-      ferry_pool_add (pool, FERRY_KIND_BUCKET, step_bucket, &g, NULL, NULL);
-      g_strv_builder_add (needs, FERRY_KIND_BUCKET);
-    }
-  if (opts->iam && opts->bucket != NULL)
-    {
-      ferry_pool_add (pool, "role", step_role, &g, NULL, profile);
-      g_strv_builder_add (needs, FERRY_KIND_INSTANCE_PROFILE);
-    }
-  if (!instance_recorded (res->state))
-    {
-      if (opts->launch.root_device == NULL)
+      KindStep *step = &g_array_index (steps, KindStep, i);
+      g_autoptr(GStrvBuilder) after = g_strv_builder_new ();
+      g_autoptr(GStrvBuilder) provides = g_strv_builder_new ();
+      GStrv after_v, provides_v;
+
+      if (step->kind->ensure_after != NULL)
+        g_strv_builder_addv (after, (const char **) step->kind->ensure_after);
+      if (g_str_equal (step->kind->kind, FERRY_KIND_INSTANCE) && lookups)
         {
-          ferry_pool_add (pool, "AMI", step_ami, &g, NULL, NULL);
-          g_strv_builder_add (needs, "AMI");
+          if (g.launch.root_device == NULL)
+            g_strv_builder_add (after, "AMI");
+          g_strv_builder_add (after, "snakemake");
         }
-      ferry_pool_add (pool, "snakemake", step_snakemake, &g, NULL, NULL);
-      g_strv_builder_add (needs, "snakemake");
+      for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
+        if (g_strcmp0 (k->made_with, step->kind->kind) == 0)
+          g_strv_builder_add (provides, k->kind);
+      after_v = g_strv_builder_end (after);
+      provides_v = g_strv_builder_end (provides);
+      g_ptr_array_add (strvs, after_v);
+      g_ptr_array_add (strvs, provides_v);
+      ferry_pool_add (pool, step->kind->kind, step_kind, step, (const char *const *) after_v,
+                      (const char *const *) provides_v);
     }
-  launch_after = g_strv_builder_end (needs);
-  ferry_pool_add (pool, "instance", step_instance, &g, (const char *const *) launch_after, NULL);
 
   res->recorded = graph_recorded;
   res->recorded_data = &g;
+  res->instance_launched = FALSE;
   ok = ferry_pool_run (pool, &local_error);
   res->recorded = NULL;
   res->recorded_data = NULL;
@@ -168,7 +162,7 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
         if (json_is_true (json_object_get (r, "created")))
           g_ptr_array_insert (created, 0, g_strdup (k->kind));
       }
-  if (g.instance_created)
+  if (res->instance_launched)
     g_ptr_array_add (created, g_strdup (FERRY_KIND_INSTANCE));
   g_free (g.ami);
   g_free (g.root_device);

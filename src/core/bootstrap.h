@@ -11,6 +11,8 @@ typedef struct
   const char *cidr;   /* validated; SSH's one source */
   const char *bucket; /* NULL: no bucket */
   gboolean iam;       /* role + instance profile for the bucket */
+  const char *budget_amount; /* NULL: no budget */
+  const char *budget_email;
   FerryLaunchOptions launch;
   gboolean wait_ssh;
   guint ssh_timeout_s;

@@ -1,20 +1,42 @@
 /* The kinds of resource ferry makes, each defined once, and the reads both making and deleting use. */
-#include "kinds.h"
+#include "kind-private.h"
+
+/* What a kind waits for: to be made (the launch needs its key pair, group, bucket, profile; nothing
+ * bills before the budget watches) and to be deleted (an instance holds its volume, group, subnet
+ * and VPC; a profile holds its role). */
+#define AFTER(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* In teardown order: an instance before its volume and group, the key pair and IAM meanwhile, the
- * bucket, then the network. */
+ * bucket, then the network, the budget last (until then it still watches). */
 static const FerryKind kinds[] = {
-  { FERRY_KIND_INSTANCE, "instance", TRUE, TRUE, TRUE },
-  { FERRY_KIND_VOLUME, "volume", TRUE, TRUE, FALSE },
-  { FERRY_KIND_SECURITY_GROUP, "security group", TRUE, FALSE, TRUE },
-  { FERRY_KIND_KEY_PAIR, "key pair", FALSE, FALSE, TRUE },
-  { FERRY_KIND_PEM, "key file", FALSE, FALSE, FALSE },
-  { FERRY_KIND_INSTANCE_PROFILE, "instance profile", FALSE, FALSE, TRUE },
-  { FERRY_KIND_ROLE, "role", FALSE, FALSE, TRUE },
-  { FERRY_KIND_BUCKET, "bucket", FALSE, TRUE, TRUE },
-  { FERRY_KIND_SUBNET, "subnet", TRUE, FALSE, TRUE },
-  { FERRY_KIND_VPC, "vpc", TRUE, FALSE, TRUE },
-  { FERRY_KIND_BUDGET, "budget", FALSE, FALSE, TRUE },
+  { FERRY_KIND_INSTANCE, "instance", TRUE, TRUE, TRUE, NULL, ferry_instance_ensure,
+    AFTER (FERRY_KIND_KEY_PAIR, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_BUCKET,
+           FERRY_KIND_INSTANCE_PROFILE, FERRY_KIND_BUDGET),
+    ferry_instance_discover, ferry_instance_delete, NULL },
+  { FERRY_KIND_VOLUME, "volume", TRUE, TRUE, FALSE, FERRY_KIND_INSTANCE, NULL, NULL,
+    ferry_volume_discover, ferry_volume_delete, AFTER (FERRY_KIND_INSTANCE) },
+  { FERRY_KIND_SECURITY_GROUP, "security group", TRUE, FALSE, TRUE, NULL,
+    ferry_security_group_ensure, NULL, ferry_security_group_discover, ferry_security_group_delete,
+    AFTER (FERRY_KIND_INSTANCE) },
+  { FERRY_KIND_KEY_PAIR, "key pair", FALSE, FALSE, TRUE, NULL, ferry_key_pair_ensure, NULL,
+    ferry_key_pair_discover, ferry_key_pair_delete, NULL },
+  { FERRY_KIND_PEM, "key file", FALSE, FALSE, FALSE, FERRY_KIND_KEY_PAIR, NULL, NULL, NULL,
+    ferry_pem_delete, AFTER (FERRY_KIND_KEY_PAIR) },
+  { FERRY_KIND_INSTANCE_PROFILE, "instance profile", FALSE, FALSE, TRUE, FERRY_KIND_ROLE, NULL,
+    NULL, ferry_instance_profile_discover, ferry_instance_profile_delete, NULL },
+  { FERRY_KIND_ROLE, "role", FALSE, FALSE, TRUE, NULL, ferry_role_ensure, NULL,
+    ferry_role_discover, ferry_role_delete, AFTER (FERRY_KIND_INSTANCE_PROFILE) },
+  { FERRY_KIND_BUCKET, "bucket", FALSE, TRUE, TRUE, NULL, ferry_bucket_ensure,
+    AFTER (FERRY_KIND_BUDGET), ferry_bucket_discover, ferry_bucket_delete, NULL },
+  { FERRY_KIND_SUBNET, "subnet", TRUE, FALSE, TRUE, FERRY_KIND_VPC, NULL, NULL, NULL,
+    ferry_subnet_delete, AFTER (FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP) },
+  { FERRY_KIND_VPC, "vpc", TRUE, FALSE, TRUE, NULL, ferry_network_ensure, NULL, ferry_vpc_discover,
+    ferry_vpc_delete, AFTER (FERRY_KIND_INSTANCE, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_SUBNET) },
+  { FERRY_KIND_BUDGET, "budget", FALSE, FALSE, TRUE, NULL, ferry_budget_kind_ensure, NULL,
+    ferry_budget_discover, ferry_budget_kind_delete,
+    AFTER (FERRY_KIND_INSTANCE, FERRY_KIND_VOLUME, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_KEY_PAIR,
+           FERRY_KIND_PEM, FERRY_KIND_INSTANCE_PROFILE, FERRY_KIND_ROLE, FERRY_KIND_BUCKET,
+           FERRY_KIND_SUBNET, FERRY_KIND_VPC) },
   { NULL },
 };
 
@@ -45,6 +67,16 @@ ferry_kind_rank (const char *kind)
 {
   const FerryKind *k = ferry_kind_lookup (kind);
   return k != NULL ? (guint) (k - kinds) : G_N_ELEMENTS (kinds);
+}
+
+gboolean
+ferry_kind_ensure (const char *kind, FerryResources *res, const FerrySpec *spec,
+                   GCancellable *cancellable, GError **error)
+{
+  const FerryKind *k = ferry_kind_lookup (kind);
+
+  g_return_val_if_fail (k != NULL && k->ensure != NULL, FALSE);
+  return k->ensure (res, spec, cancellable, error);
 }
 
 const char *

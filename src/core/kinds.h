@@ -1,7 +1,7 @@
-/* The kinds of resource ferry makes, each defined once: its state key, label, teardown rank,
- * who names it, whether it bills; and the reads both sides use (making: resources.c; finding and
- * deleting: teardown.c): the ferry:name tag check, the tagged describe, the bucket's tags, the IAM
- * get. Everything that walks kinds (bootstrap, status, ls, teardown) walks ferry_kinds(). */
+/* The kinds of resource ferry makes, each defined once: its state key, label, teardown rank, who
+ * names it, whether it bills, and its ensure, discover and delete (in src/core/kind-*.c); plus the
+ * reads several kinds share: the ferry:name tag check, the tagged describe, a bucket's owner, the IAM
+ * get. Bootstrap, the step commands, status, ls and teardown all walk ferry_kinds(). */
 #pragma once
 
 #include "aws.h"
@@ -22,8 +22,28 @@ G_BEGIN_DECLS
 #define FERRY_KIND_INSTANCE "instance"
 #define FERRY_KIND_VOLUME "volume" /* only in AWS: it comes and goes with its instance */
 #define FERRY_KIND_PEM "pem"       /* only on disk: the private key next to the state */
-#define FERRY_KIND_BUDGET "budget" /* an AWS Budget (core/budget.c), deleted last */
+#define FERRY_KIND_BUDGET "budget" /* an AWS Budget (core/kind-budget.c), deleted last */
 
+typedef struct _FerryResources FerryResources; /* resources.h */
+typedef struct _FerrySpec FerrySpec;           /* resources.h */
+typedef struct _FerryDiscovery FerryDiscovery; /* kind-private.h */
+typedef struct _FerryTeardown FerryTeardown;   /* teardown.h */
+
+/* Adopt or make the kind as `spec` asks (nothing when it asks for none), tagged, recorded in the
+ * state the moment its create call returns. */
+typedef gboolean (*FerryKindEnsure) (FerryResources *res, const FerrySpec *spec,
+                                     GCancellable *cancellable, GError **error);
+/* Add what AWS has of the kind to the discovery: by tag ferry:name=NAME, or by name where only the
+ * name finds it. */
+typedef gboolean (*FerryKindDiscover) (FerryDiscovery *d, GCancellable *cancellable,
+                                       GError **error);
+/* Delete `items` (FerryFound: the plan's items of the kind that are not kept), forgetting each from
+ * the state as it goes. */
+typedef gboolean (*FerryKindDelete) (FerryTeardown *td, GPtrArray *items,
+                                     GCancellable *cancellable, GError **error);
+
+/* One row per kind. Where each lives: src/core/kind-<file>.c (key-pair, network, security-group,
+ * bucket, iam, instance, budget), one file per kind or per pair that is made together. */
 typedef struct
 {
   const char *kind;
@@ -31,6 +51,12 @@ typedef struct
   gboolean aws_names_it;  /* its id is AWS's (sg-..., i-...); else ferry names it <NAME>... */
   gboolean bills;         /* costs money while it exists (instance, volume, bucket) */
   gboolean in_state;      /* recorded in the state when made (not volumes, not the pem) */
+  const char *made_with;  /* made by that kind's ensure (a subnet with its VPC), or NULL */
+  FerryKindEnsure ensure; /* NULL: made with `made_with` */
+  const char *const *ensure_after; /* kinds that must be recorded before its ensure starts */
+  FerryKindDiscover discover;      /* NULL: known from the state (and the disk) only */
+  FerryKindDelete delete;
+  const char *const *delete_after; /* kinds whose deletion must be done before its own */
 } FerryKind;
 
 /* Every kind in teardown order (what must go first comes first); ends with a NULL kind. */
@@ -41,6 +67,9 @@ const FerryKind *ferry_kind_lookup (const char *kind);
 const char *ferry_kind_label (const char *kind);
 /* Its place in teardown order (unknown kinds last). */
 guint ferry_kind_rank (const char *kind);
+/* The kind's ensure, for a step command (ferry bucket, ferry firewall...). */
+gboolean ferry_kind_ensure (const char *kind, FerryResources *res, const FerrySpec *spec,
+                            GCancellable *cancellable, GError **error);
 
 /* The value of `key` in an aws Tags array ([{Key, Value}]), or NULL. */
 const char *ferry_tags_value (json_t *tags, const char *key);

@@ -1,6 +1,7 @@
-/* The resources bootstrap makes, one kind at a time: each is found (state id first, then name and
- * tag), created tagged when absent, and recorded in the state the moment its create call returns.
- * Deletion lives in teardown.[ch]. */
+/* What making resources needs: the runner and state every kind's ensure gets (FerryResources), what
+ * the user asks for (FerrySpec), the checks done before anything is made, the launch options, the
+ * user data and the AMI. Each kind's ensure lives in its src/core/kind-*.c, reached through
+ * ferry_kinds() (kinds.h). */
 #pragma once
 
 #include "aws.h"
@@ -18,7 +19,7 @@ G_BEGIN_DECLS
 #define FERRY_AMI_PARAMETER "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 /* What every step needs: the aws runner, the state, and where progress lines go. */
-typedef struct
+struct _FerryResources
 {
   FerryAws *aws;
   FerryState *state;
@@ -29,7 +30,8 @@ typedef struct
    * soon as what the instance needs exists, while the rest is still being finished. */
   void (*recorded) (const char *kind, gpointer data);
   gpointer recorded_data;
-} FerryResources;
+  gboolean instance_launched; /* set by the instance's ensure: this run launched a new one */
+};
 
 /* --- validation (usage errors) ---------------------------------------------------------------- */
 
@@ -48,32 +50,7 @@ gboolean ferry_bucket_name_validate (const char *name, GError **error);
  * ($FERRY_CHECKIP_URL, default http://checkip.amazonaws.com/) with a short timeout. */
 char *ferry_detect_public_cidr (guint timeout_ms, GCancellable *cancellable, GError **error);
 
-/* --- the kinds ------------------------------------------------------------------------------------ */
-
-/* key pair <NAME>: an ed25519 key made locally by ssh-keygen (the pem, 0400, in the state dir), its
- * public half imported and tagged. A ferry-tagged key pair whose pem is gone is replaced; an untagged
- * one of the same name is an error. */
-gboolean ferry_ensure_key_pair (FerryResources *res, GCancellable *cancellable, GError **error);
-
-/* The default VPC and one of its default subnets (adopted), or a default VPC created when the
- * account has none (then ferry created it, tags it, and teardown removes it). */
-gboolean ferry_ensure_network (FerryResources *res, GCancellable *cancellable, GError **error);
-
-/* Security group <NAME>-ssh in the state's VPC with exactly one ingress rule: 22/tcp from cidr.
- * With default_vpc and no VPC in the state yet, the group goes into the account's default VPC
- * without looking it up (one aws call fewer); when the account has none, ferry_ensure_network runs
- * first. */
-gboolean ferry_ensure_firewall (FerryResources *res, const char *cidr, gboolean default_vpc,
-                                GCancellable *cancellable, GError **error);
-
-/* Bucket `bucket`: created (or adopted when it is already ours), tagged, public access blocked. */
-gboolean ferry_ensure_bucket (FerryResources *res, const char *bucket, GCancellable *cancellable,
-                              GError **error);
-
-/* Role <NAME>-ec2 (trust policy from templates/iam-trust.json), its inline policy <NAME>-s3 on the
- * one bucket, and instance profile <NAME>-profile holding the role. */
-gboolean ferry_ensure_role (FerryResources *res, const char *bucket, GCancellable *cancellable,
-                            GError **error);
+/* --- what the kinds share ----------------------------------------------------------------------- */
 
 /* The inline policy for `bucket`, rendered from templates/iam-policy.json: every Resource names the
  * bucket or its objects and nothing else. */
@@ -103,14 +80,19 @@ typedef struct
 char *ferry_user_data_render (const char *name, gint64 max_hours, const char *ssh_user,
                               const char *snakemake_major, GError **error);
 
-/* The state's instance when it still lives (a stopped one is started), else run-instances with the
- * key pair, security group, subnet (when the state has none: EC2 picks a default subnet, and the VPC
- * and subnet are recorded from the answer), profile, volume, tags, client token and user data, retrying
- * while a new instance profile is not yet usable; then waits for `running` and records the address.
- * A launch that was cut short (its client token is in the state) is found by tag, not repeated.
- * *out_created tells whether a new instance was launched. */
-gboolean ferry_ensure_instance (FerryResources *res, const FerryLaunchOptions *opts,
-                                gboolean *out_created, GCancellable *cancellable, GError **error);
+/* What the user asks for, as each kind's ensure reads it; a kind not asked for is left alone. */
+struct _FerrySpec
+{
+  const char *cidr;     /* security group: SSH's one source (validated) */
+  gboolean default_vpc; /* security group: into the account's default VPC without a lookup (EC2
+                         * then picks the subnet at launch) */
+  gboolean network;     /* the default VPC and subnet, looked up (or made) now */
+  const char *bucket;   /* bucket; the role's one bucket */
+  gboolean iam;         /* role + instance profile for the bucket */
+  const FerryLaunchOptions *launch; /* instance */
+  const char *budget_amount;        /* budget (validated USD) */
+  const char *budget_email;
+};
 
 /* The snakemake major version on this machine ("7"), or NULL when it does not run. */
 char *ferry_local_snakemake_major (GCancellable *cancellable);

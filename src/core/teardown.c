@@ -2,10 +2,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
-#include "instance.h"
-#include "spawn.h"
-#include "teardown.h"
-#include "pool.h"
+#include "kind-private.h"
 
 
 /* --- found resources --- */
@@ -29,8 +26,8 @@ ferry_found_free (FerryFound *found)
   g_free (found);
 }
 
-static FerryFound *
-found_new (const char *kind, const char *id)
+FerryFound *
+ferry_found_new (const char *kind, const char *id)
 {
   FerryFound *found = g_new0 (FerryFound, 1);
 
@@ -39,21 +36,20 @@ found_new (const char *kind, const char *id)
   return found;
 }
 
-static GDateTime *
-parse_time (json_t *value)
+GDateTime *
+ferry_json_time (json_t *value)
 {
   if (!json_is_string (value))
     return NULL;
   return g_date_time_new_from_iso8601 (json_string_value (value), NULL);
 }
 
-static char *
-dup_json_string (json_t *value)
+char *
+ferry_json_dup_string (json_t *value)
 {
   return g_strdup (json_string_value (value));
 }
 
-/* The value of `key` in an AWS Tags array ([{Key, Value}]), or NULL. */
 static gint
 found_compare (gconstpointer a, gconstpointer b)
 {
@@ -146,453 +142,79 @@ ferry_bill_describe (const FerryBill *bill)
 
 /* --- running independent pieces at once --- */
 
-typedef gboolean (*TaskFunc) (gpointer data, GCancellable *cancellable, GError **error);
-
-typedef struct
-{
-  TaskFunc fn;
-  gpointer data;
-} Task;
-
-/* Runs the tasks through the pool, at most max_parallel at once, every one to its end: the errors
- * of every failed task are joined into one. */
-static gboolean
-run_tasks (Task *tasks, guint n_tasks, guint max_parallel, GCancellable *cancellable,
-           GError **error)
+gboolean
+ferry_run_all (FerryPoolFunc fn, gpointer *data, guint n, guint max_parallel,
+               GCancellable *cancellable, GError **error)
 {
   g_autoptr(FerryPool) pool = ferry_pool_new (max_parallel, cancellable);
 
   ferry_pool_set_keep_going (pool, TRUE);
-  for (guint i = 0; i < n_tasks; i++)
+  for (guint i = 0; i < n; i++)
     {
       g_autofree char *name = g_strdup_printf ("task %u", i);
-      ferry_pool_add (pool, name, tasks[i].fn, tasks[i].data, NULL, NULL);
+      ferry_pool_add (pool, name, fn, data[i], NULL, NULL);
     }
   return ferry_pool_run (pool, error);
 }
 
 /* --- discovery --- */
 
-typedef struct
-{
-  FerryAws *aws;
-  const char *name; /* NULL: any ferry name */
-  GStrv role_names; /* name-addressed lookups (with a name) */
-  GStrv profile_names;
-  gboolean keep_untagged; /* name-addressed hits come back even when not tagged as ours */
-  GMutex lock;
-  GPtrArray *found;
-} Discovery;
-
-static void
-discovery_add (Discovery *d, FerryFound *found)
+void
+ferry_discovery_add (FerryDiscovery *d, FerryFound *found)
 {
   g_mutex_lock (&d->lock);
   g_ptr_array_add (d->found, found);
   g_mutex_unlock (&d->lock);
 }
 
-static gboolean
-owner_matches (Discovery *d, const char *owner)
+gboolean
+ferry_discovery_owner_matches (FerryDiscovery *d, const char *owner)
 {
   return owner != NULL && (d->name == NULL || g_str_equal (owner, d->name));
 }
 
-static json_t *
-describe_tagged (Discovery *d, const char *operation, const char *member, const char *extra,
+json_t *
+ferry_discovery_describe_tagged (FerryDiscovery *d, const char *operation, const char *member, const char *extra,
                  GCancellable *cancellable, GError **error)
 {
   return ferry_kind_describe_tagged (d->aws, operation, member, d->name, extra, cancellable, error);
 }
 
 static gboolean
-discover_instances (gpointer data, GCancellable *cancellable, GError **error)
+discover_kind (gpointer data, GCancellable *cancellable, GError **error)
 {
-  Discovery *d = data;
-  g_autoptr(json_t) reservations = NULL;
-  json_t *reservation, *instance;
-  size_t i, j;
+  FerryDiscovery *d = ((gpointer *) data)[0];
+  const FerryKind *k = ((gpointer *) data)[1];
 
-  reservations = describe_tagged (
-      d, "describe-instances", "Reservations",
-      "Name=instance-state-name,Values=pending,running,shutting-down,stopping,stopped", cancellable,
-      error);
-  if (reservations == NULL)
-    return FALSE;
-  json_array_foreach (reservations, i, reservation)
-    json_array_foreach (json_object_get (reservation, "Instances"), j, instance)
-      {
-        const char *id = json_string_value (json_object_get (instance, "InstanceId"));
-        json_t *tags = json_object_get (instance, "Tags");
-        g_autoptr(GStrvBuilder) volumes = g_strv_builder_new ();
-        FerryFound *found;
-        json_t *bdm;
-        size_t k;
-
-        if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
-          continue;
-        found = found_new (FERRY_KIND_INSTANCE, id);
-        found->owner = g_strdup (ferry_tags_owner (tags));
-        found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
-        found->state = g_strdup (ferry_instance_state_name (instance));
-        found->created_at = parse_time (json_object_get (instance, "LaunchTime"));
-        found->detail = dup_json_string (json_object_get (instance, "InstanceType"));
-        found->live = TRUE;
-        /* The volumes that go away with the instance. */
-        json_array_foreach (json_object_get (instance, "BlockDeviceMappings"), k, bdm)
-          {
-            json_t *ebs = json_object_get (bdm, "Ebs");
-            if (json_is_true (json_object_get (ebs, "DeleteOnTermination"))
-                && json_is_string (json_object_get (ebs, "VolumeId")))
-              g_strv_builder_add (volumes, json_string_value (json_object_get (ebs, "VolumeId")));
-          }
-        found->members = g_strv_builder_end (volumes);
-        discovery_add (d, found);
-      }
-  return TRUE;
+  return k->discover (d, cancellable, error);
 }
 
-static gboolean
-discover_volumes (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Discovery *d = data;
-  g_autoptr(json_t) volumes
-      = describe_tagged (d, "describe-volumes", "Volumes", NULL, cancellable, error);
-  json_t *volume;
-  size_t i;
-
-  if (volumes == NULL)
-    return FALSE;
-  json_array_foreach (volumes, i, volume)
-    {
-      const char *id = json_string_value (json_object_get (volume, "VolumeId"));
-      json_t *tags = json_object_get (volume, "Tags");
-      json_t *attachment = json_array_get (json_object_get (volume, "Attachments"), 0);
-      FerryFound *found;
-
-      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
-        continue;
-      found = found_new (FERRY_KIND_VOLUME, id);
-      found->owner = g_strdup (ferry_tags_owner (tags));
-      found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
-      found->state = dup_json_string (json_object_get (volume, "State"));
-      found->created_at = parse_time (json_object_get (volume, "CreateTime"));
-      found->size_gb = json_integer_value (json_object_get (volume, "Size"));
-      found->detail = g_strdup_printf ("%" G_GINT64_FORMAT " GB", found->size_gb);
-      found->parent = dup_json_string (json_object_get (attachment, "InstanceId"));
-      found->delete_on_termination
-          = json_is_true (json_object_get (attachment, "DeleteOnTermination"));
-      found->live = TRUE;
-      discovery_add (d, found);
-    }
-  return TRUE;
-}
-
-static gboolean
-discover_groups (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Discovery *d = data;
-  g_autoptr(json_t) groups
-      = describe_tagged (d, "describe-security-groups", "SecurityGroups", NULL, cancellable, error);
-  json_t *group;
-  size_t i;
-
-  if (groups == NULL)
-    return FALSE;
-  json_array_foreach (groups, i, group)
-    {
-      const char *id = json_string_value (json_object_get (group, "GroupId"));
-      json_t *tags = json_object_get (group, "Tags");
-      FerryFound *found;
-
-      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
-        continue;
-      found = found_new (FERRY_KIND_SECURITY_GROUP, id);
-      found->owner = g_strdup (ferry_tags_owner (tags));
-      found->aws_name = dup_json_string (json_object_get (group, "GroupName"));
-      found->parent = dup_json_string (json_object_get (group, "VpcId"));
-      found->detail = g_strdup (found->parent);
-      found->live = TRUE;
-      discovery_add (d, found);
-    }
-  return TRUE;
-}
-
-static gboolean
-discover_key_pairs (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Discovery *d = data;
-  g_autoptr(json_t) keys
-      = describe_tagged (d, "describe-key-pairs", "KeyPairs", NULL, cancellable, error);
-  json_t *key;
-  size_t i;
-
-  if (keys == NULL)
-    return FALSE;
-  json_array_foreach (keys, i, key)
-    {
-      const char *id = json_string_value (json_object_get (key, "KeyPairId"));
-      json_t *tags = json_object_get (key, "Tags");
-      FerryFound *found;
-
-      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
-        continue;
-      found = found_new (FERRY_KIND_KEY_PAIR, id);
-      found->owner = g_strdup (ferry_tags_owner (tags));
-      found->aws_name = dup_json_string (json_object_get (key, "KeyName"));
-      found->created_at = parse_time (json_object_get (key, "CreateTime"));
-      found->detail = dup_json_string (json_object_get (key, "KeyType"));
-      found->live = TRUE;
-      discovery_add (d, found);
-    }
-  return TRUE;
-}
-
-static gboolean
-discover_vpcs (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Discovery *d = data;
-  g_autoptr(json_t) vpcs = describe_tagged (d, "describe-vpcs", "Vpcs", NULL, cancellable, error);
-  json_t *vpc;
-  size_t i;
-
-  if (vpcs == NULL)
-    return FALSE;
-  json_array_foreach (vpcs, i, vpc)
-    {
-      const char *id = json_string_value (json_object_get (vpc, "VpcId"));
-      json_t *tags = json_object_get (vpc, "Tags");
-      FerryFound *found;
-
-      if (id == NULL || !owner_matches (d, ferry_tags_owner (tags)))
-        continue;
-      found = found_new (FERRY_KIND_VPC, id);
-      found->owner = g_strdup (ferry_tags_owner (tags));
-      found->aws_name = g_strdup (ferry_tags_value (tags, "Name"));
-      found->state = dup_json_string (json_object_get (vpc, "State"));
-      found->is_default = json_is_true (json_object_get (vpc, "IsDefault"));
-      found->detail = dup_json_string (json_object_get (vpc, "CidrBlock"));
-      found->live = TRUE;
-      discovery_add (d, found);
-    }
-  return TRUE;
-}
-
-/* One name-addressed lookup: a bucket's tags, a role, an instance profile. */
-typedef struct
-{
-  Discovery *d;
-  const char *kind;
-  char *name;
-  GDateTime *created_at;
-} Lookup;
-
-static void
-lookup_clear (Lookup *l)
-{
-  g_free (l->name);
-  g_clear_pointer (&l->created_at, g_date_time_unref);
-}
-
-static gboolean
-lookup_bucket (Lookup *l, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *owner = NULL;
-  FerryFound *found;
-
-  /* Untagged, gone meanwhile (NoSuchBucket), or closed to us by its policy: not ferry's. Anything
-   * else (a transient failure) must not hide a bucket that is. */
-  if (!ferry_kind_bucket_owner (l->d->aws, l->name, &owner, cancellable, &local_error))
-    {
-      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
-          || ferry_aws_error_has_code (local_error, "AccessDenied"))
-        return TRUE;
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "reading the tags of bucket %s: ", l->name);
-      return FALSE;
-    }
-  if (!owner_matches (l->d, owner))
-    return TRUE;
-  found = found_new (FERRY_KIND_BUCKET, l->name);
-  found->owner = g_strdup (owner);
-  found->created_at = l->created_at ? g_date_time_ref (l->created_at) : NULL;
-  found->live = TRUE;
-  discovery_add (l->d, found);
-  return TRUE;
-}
-
-static gboolean
-lookup_iam (Lookup *l, GCancellable *cancellable, GError **error)
-{
-  gboolean is_role = g_str_equal (l->kind, FERRY_KIND_ROLE);
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) obj = ferry_kind_iam_get (l->d->aws, l->kind, l->name, cancellable, &local_error);
-  const char *owner;
-  FerryFound *found;
-
-  if (obj == NULL)
-    {
-      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-        return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  owner = ferry_tags_value (json_object_get (obj, "Tags"), FERRY_TAG_KEY);
-  if (!owner_matches (l->d, owner) && !(l->d->keep_untagged && l->d->name != NULL))
-    return TRUE;
-  found = found_new (l->kind, l->name);
-  found->owner = g_strdup (owner);
-  found->aws_name = g_strdup (l->name);
-  found->created_at = parse_time (json_object_get (obj, "CreateDate"));
-  found->live = TRUE;
-  if (is_role)
-    found->detail = dup_json_string (json_object_get (obj, "Arn"));
-  else
-    {
-      g_autoptr(GStrvBuilder) roles = g_strv_builder_new ();
-      json_t *role;
-      size_t i;
-
-      json_array_foreach (json_object_get (obj, "Roles"), i, role)
-        if (json_is_string (json_object_get (role, "RoleName")))
-          g_strv_builder_add (roles, json_string_value (json_object_get (role, "RoleName")));
-      found->members = g_strv_builder_end (roles);
-      found->detail = g_strjoinv (",", found->members);
-    }
-  discovery_add (l->d, found);
-  return TRUE;
-}
-
-static gboolean
-lookup_run (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Lookup *l = data;
-
-  if (g_str_equal (l->kind, FERRY_KIND_BUCKET))
-    return lookup_bucket (l, cancellable, error);
-  return lookup_iam (l, cancellable, error);
-}
-
-static gboolean
-run_lookups (GArray *lookups, GCancellable *cancellable, GError **error)
-{
-  g_autofree Task *tasks = g_new0 (Task, lookups->len + 1);
-
-  for (guint i = 0; i < lookups->len; i++)
-    {
-      tasks[i].fn = lookup_run;
-      tasks[i].data = &g_array_index (lookups, Lookup, i);
-    }
-  return run_tasks (tasks, lookups->len, 4, cancellable, error);
-}
-
-static gboolean
-discover_buckets (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Discovery *d = data;
-  g_autoptr(json_t) root
-      = ferry_aws_call (d->aws, "s3api", "list-buckets", NULL, cancellable, error);
-  g_autoptr(GArray) lookups = g_array_new (FALSE, TRUE, sizeof (Lookup));
-  json_t *buckets = NULL, *bucket;
-  size_t i;
-
-  g_array_set_clear_func (lookups, (GDestroyNotify) lookup_clear);
-  if (root == NULL)
-    return FALSE;
-  if (!ferry_json_unpack (root, "aws s3api list-buckets", error, "{s:o}", "Buckets", &buckets))
-    return FALSE;
-  /* A bucket's tags need one call per bucket: only the tag says whether it is ferry's. */
-  json_array_foreach (buckets, i, bucket)
-    {
-      Lookup l = { d, FERRY_KIND_BUCKET, dup_json_string (json_object_get (bucket, "Name")),
-                   parse_time (json_object_get (bucket, "CreationDate")) };
-      if (l.name == NULL)
-        {
-          lookup_clear (&l);
-          continue;
-        }
-      g_array_append_val (lookups, l);
-    }
-  return run_lookups (lookups, cancellable, error);
-}
-
-/* With a name, the roles or profiles to look at are known; for any name, the ones whose name
- * follows ferry's pattern (<NAME>-ec2, <NAME>-profile) are looked at for the tag. */
-static gboolean
-discover_iam (Discovery *d, const char *kind, GCancellable *cancellable, GError **error)
-{
-  gboolean is_role = g_str_equal (kind, FERRY_KIND_ROLE);
-  g_autoptr(GArray) lookups = g_array_new (FALSE, TRUE, sizeof (Lookup));
-
-  g_array_set_clear_func (lookups, (GDestroyNotify) lookup_clear);
-  if (d->name != NULL)
-    {
-      GStrv names = is_role ? d->role_names : d->profile_names;
-      for (guint i = 0; names != NULL && names[i] != NULL; i++)
-        {
-          Lookup l = { d, kind, g_strdup (names[i]), NULL };
-          g_array_append_val (lookups, l);
-        }
-    }
-  else
-    {
-      const char *list_op = is_role ? "list-roles" : "list-instance-profiles";
-      const char *member = is_role ? "Roles" : "InstanceProfiles";
-      const char *name_key = is_role ? "RoleName" : "InstanceProfileName";
-      const char *suffix = is_role ? "-ec2" : "-profile";
-      g_autofree char *what = g_strconcat ("aws iam ", list_op, NULL);
-      g_autoptr(json_t) root = ferry_aws_call (d->aws, "iam", list_op, NULL, cancellable, error);
-      json_t *items = NULL, *item;
-      size_t i;
-
-      if (root == NULL)
-        return FALSE;
-      if (!ferry_json_unpack (root, what, error, "{s:o}", member, &items))
-        return FALSE;
-      json_array_foreach (items, i, item)
-        {
-          const char *n = json_string_value (json_object_get (item, name_key));
-          if (n != NULL && g_str_has_suffix (n, suffix))
-            {
-              Lookup l = { d, kind, g_strdup (n), NULL };
-              g_array_append_val (lookups, l);
-            }
-        }
-    }
-  return run_lookups (lookups, cancellable, error);
-}
-
-static gboolean
-discover_roles (gpointer data, GCancellable *cancellable, GError **error)
-{
-  return discover_iam (data, FERRY_KIND_ROLE, cancellable, error);
-}
-
-static gboolean
-discover_profiles (gpointer data, GCancellable *cancellable, GError **error)
-{
-  return discover_iam (data, FERRY_KIND_INSTANCE_PROFILE, cancellable, error);
-}
-
+/* Every kind's discover at once. */
 static GPtrArray *
-discover (FerryAws *aws, const char *name, GStrv role_names, GStrv profile_names,
-          gboolean keep_untagged, GCancellable *cancellable, GError **error)
+discover (FerryDiscovery *d, GCancellable *cancellable, GError **error)
 {
-  Discovery d = { aws, name, role_names, profile_names, keep_untagged };
-  Task tasks[] = {
-    { discover_instances, &d }, { discover_volumes, &d },
-    { discover_groups, &d },    { discover_key_pairs, &d },
-    { discover_vpcs, &d },      { discover_buckets, &d },
-    { discover_roles, &d },     { discover_profiles, &d },
-  };
+  g_autoptr(FerryPool) pool = ferry_pool_new (0, cancellable);
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_found_free);
+  g_autoptr(GArray) steps = g_array_new (FALSE, FALSE, 2 * sizeof (gpointer));
   gboolean ok;
 
-  g_mutex_init (&d.lock);
-  d.found = found;
-  ok = run_tasks (tasks, G_N_ELEMENTS (tasks), G_N_ELEMENTS (tasks), cancellable, error);
-  g_mutex_clear (&d.lock);
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
+    if (k->discover != NULL)
+      {
+        gpointer step[2] = { d, (gpointer) k };
+        g_array_append_vals (steps, step, 1);
+      }
+  ferry_pool_set_keep_going (pool, TRUE);
+  for (guint i = 0; i < steps->len; i++)
+    {
+      const FerryKind *k = ((gpointer *) steps->data)[2 * i + 1];
+      ferry_pool_add (pool, k->kind, discover_kind, (gpointer *) steps->data + 2 * i, NULL, NULL);
+    }
+  g_mutex_init (&d->lock);
+  d->found = found;
+  ok = ferry_pool_run (pool, error);
+  d->found = NULL;
+  g_mutex_clear (&d->lock);
   if (!ok)
     {
       g_prefix_error (error, "looking for ferry's resources: ");
@@ -603,27 +225,19 @@ discover (FerryAws *aws, const char *name, GStrv role_names, GStrv profile_names
 }
 
 GPtrArray *
-ferry_discover (FerryAws *aws, const char *name, GCancellable *cancellable, GError **error)
+ferry_discover (FerryAws *aws, FerryState *state, const char *name, FerryLogFunc log,
+                gpointer log_data, GCancellable *cancellable, GError **error)
 {
   g_autofree char *role = name ? g_strconcat (name, "-ec2", NULL) : NULL;
   g_autofree char *profile = name ? g_strconcat (name, "-profile", NULL) : NULL;
   char *roles[] = { role, NULL };
   char *profiles[] = { profile, NULL };
+  FerryDiscovery d = { aws, state, name, roles, profiles, FALSE, log, log_data };
 
-  return discover (aws, name, roles, profiles, FALSE, cancellable, error);
+  return discover (&d, cancellable, error);
 }
 
 /* --- teardown --- */
-
-struct _FerryTeardown
-{
-  FerryAws *aws;
-  FerryState *state;
-  gboolean force;
-  FerryLogFunc log;
-  gpointer log_data;
-  guint timeout_s;
-};
 
 FerryTeardown *
 ferry_teardown_new (FerryAws *aws, FerryState *state)
@@ -661,10 +275,8 @@ ferry_teardown_set_timeout (FerryTeardown *td, guint timeout_s)
   td->timeout_s = timeout_s;
 }
 
-static void td_log (FerryTeardown *td, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-td_log (FerryTeardown *td, const char *fmt, ...)
+void
+ferry_td_log (FerryTeardown *td, const char *fmt, ...)
 {
   g_autofree char *line = NULL;
   va_list ap;
@@ -729,22 +341,6 @@ merge_live (FerryFound *item, FerryFound *live)
   item->delete_on_termination = live->delete_on_termination;
 }
 
-static gboolean
-volume_goes_with_instance (FerryFound *volume, GPtrArray *instances)
-{
-  for (guint i = 0; i < instances->len; i++)
-    {
-      FerryFound *instance = instances->pdata[i];
-      if (g_str_equal (instance->kind, FERRY_KIND_INSTANCE)
-          && (volume->parent == NULL || g_strcmp0 (volume->parent, instance->id) == 0)
-          && instance->members != NULL
-          && g_strv_contains ((const char *const *) instance->members, volume->id))
-        return TRUE;
-    }
-  return volume->delete_on_termination && volume->parent != NULL
-         && plan_find (instances, FERRY_KIND_INSTANCE, volume->parent) != NULL;
-}
-
 static void
 add_name (GStrvBuilder *b, GHashTable *seen, const char *n)
 {
@@ -761,12 +357,12 @@ ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found, con
 
   json_object_foreach (resources, kind, res)
     {
-      FerryFound *item = found_new (kind, json_string_value (json_object_get (res, "id")));
+      FerryFound *item = ferry_found_new (kind, json_string_value (json_object_get (res, "id")));
       item->from_state = TRUE;
       item->adopted = !json_is_true (json_object_get (res, "created"));
-      item->aws_name = dup_json_string (json_object_get (res, "name"));
-      item->policy = dup_json_string (json_object_get (res, "policy"));
-      item->state = dup_json_string (json_object_get (res, "state"));
+      item->aws_name = ferry_json_dup_string (json_object_get (res, "name"));
+      item->policy = ferry_json_dup_string (json_object_get (res, "policy"));
+      item->state = ferry_json_dup_string (json_object_get (res, "state"));
       g_ptr_array_add (plan, item);
     }
 
@@ -799,7 +395,7 @@ ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found, con
               = g_strdup (item->live ? "exists without ferry's tag: left alone" : "already gone");
         }
       else if (g_str_equal (item->kind, FERRY_KIND_VOLUME)
-               && volume_goes_with_instance (item, plan))
+               && ferry_volume_goes_with_instance (item, plan))
         item->note = g_strdup ("deleted with its instance");
       else if (g_str_equal (item->kind, FERRY_KIND_VPC) && !item->from_state && item->is_default)
         {
@@ -810,7 +406,7 @@ ferry_teardown_merge (const char *name, json_t *resources, GPtrArray *found, con
     }
 
   if (pem_path != NULL && g_file_test (pem_path, G_FILE_TEST_EXISTS))
-    g_ptr_array_add (plan, found_new (FERRY_KIND_PEM, pem_path));
+    g_ptr_array_add (plan, ferry_found_new (FERRY_KIND_PEM, pem_path));
 
   g_ptr_array_sort (plan, found_compare);
   return g_steal_pointer (&plan);
@@ -843,7 +439,11 @@ ferry_teardown_plan (FerryTeardown *td, GCancellable *cancellable, GError **erro
   role_names = g_strv_builder_end (roles);
   profile_names = g_strv_builder_end (profiles);
 
-  found = discover (td->aws, name, role_names, profile_names, TRUE, cancellable, error);
+  {
+    FerryDiscovery d = { td->aws, td->state, name, role_names, profile_names, TRUE, td->log,
+                         td->log_data };
+    found = discover (&d, cancellable, error);
+  }
   if (found == NULL)
     return NULL;
   return ferry_teardown_merge (name, resources, found, pem);
@@ -896,8 +496,8 @@ poll_ms (void)
 /* Runs one deleting call. A not-found answer means it is already gone (*out_gone). While AWS
  * answers one of `retry_codes` (a dependency still going away), the call is retried with backoff
  * until the timeout. */
-static gboolean
-delete_call (FerryTeardown *td, const char *service, const char *operation, const char *const *args,
+gboolean
+ferry_td_delete_call (FerryTeardown *td, const char *service, const char *operation, const char *const *args,
              const char *const *retry_codes, gboolean *out_gone, GCancellable *cancellable,
              GError **error)
 {
@@ -934,7 +534,7 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
       if (!told)
         {
           const char *code = ferry_aws_error_code (local_error);
-          td_log (td, "aws %s %s %s refused (%s); retrying for up to %u s", service, operation,
+          ferry_td_log (td, "aws %s %s %s refused (%s); retrying for up to %u s", service, operation,
                   args[1] ? args[1] : "", code ? code : "busy", td->timeout_s);
           told = TRUE;
         }
@@ -945,8 +545,8 @@ delete_call (FerryTeardown *td, const char *service, const char *operation, cons
 }
 
 /* Forgets the item from the state if the state holds this very resource. */
-static gboolean
-forget_item (FerryTeardown *td, FerryFound *item, GError **error)
+gboolean
+ferry_td_forget (FerryTeardown *td, FerryFound *item, GError **error)
 {
   g_autofree char *id = NULL;
 
@@ -964,541 +564,80 @@ forget_kept (FerryTeardown *td, GPtrArray *items, GError **error)
   for (guint i = 0; i < items->len; i++)
     {
       FerryFound *item = items->pdata[i];
-      if (item->keep && !forget_item (td, item, error))
+      if (item->keep && !ferry_td_forget (td, item, error))
         return FALSE;
     }
   return TRUE;
 }
 
-static void
-log_done (FerryTeardown *td, FerryFound *item, const char *verb, gboolean gone)
+void
+ferry_td_log_done (FerryTeardown *td, FerryFound *item, const char *verb, gboolean gone)
 {
   if (td->aws->dry_run)
     return;
-  td_log (td, "%s %s %s%s%s%s", gone ? "already gone:" : verb, ferry_kind_label (item->kind),
+  ferry_td_log (td, "%s %s %s%s%s%s", gone ? "already gone:" : verb, ferry_kind_label (item->kind),
           item->id, item->aws_name && g_strcmp0 (item->aws_name, item->id) != 0 ? " (" : "",
           item->aws_name && g_strcmp0 (item->aws_name, item->id) != 0 ? item->aws_name : "",
           item->aws_name && g_strcmp0 (item->aws_name, item->id) != 0 ? ")" : "");
 }
 
+/* One kind's deletion: its items that are not kept, then its kept ones forgotten. */
 typedef struct
 {
   FerryTeardown *td;
+  const FerryKind *kind;
   GPtrArray *items; /* borrowed from the plan */
-} Chain;
+} KindStep;
 
 static gboolean
-terminate_instances (FerryTeardown *td, GPtrArray *instances, GCancellable *cancellable,
-                     GError **error)
+delete_kind (gpointer data, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_auto(GStrv) args = NULL;
-  gboolean gone = FALSE;
+  KindStep *step = data;
+  g_autoptr(GPtrArray) doomed = g_ptr_array_new ();
 
-  if (instances->len == 0)
-    return TRUE;
-  g_strv_builder_add (b, "--instance-ids");
-  for (guint i = 0; i < instances->len; i++)
-    g_strv_builder_add (b, ((FerryFound *) instances->pdata[i])->id);
-  args = g_strv_builder_end (b);
-  if (!delete_call (td, "ec2", "terminate-instances", (const char *const *) args, NULL, &gone,
-                    cancellable, error))
+  for (guint i = 0; i < step->items->len; i++)
+    if (!((FerryFound *) step->items->pdata[i])->keep)
+      g_ptr_array_add (doomed, step->items->pdata[i]);
+  if (doomed->len > 0 && !step->kind->delete (step->td, doomed, cancellable, error))
     return FALSE;
-  /* One unknown id fails the whole call: then each one on its own. */
-  if (gone && instances->len > 1)
-    for (guint i = 0; i < instances->len; i++)
-      {
-        const char *one[] = { "--instance-ids", ((FerryFound *) instances->pdata[i])->id, NULL };
-        if (!delete_call (td, "ec2", "terminate-instances", one, NULL, NULL, cancellable, error))
-          return FALSE;
-      }
-
-  for (guint i = 0; i < instances->len; i++)
-    {
-      FerryFound *item = instances->pdata[i];
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(json_t) last = NULL;
-
-      if (td->aws->dry_run)
-        continue;
-      td_log (td, "waiting for instance %s to terminate", item->id);
-      last = ferry_instance_wait_state (td->aws, item->id, "terminated", td->timeout_s, cancellable,
-                                        &local_error);
-      if (last == NULL && !g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      log_done (td, item, "terminated", FALSE);
-      if (!forget_item (td, item, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* A VPC ferry created: its internet gateways and subnets go first. */
-static gboolean
-delete_vpc (FerryTeardown *td, FerryFound *item, GCancellable *cancellable, GError **error)
-{
-  static const char *const dependency[] = { "DependencyViolation", NULL };
-  g_autofree char *attached = g_strdup_printf ("Name=attachment.vpc-id,Values=%s", item->id);
-  g_autofree char *in_vpc = g_strdup_printf ("Name=vpc-id,Values=%s", item->id);
-  const char *igw_args[] = { "--filters", attached, NULL };
-  const char *subnet_args[] = { "--filters", in_vpc, NULL };
-  const char *vpc_args[] = { "--vpc-id", item->id, NULL };
-  g_autoptr(json_t) igws = NULL;
-  g_autoptr(json_t) subnets = NULL;
-  json_t *igw, *subnet;
-  gboolean gone = FALSE;
-  size_t i;
-
-  igws
-      = ferry_aws_call (td->aws, "ec2", "describe-internet-gateways", igw_args, cancellable, error);
-  if (igws == NULL)
-    return FALSE;
-  json_array_foreach (json_object_get (igws, "InternetGateways"), i, igw)
-    {
-      const char *id = json_string_value (json_object_get (igw, "InternetGatewayId"));
-      const char *detach[] = { "--internet-gateway-id", id, "--vpc-id", item->id, NULL };
-      const char *del[] = { "--internet-gateway-id", id, NULL };
-
-      if (id == NULL)
-        continue;
-      if (!delete_call (td, "ec2", "detach-internet-gateway", detach, dependency, NULL, cancellable,
-                        error)
-          || !delete_call (td, "ec2", "delete-internet-gateway", del, dependency, NULL, cancellable,
-                           error))
-        return FALSE;
-    }
-  subnets = ferry_aws_call (td->aws, "ec2", "describe-subnets", subnet_args, cancellable, error);
-  if (subnets == NULL)
-    return FALSE;
-  json_array_foreach (json_object_get (subnets, "Subnets"), i, subnet)
-    {
-      const char *id = json_string_value (json_object_get (subnet, "SubnetId"));
-      const char *del[] = { "--subnet-id", id, NULL };
-
-      if (id != NULL
-          && !delete_call (td, "ec2", "delete-subnet", del, dependency, NULL, cancellable, error))
-        return FALSE;
-    }
-  if (!delete_call (td, "ec2", "delete-vpc", vpc_args, dependency, &gone, cancellable, error))
-    return FALSE;
-  log_done (td, item, "deleted", gone);
-  return TRUE;
-}
-
-/* Instances, then what they held on to: volumes, security groups, subnets and a VPC. */
-static gboolean
-chain_compute (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Chain *chain = data;
-  FerryTeardown *td = chain->td;
-  static const char *const group_busy[] = { "DependencyViolation", "InvalidGroup.InUse", NULL };
-  static const char *const volume_busy[] = { "VolumeInUse", "IncorrectState", NULL };
-  static const char *const dependency[] = { "DependencyViolation", NULL };
-  g_autoptr(GPtrArray) instances = g_ptr_array_new ();
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      if (!item->keep && g_str_equal (item->kind, FERRY_KIND_INSTANCE))
-        g_ptr_array_add (instances, item);
-    }
-  if (!terminate_instances (td, instances, cancellable, error))
-    return FALSE;
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      gboolean gone = FALSE;
-
-      if (item->keep || g_str_equal (item->kind, FERRY_KIND_INSTANCE))
-        continue;
-      if (g_str_equal (item->kind, FERRY_KIND_VOLUME))
-        {
-          const char *args[] = { "--volume-id", item->id, NULL };
-          if (volume_goes_with_instance (item, instances))
-            continue;
-          if (!delete_call (td, "ec2", "delete-volume", args, volume_busy, &gone, cancellable,
-                            error))
-            return FALSE;
-        }
-      else if (g_str_equal (item->kind, FERRY_KIND_SECURITY_GROUP))
-        {
-          const char *args[] = { "--group-id", item->id, NULL };
-          if (!delete_call (td, "ec2", "delete-security-group", args, group_busy, &gone,
-                            cancellable, error))
-            return FALSE;
-        }
-      else if (g_str_equal (item->kind, FERRY_KIND_SUBNET))
-        {
-          const char *args[] = { "--subnet-id", item->id, NULL };
-          if (!delete_call (td, "ec2", "delete-subnet", args, dependency, &gone, cancellable,
-                            error))
-            return FALSE;
-        }
-      else if (g_str_equal (item->kind, FERRY_KIND_VPC))
-        {
-          if (!delete_vpc (td, item, cancellable, error))
-            return FALSE;
-          if (!forget_item (td, item, error))
-            return FALSE;
-          continue;
-        }
-      else
-        continue;
-      log_done (td, item, "deleted", gone);
-      if (!forget_item (td, item, error))
-        return FALSE;
-    }
-  return forget_kept (td, chain->items, error);
-}
-
-static gboolean
-chain_key (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Chain *chain = data;
-  FerryTeardown *td = chain->td;
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      gboolean gone = FALSE;
-
-      if (item->keep)
-        continue;
-      if (g_str_equal (item->kind, FERRY_KIND_KEY_PAIR))
-        {
-          /* By name: the only way every EC2 implementation deletes a key pair. The tag on the
-           * key pair with this name and id was seen, or the item would be kept. */
-          const char *args[] = { item->aws_name ? "--key-name" : "--key-pair-id",
-                                 item->aws_name ? item->aws_name : item->id, NULL };
-          if (!delete_call (td, "ec2", "delete-key-pair", args, NULL, &gone, cancellable, error))
-            return FALSE;
-          log_done (td, item, "deleted", gone);
-          if (!forget_item (td, item, error))
-            return FALSE;
-        }
-      else if (g_str_equal (item->kind, FERRY_KIND_PEM))
-        {
-          if (td->aws->dry_run)
-            {
-              const char *rm[] = { "rm", "-f", item->id, NULL };
-              g_autofree char *shown = ferry_argv_display (rm);
-              td_log (td, "would run: %s", shown);
-            }
-          else if (g_unlink (item->id) != 0 && errno != ENOENT)
-            {
-              int errsv = errno;
-              return ferry_throw (error, FERRY_ERROR_FAILED, "removing %s: %s", item->id,
-                                  g_strerror (errsv));
-            }
-          else
-            td_log (td, "removed key file %s", item->id);
-        }
-    }
-  return forget_kept (td, chain->items, error);
-}
-
-/* A role can also hold managed policies or sit in other profiles; only then is it worth the calls.
- */
-static gboolean
-empty_role (FerryTeardown *td, const char *role, GCancellable *cancellable, GError **error)
-{
-  const char *args[] = { "--role-name", role, NULL };
-  g_autoptr(json_t) inline_policies = NULL;
-  g_autoptr(json_t) attached = NULL;
-  g_autoptr(json_t) profiles = NULL;
-  json_t *v;
-  size_t i;
-
-  inline_policies = ferry_aws_call (td->aws, "iam", "list-role-policies", args, cancellable, error);
-  if (inline_policies == NULL)
-    return FALSE;
-  json_array_foreach (json_object_get (inline_policies, "PolicyNames"), i, v)
-    {
-      const char *del[] = { "--role-name", role, "--policy-name", json_string_value (v), NULL };
-      if (json_is_string (v)
-          && !delete_call (td, "iam", "delete-role-policy", del, NULL, NULL, cancellable, error))
-        return FALSE;
-    }
-  attached
-      = ferry_aws_call (td->aws, "iam", "list-attached-role-policies", args, cancellable, error);
-  if (attached == NULL)
-    return FALSE;
-  json_array_foreach (json_object_get (attached, "AttachedPolicies"), i, v)
-    {
-      const char *arn = json_string_value (json_object_get (v, "PolicyArn"));
-      const char *detach[] = { "--role-name", role, "--policy-arn", arn, NULL };
-      if (arn != NULL
-          && !delete_call (td, "iam", "detach-role-policy", detach, NULL, NULL, cancellable, error))
-        return FALSE;
-    }
-  profiles = ferry_aws_call (td->aws, "iam", "list-instance-profiles-for-role", args, cancellable,
-                             error);
-  if (profiles == NULL)
-    return FALSE;
-  json_array_foreach (json_object_get (profiles, "InstanceProfiles"), i, v)
-    {
-      const char *p = json_string_value (json_object_get (v, "InstanceProfileName"));
-      const char *remove[] = { "--instance-profile-name", p, "--role-name", role, NULL };
-      if (p != NULL
-          && !delete_call (td, "iam", "remove-role-from-instance-profile", remove, NULL, NULL,
-                           cancellable, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* The profile lets go of the role, then the profile, the role's policy and the role go. */
-static gboolean
-chain_iam (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Chain *chain = data;
-  FerryTeardown *td = chain->td;
-  const char *name = ferry_state_get_name (td->state);
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      const char *args[] = { "--instance-profile-name", item->id, NULL };
-      gboolean gone = FALSE;
-
-      if (item->keep || !g_str_equal (item->kind, FERRY_KIND_INSTANCE_PROFILE))
-        continue;
-      for (guint j = 0; item->members != NULL && item->members[j] != NULL; j++)
-        {
-          const char *remove[]
-              = { "--instance-profile-name", item->id, "--role-name", item->members[j], NULL };
-          if (!delete_call (td, "iam", "remove-role-from-instance-profile", remove, NULL, NULL,
-                            cancellable, error))
-            return FALSE;
-        }
-      if (!delete_call (td, "iam", "delete-instance-profile", args, NULL, &gone, cancellable,
-                        error))
-        return FALSE;
-      log_done (td, item, "deleted", gone);
-      if (!forget_item (td, item, error))
-        return FALSE;
-    }
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      g_autofree char *policy = NULL;
-      g_autoptr(GError) local_error = NULL;
-      const char *args[] = { "--role-name", item->id, NULL };
-      gboolean gone = FALSE;
-
-      if (item->keep || !g_str_equal (item->kind, FERRY_KIND_ROLE))
-        continue;
-      policy = item->policy ? g_strdup (item->policy) : g_strconcat (name, "-s3", NULL);
-      {
-        const char *del[] = { "--role-name", item->id, "--policy-name", policy, NULL };
-        if (!delete_call (td, "iam", "delete-role-policy", del, NULL, NULL, cancellable, error))
-          return FALSE;
-      }
-      if (!delete_call (td, "iam", "delete-role", args, NULL, &gone, cancellable, &local_error))
-        {
-          if (!ferry_aws_error_has_code (local_error, "DeleteConflict"))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          if (!empty_role (td, item->id, cancellable, error)
-              || !delete_call (td, "iam", "delete-role", args, NULL, &gone, cancellable, error))
-            return FALSE;
-        }
-      log_done (td, item, "deleted", gone);
-      if (!forget_item (td, item, error))
-        return FALSE;
-    }
-  return forget_kept (td, chain->items, error);
-}
-
-/* Every version and delete marker, a thousand at a time (delete-objects' limit). */
-static gboolean
-empty_bucket (FerryTeardown *td, const char *bucket, GCancellable *cancellable, GError **error)
-{
-  const char *list_args[] = { "--bucket", bucket, NULL };
-  g_autoptr(json_t) listing
-      = ferry_aws_call (td->aws, "s3api", "list-object-versions", list_args, cancellable, error);
-  g_autoptr(json_t) objects = json_array ();
-  const char *members[] = { "Versions", "DeleteMarkers" };
-  guint n_deleted = 0;
-
-  if (listing == NULL)
-    return FALSE;
-  for (guint m = 0; m < G_N_ELEMENTS (members); m++)
-    {
-      json_t *v;
-      size_t i;
-      json_array_foreach (json_object_get (listing, members[m]), i, v)
-        {
-          json_t *key = json_object_get (v, "Key");
-          json_t *version = json_object_get (v, "VersionId");
-          if (!json_is_string (key))
-            continue;
-          if (json_is_string (version))
-            json_array_append_new (objects,
-                                   json_pack ("{s:O, s:O}", "Key", key, "VersionId", version));
-          else
-            json_array_append_new (objects, json_pack ("{s:O}", "Key", key));
-        }
-    }
-
-  for (size_t start = 0; start < json_array_size (objects); start += 1000)
-    {
-      g_autoptr(json_t) batch = json_array ();
-      g_autoptr(json_t) request = NULL;
-      g_autoptr(json_t) result = NULL;
-      g_autofree char *text = NULL;
-      g_autofree char *tmp = NULL;
-      g_autofree char *url = NULL;
-      json_t *errors;
-      int fd;
-
-      for (size_t i = start; i < MIN (start + 1000, json_array_size (objects)); i++)
-        json_array_append (batch, json_array_get (objects, i));
-      request = json_pack ("{s:O, s:b}", "Objects", batch, "Quiet", TRUE);
-      text = json_dumps (request, JSON_COMPACT);
-      /* A thousand keys do not go into an argv: the request is a file aws reads. */
-      fd = g_file_open_tmp ("ferry-delete-XXXXXX.json", &tmp, error);
-      if (fd < 0)
-        return FALSE;
-      close (fd);
-      if (!g_file_set_contents_full (tmp, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
-        {
-          g_unlink (tmp);
-          return FALSE;
-        }
-      url = g_strconcat ("file://", tmp, NULL);
-      {
-        const char *args[] = { "--bucket", bucket, "--delete", url, NULL };
-        result = ferry_aws_call (td->aws, "s3api", "delete-objects", args, cancellable, error);
-      }
-      g_unlink (tmp);
-      if (result == NULL)
-        return FALSE;
-      errors = json_object_get (result, "Errors");
-      if (json_array_size (errors) > 0)
-        return ferry_throw (
-            error, FERRY_ERROR_FAILED, "emptying bucket %s: %s: %s", bucket,
-            json_string_value (json_object_get (json_array_get (errors, 0), "Key")),
-            json_string_value (json_object_get (json_array_get (errors, 0), "Message")));
-      n_deleted += json_array_size (batch);
-    }
-  if (!td->aws->dry_run && n_deleted > 0)
-    td_log (td, "emptied bucket %s (%u objects and versions)", bucket, n_deleted);
-  return TRUE;
-}
-
-static gboolean
-bucket_is_empty (FerryTeardown *td, const char *bucket, gboolean *out_empty,
-                 GCancellable *cancellable, GError **error)
-{
-  const char *args[] = { "--bucket", bucket, "--max-keys", "1", NULL };
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(json_t) root
-      = ferry_aws_call (td->aws, "s3api", "list-objects-v2", args, cancellable, &local_error);
-
-  *out_empty = TRUE;
-  if (root == NULL)
-    {
-      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-        return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  *out_empty = json_array_size (json_object_get (root, "Contents")) == 0;
-  return TRUE;
-}
-
-static gboolean
-chain_bucket (gpointer data, GCancellable *cancellable, GError **error)
-{
-  Chain *chain = data;
-  FerryTeardown *td = chain->td;
-
-  for (guint i = 0; i < chain->items->len; i++)
-    {
-      FerryFound *item = chain->items->pdata[i];
-      const char *args[] = { "--bucket", item->id, NULL };
-      g_autoptr(GError) local_error = NULL;
-      gboolean gone = FALSE;
-
-      if (item->keep)
-        continue;
-      if (td->aws->dry_run)
-        {
-          gboolean empty = TRUE;
-          if (!bucket_is_empty (td, item->id, &empty, cancellable, error))
-            return FALSE;
-          if (!empty && !td->force)
-            td_log (td, "bucket %s is not empty: without --force, teardown will keep it", item->id);
-          else if (!empty && !empty_bucket (td, item->id, cancellable, error))
-            return FALSE;
-        }
-      if (!delete_call (td, "s3api", "delete-bucket", args, NULL, &gone, cancellable, &local_error))
-        {
-          if (!ferry_aws_error_has_code (local_error, "BucketNotEmpty"))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          if (!td->force)
-            return ferry_throw (error, FERRY_ERROR_FAILED,
-                                "bucket %s is not empty, so it was kept; save what it holds, then "
-                                "run `ferry teardown --force` to delete it with its contents",
-                                item->id);
-          if (!empty_bucket (td, item->id, cancellable, error)
-              || !delete_call (td, "s3api", "delete-bucket", args, NULL, &gone, cancellable, error))
-            return FALSE;
-        }
-      log_done (td, item, "deleted", gone);
-      if (!forget_item (td, item, error))
-        return FALSE;
-    }
-  return forget_kept (td, chain->items, error);
+  return forget_kept (step->td, step->items, error);
 }
 
 gboolean
 ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancellable,
                         GError **error)
 {
-  g_autoptr(GPtrArray) compute = g_ptr_array_new ();
-  g_autoptr(GPtrArray) key = g_ptr_array_new ();
-  g_autoptr(GPtrArray) iam = g_ptr_array_new ();
-  g_autoptr(GPtrArray) bucket = g_ptr_array_new ();
-  Chain chains[] = { { td, compute }, { td, key }, { td, iam }, { td, bucket } };
-  Task tasks[] = { { chain_compute, &chains[0] },
-                   { chain_key, &chains[1] },
-                   { chain_iam, &chains[2] },
-                   { chain_bucket, &chains[3] } };
+  g_autoptr(FerryPool) pool = NULL;
+  g_autoptr(GArray) steps = g_array_new (FALSE, TRUE, sizeof (KindStep));
   g_autoptr(json_t) root = NULL;
+  gboolean ok;
 
-  for (guint i = 0; i < plan->len; i++)
+  /* A step per kind, started once the kinds it waits for are gone; every step runs to its end
+   * (a refused bucket must not leave an instance billing). A dry run shows the commands in
+   * teardown order, one step at a time. */
+  for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
     {
-      FerryFound *item = plan->pdata[i];
-
-      if (g_str_equal (item->kind, FERRY_KIND_KEY_PAIR) || g_str_equal (item->kind, FERRY_KIND_PEM))
-        g_ptr_array_add (key, item);
-      else if (g_str_equal (item->kind, FERRY_KIND_ROLE)
-               || g_str_equal (item->kind, FERRY_KIND_INSTANCE_PROFILE))
-        g_ptr_array_add (iam, item);
-      else if (g_str_equal (item->kind, FERRY_KIND_BUCKET))
-        g_ptr_array_add (bucket, item);
-      else
-        g_ptr_array_add (compute, item);
+      KindStep step = { td, k, g_ptr_array_new () };
+      for (guint i = 0; i < plan->len; i++)
+        if (g_str_equal (((FerryFound *) plan->pdata[i])->kind, k->kind))
+          g_ptr_array_add (step.items, plan->pdata[i]);
+      g_array_append_val (steps, step);
     }
-
-  /* A dry run shows the commands chain by chain, in order. */
-  if (!run_tasks (tasks, G_N_ELEMENTS (tasks), td->aws->dry_run ? 1 : G_N_ELEMENTS (tasks),
-                  cancellable, error))
-    return FALSE;
-  if (td->aws->dry_run)
-    return TRUE;
+  pool = ferry_pool_new (td->aws->dry_run ? 1 : 0, cancellable);
+  ferry_pool_set_keep_going (pool, TRUE);
+  ferry_pool_set_log (pool, td->log, td->log_data);
+  for (guint i = 0; i < steps->len; i++)
+    {
+      KindStep *step = &g_array_index (steps, KindStep, i);
+      ferry_pool_add (pool, step->kind->kind, delete_kind, step, step->kind->delete_after, NULL);
+    }
+  td->plan = plan;
+  ok = ferry_pool_run (pool, error);
+  td->plan = NULL;
+  for (guint i = 0; i < steps->len; i++)
+    g_ptr_array_unref (g_array_index (steps, KindStep, i).items);
+  if (!ok || td->aws->dry_run)
+    return ok;
 
   /* Whatever the state still names (a kind this ferry does not know) keeps the file. */
   root = ferry_state_dup_root (td->state);

@@ -7,7 +7,7 @@
 G_BEGIN_DECLS
 
 /* One resource found in AWS (or only in the state). */
-typedef struct
+typedef struct _FerryFound
 {
   char *kind;            /* FERRY_KIND_* */
   char *id;              /* instance id, group id, key pair name... what the delete call takes */
@@ -32,12 +32,14 @@ typedef struct
 void ferry_found_free (FerryFound *found);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryFound, ferry_found_free)
 
-/* Every resource tagged ferry:name=`name` (any name when NULL) in the region: instances that are
- * not terminated, volumes, security groups, key pairs, VPCs, buckets, and the roles and instance
- * profiles named <NAME>-ec2 / <NAME>-profile whose tag matches. Independent calls run concurrently.
+/* Every resource tagged ferry:name=`name` (any name when NULL) in the region, each kind's discover
+ * at once: instances that are not terminated, volumes, security groups, key pairs, VPCs, buckets,
+ * the roles and instance profiles named <NAME>-ec2 / <NAME>-profile whose tag matches, and the budget
+ * named after the deployment (`state`, may be NULL, says whether ferry made it). `log` gets a line
+ * for a lookup that could not be made but does not matter (budgets closed to the credentials).
  * Returns an array of FerryFound, sorted by kind in dependency order then id. */
-GPtrArray *ferry_discover (FerryAws *aws, const char *name, GCancellable *cancellable,
-                           GError **error);
+GPtrArray *ferry_discover (FerryAws *aws, FerryState *state, const char *name, FerryLogFunc log,
+                           gpointer log_data, GCancellable *cancellable, GError **error);
 
 /* "3m", "5h", "12d" since `t`; "-" for NULL. */
 char *ferry_format_age (GDateTime *t, GDateTime *now);

@@ -1,5 +1,7 @@
-/* The safety-net budget: validated before any call, created with aws budgets, recorded at once. */
+/* The safety-net budget: validated before any call, created with aws budgets, recorded at once;
+ * found by its name (budgets carry no tag), deleted last (until then it still watches). */
 #include "budget.h"
+#include "kind-private.h"
 
 gboolean
 ferry_budget_amount_validate (const char *text, char **out_amount, GError **error)
@@ -169,4 +171,91 @@ ferry_budget_delete (FerryAws *aws, FerryState *state, gboolean *out_deleted,
   if (aws->dry_run)
     return TRUE;
   return ferry_state_forget (state, FERRY_KIND_BUDGET, error);
+}
+
+/* --- the kind's operations ---------------------------------------------------------------------- */
+
+gboolean
+ferry_budget_kind_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *cancellable,
+                          GError **error)
+{
+  if (spec->budget_amount == NULL)
+    return TRUE;
+  return ferry_budget_ensure (res->aws, res->state, ferry_res_name (res), spec->budget_amount,
+                              spec->budget_email, NULL, cancellable, error);
+}
+
+/* The deployment's budget: ls shows one of its name even when the state does not record it (then
+ * not as ferry's); teardown looks only for the one its state records. Budgets may be closed to the
+ * credentials: that is a line, not a failure (teardown still deletes the recorded one, last). */
+gboolean
+ferry_budget_discover (FerryDiscovery *d, GCancellable *cancellable, GError **error)
+{
+  const char *kept = d->state != NULL ? ferry_state_get_name (d->state) : NULL;
+  const char *name = d->name != NULL ? d->name : kept;
+  g_autoptr(json_t) rec = NULL;
+  g_autofree char *account = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(json_t) budget = NULL;
+  FerryFound *found;
+  json_t *limit;
+
+  if (name == NULL)
+    return TRUE;
+  if (g_strcmp0 (kept, name) == 0)
+    rec = ferry_state_dup_resource (d->state, FERRY_KIND_BUDGET);
+  if (rec == NULL && d->for_teardown)
+    return TRUE;
+  account = g_strdup (json_string_value (json_object_get (rec, "account")));
+  if (account == NULL)
+    account = ferry_budget_account (d->aws, cancellable, &local_error);
+  if (account != NULL)
+    budget = ferry_budget_describe (d->aws, account, name, cancellable, &local_error);
+  if (local_error != NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "budget %s: ", name);
+          return FALSE;
+        }
+      if (d->log != NULL)
+        {
+          g_autofree char *line = g_strdup_printf ("budget %s: not looked up (%s)", name,
+                                                   local_error->message);
+          d->log (line, d->log_data);
+        }
+      return TRUE;
+    }
+  if (budget == NULL)
+    return TRUE;
+  limit = json_object_get (budget, "BudgetLimit");
+  found = ferry_found_new (FERRY_KIND_BUDGET, name);
+  found->aws_name = g_strdup (name);
+  found->owner = rec != NULL ? g_strdup (name) : NULL;
+  found->state = g_strdup_printf (
+      "$%s/%s",
+      json_is_string (json_object_get (limit, "Amount"))
+          ? json_string_value (json_object_get (limit, "Amount"))
+          : "?",
+      g_strcmp0 (json_string_value (json_object_get (budget, "TimeUnit")), "MONTHLY") == 0
+          ? "month"
+          : "period");
+  found->live = TRUE;
+  ferry_discovery_add (d, found);
+  return TRUE;
+}
+
+gboolean
+ferry_budget_kind_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable,
+                          GError **error)
+{
+  for (guint i = 0; i < items->len; i++)
+    {
+      gboolean deleted = FALSE;
+      if (!ferry_budget_delete (td->aws, td->state, &deleted, cancellable, error))
+        return FALSE;
+      if (deleted)
+        ferry_td_log_done (td, items->pdata[i], "deleted", FALSE);
+    }
+  return TRUE;
 }
