@@ -63,7 +63,7 @@ static void
 graph_recorded (const char *kind, gpointer data)
 {
   Graph *g = data;
-  ferry_pool_reach (g->pool, kind);
+  ferry_pool_reach (g->pool, ferry_kind_label (kind));
 }
 
 /* Whether the state's instance looks alive, so that no AMI is needed (a re-run trusts the state;
@@ -126,8 +126,9 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
       g_autoptr(GStrvBuilder) provides = g_strv_builder_new ();
       GStrv after_v, provides_v;
 
-      if (step->kind->ensure_after != NULL)
-        g_strv_builder_addv (after, (const char **) step->kind->ensure_after);
+      /* Steps and milestones go by label: a stopped step's line reads "security group: ...". */
+      for (guint j = 0; step->kind->ensure_after != NULL && step->kind->ensure_after[j] != NULL; j++)
+        g_strv_builder_add (after, ferry_kind_label (step->kind->ensure_after[j]));
       if (g_str_equal (step->kind->kind, FERRY_KIND_INSTANCE) && lookups)
         {
           if (g.launch.root_device == NULL)
@@ -136,12 +137,12 @@ ferry_bootstrap (FerryResources *res, const FerryBootstrapOptions *opts, GPtrArr
         }
       for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
         if (g_strcmp0 (k->made_with, step->kind->kind) == 0)
-          g_strv_builder_add (provides, k->kind);
+          g_strv_builder_add (provides, k->label);
       after_v = g_strv_builder_end (after);
       provides_v = g_strv_builder_end (provides);
       g_ptr_array_add (strvs, after_v);
       g_ptr_array_add (strvs, provides_v);
-      ferry_pool_add (pool, step->kind->kind, step_kind, step, (const char *const *) after_v,
+      ferry_pool_add (pool, step->kind->label, step_kind, step, (const char *const *) after_v,
                       (const char *const *) provides_v);
     }
 
