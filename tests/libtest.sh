@@ -178,6 +178,20 @@ moto_reset() {
 # The real aws CLI against the test's moto.
 awsm() { aws --endpoint-url "$MOTO_URL" --region "$TEST_REGION" --output json "$@"; }
 
+# The tests' own fixtures and checks that take many AWS calls, made in one Python process against the
+# test's moto (tests/aws-batch.py says what it does). Run with the Python that runs moto_server, which
+# has botocore.
+awsb() {
+    if [ -z "${_moto_python:-}" ]; then
+        local m
+        m=$(command -v moto_server)
+        read -r _moto_python <"$m" || true
+        _moto_python=${_moto_python#\#!}
+        [[ $_moto_python == /* && $_moto_python != */env* && -x $_moto_python ]] || _moto_python=python3
+    fi
+    "$_moto_python" "$FERRY_SOURCE_DIR/tests/aws-batch.py" "$@"
+}
+
 # A bucket made directly, in the test's region (outside us-east-1 S3 wants the location said).
 awsm_create_bucket() {
     if [ "$TEST_REGION" = us-east-1 ]; then

@@ -15,23 +15,10 @@ export FERRY_POLL_MS=100 FERRY_AWS_BACKOFF_MS=50
 
 BOOT=(bootstrap --cidr 203.0.113.7/32 --bucket ferry-faults-bucket --iam --no-wait-ssh)
 
-live_instances() {
-    awsm ec2 describe-instances --filters Name=tag:ferry:name,Values=ferry \
-        Name=instance-state-name,Values=pending,running,stopping,stopped \
-        --query 'length(Reservations[].Instances[])' --output text
-}
-
-# Everything ferry creates, counted by what AWS says (not by ferry's state).
-leftovers() {
-    local sg kp b r p i
-    sg=$(awsm ec2 describe-security-groups --filters Name=tag:ferry:name,Values=ferry --query 'length(SecurityGroups)' --output text)
-    kp=$(awsm ec2 describe-key-pairs --query 'length(KeyPairs)' --output text)
-    b=$(awsm s3api list-buckets --query 'length(Buckets)' --output text)
-    r=$(awsm iam list-roles --query "length(Roles[?starts_with(RoleName, 'ferry')])" --output text)
-    p=$(awsm iam list-instance-profiles --query 'length(InstanceProfiles)' --output text)
-    i=$(live_instances)
-    echo "sg=$sg keypairs=$kp buckets=$b roles=$r profiles=$p instances=$i"
-}
+# Everything ferry creates, counted by what AWS says (not by ferry's state), in one process (awsb):
+# tagged security groups, key pairs, buckets, roles named ferry*, instance profiles, live tagged instances.
+leftovers() { awsb counts ferry || fatal "counting what AWS holds failed"; }
+live_instances() { local c; c=$(leftovers) && echo "${c##*instances=}"; }
 NOTHING="sg=0 keypairs=0 buckets=0 roles=0 profiles=0 instances=0"
 
 fresh() {
