@@ -5,6 +5,7 @@
 #   aws-batch.py deployment NAME DIR      a deployment as bootstrap makes it (lib-lifecycle.sh)
 #   aws-batch.py tagged-leftovers NAME    what AWS still holds tagged ferry:name=NAME, kind by kind
 #   aws-batch.py counts NAME              sg, keypairs, buckets, roles, profiles, instances (test-faults.sh)
+#   aws-batch.py delete-default-vpc       an account without a default VPC: its subnets, gateways and itself go
 #   aws-batch.py call 'SERVICE OPERATION [JSON]'...   one JSON answer a line (an error: {"Error": {...}})
 import datetime
 import json
@@ -161,9 +162,21 @@ def counts(name):
     print("sg=%d keypairs=%d buckets=%d roles=%d profiles=%d instances=%d" % (sg, kp, b, r, p, i))
 
 
+def delete_default_vpc():
+    ec2 = client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]:
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    for igw in ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])[
+            "InternetGateways"]:
+        ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=vpc)
+        ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+    ec2.delete_vpc(VpcId=vpc)
+
+
 def call(spec):
     parts = spec.split(None, 2)
-    service, operation = parts[0], parts[1]
+    service, operation = {"s3api": "s3"}.get(parts[0], parts[0]), parts[1]
     params = json.loads(parts[2]) if len(parts) > 2 else {}
     c = client(service)
     try:
@@ -199,11 +212,13 @@ def main(argv):
         tagged_leftovers(argv[1])
     elif len(argv) == 2 and argv[0] == "counts":
         counts(argv[1])
+    elif argv == ["delete-default-vpc"]:
+        delete_default_vpc()
     elif argv and argv[0] == "call":
         for spec in argv[1:]:
             call(spec)
     else:
-        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | call SPEC...")
+        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | delete-default-vpc | call SPEC...")
 
 
 if __name__ == "__main__":

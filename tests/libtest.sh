@@ -192,6 +192,18 @@ awsb() {
     "$_moto_python" "$FERRY_SOURCE_DIR/tests/aws-batch.py" "$@"
 }
 
+# awsb_calls ARRAY 'SERVICE OPERATION [JSON]'...: several calls in one process; ARRAY gets each answer, a
+# JSON document (an AWS error is {"Error": {"Code": ...}}).
+#   awsb_calls a 'ec2 DescribeKeyPairs' 'iam ListRoles {"MaxItems": 10}'; jget 'len(j["KeyPairs"])' <<<"${a[0]}"
+awsb_calls() {
+    local -n _answers=$1
+    local _out
+    shift
+    _out=$(awsb call "$@") || fatal "aws calls failed: $*"
+    mapfile -t _answers <<<"$_out"
+    [ "${#_answers[@]}" = $# ] || fatal "aws calls: $# asked, ${#_answers[@]} answered"
+}
+
 # A bucket made directly, in the test's region (outside us-east-1 S3 wants the location said).
 awsm_create_bucket() {
     if [ "$TEST_REGION" = us-east-1 ]; then

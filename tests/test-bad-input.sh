@@ -21,19 +21,16 @@ ferry() {
 
 moto_start
 
-# Nothing tagged by ferry exists in the emulator.
+# Nothing tagged by ferry exists in the emulator (the five calls in one process).
 assert_nothing_created() {
-    local n
-    n=$(awsm ec2 describe-security-groups --filters Name=tag-key,Values=ferry:name | jget 'len(j["SecurityGroups"])')
-    assert_eq "$n" 0 "ferry security groups after: $1"
-    n=$(awsm ec2 describe-key-pairs | jget 'len(j["KeyPairs"])')
-    assert_eq "$n" 0 "key pairs after: $1"
-    n=$(awsm ec2 describe-instances | jget 'len(j["Reservations"])')
-    assert_eq "$n" 0 "instances after: $1"
-    n=$(awsm s3api list-buckets | jget 'len(j["Buckets"])')
-    assert_eq "$n" 0 "buckets after: $1"
-    n=$(awsm iam list-roles | jget 'len([r for r in j["Roles"] if r["RoleName"].startswith("ferry")])')
-    assert_eq "$n" 0 "roles after: $1"
+    local a
+    awsb_calls a 'ec2 describe-security-groups {"Filters": [{"Name": "tag-key", "Values": ["ferry:name"]}]}' \
+        'ec2 describe-key-pairs' 'ec2 describe-instances' 's3api list-buckets' 'iam list-roles'
+    assert_eq "$(jget 'len(j["SecurityGroups"])' <<<"${a[0]}")" 0 "ferry security groups after: $1"
+    assert_eq "$(jget 'len(j["KeyPairs"])' <<<"${a[1]}")" 0 "key pairs after: $1"
+    assert_eq "$(jget 'len(j["Reservations"])' <<<"${a[2]}")" 0 "instances after: $1"
+    assert_eq "$(jget 'len(j["Buckets"])' <<<"${a[3]}")" 0 "buckets after: $1"
+    assert_eq "$(jget 'len([r for r in j["Roles"] if r["RoleName"].startswith("ferry")])' <<<"${a[4]}")" 0 "roles after: $1"
 }
 
 # case EXIT DESCRIPTION -- ferry ARGS...

@@ -31,18 +31,30 @@ if in_part create; then
     assert_file_has_content out '^created +.*security group.*instance'
     ok "bootstrap waits for SSH and prints a summary"
 
-    instance=$(awsm ec2 describe-instances --filters Name=tag:ferry:name,Values=ferry \
-        Name=instance-state-name,Values=pending,running | jget '[i["InstanceId"] for r in j["Reservations"] for i in r["Instances"]]')
+    # What AWS holds, asked in two batches of calls (one process each, awsb_calls): what needs no id, then
+    # what needs the instance's.
+    a=() b=()
+    awsb_calls a 'ec2 describe-instances {"Filters": [{"Name": "tag:ferry:name", "Values": ["ferry"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}]}' \
+        'ec2 describe-key-pairs {"KeyNames": ["ferry"]}' \
+        's3api get-bucket-tagging {"Bucket": "ferry-boot-bucket"}' 's3api get-public-access-block {"Bucket": "ferry-boot-bucket"}' \
+        'iam get-role-policy {"RoleName": "ferry-ec2", "PolicyName": "ferry-s3"}' 'iam get-role {"RoleName": "ferry-ec2"}' \
+        'iam get-instance-profile {"InstanceProfileName": "ferry-profile"}'
+    instance=$(jget '[i["InstanceId"] for r in j["Reservations"] for i in r["Instances"]]' <<<"${a[0]}")
     assert_eq "$(echo "$instance" | jget 'len(j)')" 1 "tagged live instances"
     instance=$(echo "$instance" | jget 'j[0]')
-    desc=$(awsm ec2 describe-instances --instance-ids "$instance" | jget 'j["Reservations"][0]["Instances"][0]')
+    awsb_calls b "ec2 describe-instances {\"InstanceIds\": [\"$instance\"]}" \
+        "ec2 describe-volumes {\"Filters\": [{\"Name\": \"attachment.instance-id\", \"Values\": [\"$instance\"]}]}" \
+        "ec2 describe-instance-attribute {\"InstanceId\": \"$instance\", \"Attribute\": \"userData\"}" \
+        "ec2 describe-instance-attribute {\"InstanceId\": \"$instance\", \"Attribute\": \"instanceInitiatedShutdownBehavior\"}"
+    desc=$(jget 'j["Reservations"][0]["Instances"][0]' <<<"${b[0]}")
     assert_eq "$(echo "$desc" | jget 'j["InstanceType"]')" t3.small "instance type"
     assert_eq "$(echo "$desc" | jget 'j["KeyName"]')" ferry "key name"
     assert_eq "$(echo "$desc" | jget '"ferry-profile" in j["IamInstanceProfile"]["Arn"]')" True "instance profile"
     assert_eq "$(echo "$desc" | jget '{t["Key"]: t["Value"] for t in j["Tags"]}["Name"]')" ferry "Name tag"
     sg=$(echo "$desc" | jget 'j["SecurityGroups"][0]["GroupId"]')
     assert_eq "$(echo "$desc" | jget 'len(j["SecurityGroups"])')" 1 "security groups on the instance"
-    volume=$(awsm ec2 describe-volumes --filters "Name=attachment.instance-id,Values=$instance" | jget 'j["Volumes"][0]')
+    volume=$(jget 'j["Volumes"][0]' <<<"${b[1]}")
     assert_eq "$(echo "$volume" | jget 'j["Size"]')" 12 "root volume size"
     assert_eq "$(echo "$volume" | jget 'j["VolumeType"]')" gp3 "root volume type"
     assert_eq "$(echo "$desc" | jget '[(b["DeviceName"], b["Ebs"]["DeleteOnTermination"]) for b in j["BlockDeviceMappings"]]')" \
@@ -51,15 +63,13 @@ if in_part create; then
     ok "one instance with the type, key, profile, tags and a gp3 volume deleted on termination"
 
     # The lifetime cap, read back from the instance.
-    awsm ec2 describe-instance-attribute --instance-id "$instance" --attribute userData |
-        jget 'j["UserData"]["Value"]' | base64 -d >user-data
+    jget 'j["UserData"]["Value"]' <<<"${b[2]}" | base64 -d >user-data
     assert_file_has_content user-data '^readonly FERRY_MAX_HOURS=3$'
     assert_file_has_content user-data 'shutdown -h'
     assert_file_has_content user-data "^readonly FERRY_SSH_USER='$SSH_USER'$"
     assert_file_has_content user-data '/var/lib/ferry/ready'
     assert_not_file_has_content user-data '@[A-Z_]+@'
-    assert_eq "$(awsm ec2 describe-instance-attribute --instance-id "$instance" --attribute instanceInitiatedShutdownBehavior |
-        jget 'j["InstanceInitiatedShutdownBehavior"]["Value"]')" terminate "shutdown behaviour"
+    assert_eq "$(jget 'j["InstanceInitiatedShutdownBehavior"]["Value"]' <<<"${b[3]}")" terminate "shutdown behaviour"
     if command -v shellcheck >/dev/null; then
         shellcheck -s bash user-data || fatal "the rendered user data is not shellcheck-clean"
     fi
@@ -67,7 +77,7 @@ if in_part create; then
 
     # The key: a valid ed25519 key whose public half is the one AWS has.
     assert_eq "$(ssh-keygen -l -f .ferry/ferry.pem | awk '{print $4}')" "(ED25519)" "key type"
-    assert_eq "$(awsm ec2 describe-key-pairs --key-names ferry | jget '{t["Key"]: t["Value"] for t in j["KeyPairs"][0]["Tags"]}["ferry:name"]')" ferry "key pair tag"
+    assert_eq "$(jget '{t["Key"]: t["Value"] for t in j["KeyPairs"][0]["Tags"]}["ferry:name"]' <<<"${a[1]}")" ferry "key pair tag"
     ok "the pem is a valid ed25519 key and the key pair is tagged"
 
     # The security group: in the default VPC, tagged, exactly one ingress rule.
@@ -79,14 +89,14 @@ if in_part create; then
     ok "security group ferry-ssh has one rule: 22/tcp from 203.0.113.7/32"
 
     # The bucket: tagged, public access blocked. The role: the one bucket only.
-    assert_eq "$(awsm s3api get-bucket-tagging --bucket ferry-boot-bucket | jget '{t["Key"]: t["Value"] for t in j["TagSet"]}["ferry:name"]')" ferry "bucket tag"
-    assert_eq "$(awsm s3api get-public-access-block --bucket ferry-boot-bucket | jget 'all(j["PublicAccessBlockConfiguration"].values())')" True "public access block"
-    policy=$(awsm iam get-role-policy --role-name ferry-ec2 --policy-name ferry-s3 | jget 'j["PolicyDocument"]')
+    assert_eq "$(jget '{t["Key"]: t["Value"] for t in j["TagSet"]}["ferry:name"]' <<<"${a[2]}")" ferry "bucket tag"
+    assert_eq "$(jget 'all(j["PublicAccessBlockConfiguration"].values())' <<<"${a[3]}")" True "public access block"
+    policy=$(jget 'j["PolicyDocument"]' <<<"${a[4]}")
     assert_eq "$(echo "$policy" | jget 'sorted(set(r for s in j["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])))')" \
         '["arn:aws:s3:::ferry-boot-bucket", "arn:aws:s3:::ferry-boot-bucket/*"]' "policy resources"
-    assert_eq "$(awsm iam get-role --role-name ferry-ec2 | jget 'j["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]')" \
+    assert_eq "$(jget 'j["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]' <<<"${a[5]}")" \
         ec2.amazonaws.com "trust policy"
-    assert_eq "$(awsm iam get-instance-profile --instance-profile-name ferry-profile | jget '[r["RoleName"] for r in j["InstanceProfile"]["Roles"]]')" \
+    assert_eq "$(jget '[r["RoleName"] for r in j["InstanceProfile"]["Roles"]]' <<<"${a[6]}")" \
         '["ferry-ec2"]' "roles in the profile"
     ok "bucket private and tagged; role policy names only that bucket; the profile holds the role"
 
@@ -226,16 +236,7 @@ if in_part options; then
     # --- an account without a default VPC: network creates one, and teardown removes it --------------------------
     moto_reset
     rm -rf .ferry
-    vpc=$(awsm ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId' --output text)
-    for subnet in $(awsm ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc" --query 'Subnets[].SubnetId' --output text); do
-        awsm ec2 delete-subnet --subnet-id "$subnet"
-    done
-    for igw in $(awsm ec2 describe-internet-gateways --filters "Name=attachment.vpc-id,Values=$vpc" \
-        --query 'InternetGateways[].InternetGatewayId' --output text); do
-        awsm ec2 detach-internet-gateway --internet-gateway-id "$igw" --vpc-id "$vpc"
-        awsm ec2 delete-internet-gateway --internet-gateway-id "$igw"
-    done
-    awsm ec2 delete-vpc --vpc-id "$vpc"
+    awsb delete-default-vpc || fatal "the default VPC could not be deleted"
     expect_exit 0 ferry network
     assert_file_has_content out '^vpc vpc-[0-9a-f]+ \(created by ferry\), subnet subnet-'
     new_vpc=$(jget 'j["resources"]["vpc"]["id"]' <.ferry/state.json)

@@ -41,17 +41,21 @@ done <key-lines
 assert_not_file_has_content all-output 'PRIVATE KEY'
 ok "no key material in any output (-v included) or state file"
 
-sg=$(awsm ec2 describe-security-groups --filters Name=tag:ferry:name,Values=ferry)
+answers=()
+awsb_calls answers 'ec2 describe-security-groups {"Filters": [{"Name": "tag:ferry:name", "Values": ["ferry"]}]}' \
+    'iam get-role-policy {"RoleName": "ferry-ec2", "PolicyName": "ferry-s3"}' \
+    'iam list-role-policies {"RoleName": "ferry-ec2"}' 'iam list-attached-role-policies {"RoleName": "ferry-ec2"}'
+sg=${answers[0]}
 assert_eq "$(echo "$sg" | jget 'len(j["SecurityGroups"][0]["IpPermissions"])')" 1 "ingress rules"
 assert_eq "$(echo "$sg" | jget 'j["SecurityGroups"][0]["IpPermissions"][0]["IpRanges"][0]["CidrIp"]')" 198.51.100.4/32 "ssh source"
 assert_eq "$(echo "$sg" | jget 'j["SecurityGroups"][0]["IpPermissions"][0]["FromPort"]')" 22 "port"
 ok "the security group opens 22/tcp to one /32 only"
 
-pol=$(awsm iam get-role-policy --role-name ferry-ec2 --policy-name ferry-s3)
+pol=${answers[1]}
 resources=$(echo "$pol" | jget 'sorted(set(r for s in j["PolicyDocument"]["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])))')
 assert_eq "$resources" '["arn:aws:s3:::ferry-secrets-bucket", "arn:aws:s3:::ferry-secrets-bucket/*"]' "policy resources"
-n=$(awsm iam list-role-policies --role-name ferry-ec2 | jget 'len(j["PolicyNames"])')
-m=$(awsm iam list-attached-role-policies --role-name ferry-ec2 | jget 'len(j["AttachedPolicies"])')
+n=$(jget 'len(j["PolicyNames"])' <<<"${answers[2]}")
+m=$(jget 'len(j["AttachedPolicies"])' <<<"${answers[3]}")
 assert_eq "$n/$m" "1/0" "inline/attached policies of the role"
 ok "the role's only policy names the bucket and its objects"
 

@@ -34,15 +34,20 @@ if in_part main; then
     other_instance=$(awsm ec2 run-instances --image-id "$F_AMI" --instance-type t3.micro \
         --tag-specifications 'ResourceType=instance,Tags=[{Key=ferry:name,Value=other}]' --query 'Instances[0].InstanceId' --output text)
 
+    # What must still be there, in one process (awsb_calls).
     lookalikes_intact() {
-        local buckets
-        awsm ec2 describe-vpcs --vpc-ids "$default_vpc" "$other_vpc" >/dev/null || fatal "a VPC went"
-        awsm ec2 describe-security-groups --group-ids "$lookalike_sg" "$other_sg" >/dev/null || fatal "a look-alike group went"
-        buckets=$(awsm s3api list-buckets --query 'Buckets[].Name' --output text | tr '\t' ' ')
-        [[ " $buckets " == *" td-lookalike "* && " $buckets " == *" other-bucket "* ]] || fatal "a look-alike bucket went: $buckets"
-        assert_eq "$(awsm ec2 describe-key-pairs --key-names td-2 --query 'length(KeyPairs)' --output text)" 1 "untagged key pair"
-        assert_eq "$(awsm ec2 describe-instances --instance-ids "$untagged_instance" "$other_instance" \
-            --query 'Reservations[].Instances[].State.Name' --output text)" "running	running" "look-alike instances"
+        local a
+        awsb_calls a "ec2 describe-vpcs {\"VpcIds\": [\"$default_vpc\", \"$other_vpc\"]}" \
+            "ec2 describe-security-groups {\"GroupIds\": [\"$lookalike_sg\", \"$other_sg\"]}" 's3api list-buckets' \
+            'ec2 describe-key-pairs {"KeyNames": ["td-2"]}' \
+            "ec2 describe-instances {\"InstanceIds\": [\"$untagged_instance\", \"$other_instance\"]}"
+        assert_eq "$(jget 'len(j.get("Vpcs", []))' <<<"${a[0]}")" 2 "the default VPC and the other one"
+        assert_eq "$(jget 'len(j.get("SecurityGroups", []))' <<<"${a[1]}")" 2 "look-alike groups"
+        assert_eq "$(jget 'sorted({b["Name"] for b in j["Buckets"]} & {"td-lookalike", "other-bucket"})' <<<"${a[2]}")" \
+            '["other-bucket", "td-lookalike"]' "look-alike buckets"
+        assert_eq "$(jget 'len(j.get("KeyPairs", []))' <<<"${a[3]}")" 1 "untagged key pair"
+        assert_eq "$(jget '[i["State"]["Name"] for r in j["Reservations"] for i in r["Instances"]]' <<<"${a[4]}")" \
+            '["running", "running"]' "look-alike instances"
     }
 
     expect_exit 0 ferry teardown --name td --dry-run
