@@ -466,10 +466,11 @@ write_members (int fd, FerryArchiveFormat format, gboolean best, FerryFileSet *s
                FerryArchiveProgress progress, gpointer user_data, GCancellable *cancellable,
                GError **error)
 {
-  /* zstd 2 by default: within 3 % of gzip -6's size on sequence data (the reference page's archive)
-   * for a quarter of zstd 7's CPU, which on any real link costs more time than the bytes it saves.
-   * --best: zstd 12 (6 % smaller, 17 times the CPU; 15 saves 3 % more for 20 times that again, and
-   * 19 needs 300 MB). scripts/bench/export measures them. */
+  /* zstd 2 by default: the cheapest level within 1.05 times gzip -6's size on sequence data (the
+   * reference page's archive): 1.021 for a fifth of zstd 7's CPU. Level 1 costs as much and is larger;
+   * the negative levels save a tenth of the CPU for 1.10 to 1.15 times the size. --best: zstd 12 (3 %
+   * smaller, ten times the time; 15 saves 3 % more for 20 times that again, and 19 needs 300 MB).
+   * scripts/bench/export measures them. */
   int level = format == FERRY_ARCHIVE_ZSTD   ? (best ? 12 : 2)
               : format == FERRY_ARCHIVE_GZIP ? (best ? 9 : 0)
                                              : 0;
