@@ -68,6 +68,93 @@ test_env (void)
   g_assert_cmpstr (out, ==, "a=b");
 }
 
+/* More than a pipe holds, both ways and on both outputs at once: nothing blocks. */
+static void
+test_large (void)
+{
+  const char *argv[] = { "sh", "-c", "cat; head -c 300000 /dev/zero | tr '\\0' e >&2", NULL };
+  g_autofree char *input = g_strnfill (500000, 'x');
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  g_assert_true (ferry_spawn_capture (argv, NULL, input, &out, &err, &status, NULL, NULL));
+  g_assert_cmpuint (strlen (out), ==, 500000);
+  g_assert_cmpuint (strlen (err), ==, 300000);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+static gboolean
+cancel_soon (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+cancel_thread (gpointer data)
+{
+  g_usleep (200 * 1000);
+  cancel_soon (data);
+  return NULL;
+}
+
+/* A cancelled capture kills its child and returns at once, whether the child still holds its
+ * outputs or closed them and lingers. */
+static void
+test_cancel (void)
+{
+  const char *scripts[] = { "sleep 30", "exec >/dev/null 2>&1; sleep 30" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (scripts); i++)
+    {
+      const char *argv[] = { "sh", "-c", scripts[i], NULL };
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GError) error = NULL;
+      GThread *t = g_thread_new ("cancel", cancel_thread, cancellable);
+      gint64 start = g_get_monotonic_time ();
+
+      g_assert_false (ferry_spawn_capture (argv, NULL, NULL, NULL, NULL, NULL, cancellable, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+      g_thread_join (t);
+    }
+}
+
+/* Many captures on many threads at once, as the pool runs aws calls: every one returns its own
+ * child's output. */
+static gpointer
+capture_many (gpointer data)
+{
+  guint id = GPOINTER_TO_UINT (data);
+
+  for (guint i = 0; i < 25; i++)
+    {
+      g_autofree char *word = g_strdup_printf ("%u-%u", id, i);
+      const char *argv[] = { "sh", "-c", "printf %s \"$1\"; printf e >&2", "sh", word, NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      int status = -1;
+
+      g_assert_true (ferry_spawn_capture (argv, NULL, NULL, &out, &err, &status, NULL, NULL));
+      g_assert_cmpstr (out, ==, word);
+      g_assert_cmpstr (err, ==, "e");
+      g_assert_cmpint (status, ==, 0);
+    }
+  return NULL;
+}
+
+static void
+test_threads (void)
+{
+  GThread *threads[12];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("capture", capture_many, GUINT_TO_POINTER (i));
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -77,5 +164,8 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/check-error", test_check_error);
   g_test_add_func ("/spawn/missing", test_missing);
   g_test_add_func ("/spawn/env", test_env);
+  g_test_add_func ("/spawn/large", test_large);
+  g_test_add_func ("/spawn/cancel", test_cancel);
+  g_test_add_func ("/spawn/threads", test_threads);
   return g_test_run ();
 }
