@@ -72,7 +72,7 @@ FerryFound *ferry_found_new (const char *kind, const char *id);
 GDateTime *ferry_json_time (json_t *value);
 char *ferry_json_dup_string (json_t *value);
 
-/* Runs fns[i] (data[i]) through a pool, at most max_parallel at once, every one to its end: the
+/* Runs fn (data[i]) for each i through a pool, at most max_parallel at once, every one to its end: the
  * errors of every failed one are joined into one. */
 gboolean ferry_run_all (FerryPoolFunc fn, gpointer *data, guint n, guint max_parallel,
                         GCancellable *cancellable, GError **error);
