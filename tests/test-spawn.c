@@ -84,18 +84,11 @@ test_large (void)
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
 }
 
-static gboolean
-cancel_soon (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return G_SOURCE_REMOVE;
-}
-
 static gpointer
 cancel_thread (gpointer data)
 {
   g_usleep (200 * 1000);
-  cancel_soon (data);
+  g_cancellable_cancel (data);
   return NULL;
 }
 

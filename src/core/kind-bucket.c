@@ -341,8 +341,7 @@ ferry_bucket_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancella
               || !ferry_td_delete_call (td, "s3api", "delete-bucket", args, NULL, &gone, cancellable, error))
             return FALSE;
         }
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_done (td, item, gone, error))
         return FALSE;
     }
   return TRUE;

@@ -486,8 +486,7 @@ ferry_instance_profile_delete (FerryTeardown *td, GPtrArray *items, GCancellable
       if (!ferry_td_delete_call (td, "iam", "delete-instance-profile", args, NULL, &gone, cancellable,
                         error))
         return FALSE;
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_done (td, item, gone, error))
         return FALSE;
     }
   return TRUE;
@@ -522,8 +521,7 @@ ferry_role_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellabl
               || !ferry_td_delete_call (td, "iam", "delete-role", args, NULL, &gone, cancellable, error))
             return FALSE;
         }
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_done (td, item, gone, error))
         return FALSE;
     }
   return TRUE;

@@ -541,9 +541,10 @@ ferry_volume_goes_with_instance (FerryFound *volume, GPtrArray *instances)
   return FALSE;
 }
 
-static gboolean
-terminate_instances (FerryTeardown *td, GPtrArray *instances, GCancellable *cancellable,
-                     GError **error)
+/* One terminate-instances for them all, then each waited for until terminated. */
+gboolean
+ferry_instance_delete (FerryTeardown *td, GPtrArray *instances, GCancellable *cancellable,
+                       GError **error)
 {
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
   g_auto(GStrv) args = NULL;
@@ -590,13 +591,6 @@ terminate_instances (FerryTeardown *td, GPtrArray *instances, GCancellable *canc
   return TRUE;
 }
 
-gboolean
-ferry_instance_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable,
-                       GError **error)
-{
-  return terminate_instances (td, items, cancellable, error);
-}
-
 /* The volumes that did not go with an instance this teardown terminated. */
 gboolean
 ferry_volume_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable,
@@ -615,14 +609,10 @@ ferry_volume_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancella
     {
       FerryFound *item = items->pdata[i];
       const char *args[] = { "--volume-id", item->id, NULL };
-      gboolean gone = FALSE;
 
-      if (ferry_volume_goes_with_instance (item, terminated))
-        continue;
-      if (!ferry_td_delete_call (td, "ec2", "delete-volume", args, volume_busy, &gone, cancellable, error))
-        return FALSE;
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_volume_goes_with_instance (item, terminated)
+          && !ferry_td_delete_item (td, item, "ec2", "delete-volume", args, volume_busy,
+                                    cancellable, error))
         return FALSE;
     }
   return TRUE;

@@ -228,12 +228,9 @@ ferry_key_pair_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancel
        * with this name and id was seen, or the item would be kept. */
       const char *args[] = { item->aws_name ? "--key-name" : "--key-pair-id",
                              item->aws_name ? item->aws_name : item->id, NULL };
-      gboolean gone = FALSE;
 
-      if (!ferry_td_delete_call (td, "ec2", "delete-key-pair", args, NULL, &gone, cancellable, error))
-        return FALSE;
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_delete_item (td, item, "ec2", "delete-key-pair", args, NULL, cancellable,
+                                 error))
         return FALSE;
     }
   return TRUE;

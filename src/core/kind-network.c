@@ -173,7 +173,6 @@ delete_vpc (FerryTeardown *td, FerryFound *item, GCancellable *cancellable, GErr
   g_autoptr(json_t) igws = NULL;
   g_autoptr(json_t) subnets = NULL;
   json_t *igw, *subnet;
-  gboolean gone = FALSE;
   size_t i;
 
   igws
@@ -206,18 +205,15 @@ delete_vpc (FerryTeardown *td, FerryFound *item, GCancellable *cancellable, GErr
           && !ferry_td_delete_call (td, "ec2", "delete-subnet", del, dependency, NULL, cancellable, error))
         return FALSE;
     }
-  if (!ferry_td_delete_call (td, "ec2", "delete-vpc", vpc_args, dependency, &gone, cancellable, error))
-    return FALSE;
-  ferry_td_log_done (td, item, "deleted", gone);
-  return TRUE;
+  return ferry_td_delete_item (td, item, "ec2", "delete-vpc", vpc_args, dependency, cancellable,
+                               error);
 }
 
 gboolean
 ferry_vpc_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable, GError **error)
 {
   for (guint i = 0; i < items->len; i++)
-    if (!delete_vpc (td, items->pdata[i], cancellable, error)
-        || !ferry_td_forget (td, items->pdata[i], error))
+    if (!delete_vpc (td, items->pdata[i], cancellable, error))
       return FALSE;
   return TRUE;
 }
@@ -233,12 +229,9 @@ ferry_subnet_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancella
     {
       FerryFound *item = items->pdata[i];
       const char *args[] = { "--subnet-id", item->id, NULL };
-      gboolean gone = FALSE;
 
-      if (!ferry_td_delete_call (td, "ec2", "delete-subnet", args, dependency, &gone, cancellable, error))
-        return FALSE;
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_delete_item (td, item, "ec2", "delete-subnet", args, dependency, cancellable,
+                                 error))
         return FALSE;
     }
   return TRUE;

@@ -102,6 +102,14 @@ gboolean ferry_td_forget (FerryTeardown *td, FerryFound *item, GError **error);
 /* "deleted security group sg-1 (ferry-ssh)", or "already gone: ..." */
 void ferry_td_log_done (FerryTeardown *td, FerryFound *item, const char *verb, gboolean gone);
 
+/* "deleted ..." (or "already gone: ..."), then forgotten from the state: the end of every deletion. */
+gboolean ferry_td_done (FerryTeardown *td, FerryFound *item, gboolean gone, GError **error);
+/* One deleting call for `item` (ferry_td_delete_call), then ferry_td_done. */
+gboolean ferry_td_delete_item (FerryTeardown *td, FerryFound *item, const char *service,
+                               const char *operation, const char *const *args,
+                               const char *const *retry_codes, GCancellable *cancellable,
+                               GError **error);
+
 /* Whether a volume goes away with one of the plan's instances (kind-instance.c). */
 gboolean ferry_volume_goes_with_instance (FerryFound *volume, GPtrArray *plan);
 

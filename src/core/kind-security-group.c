@@ -257,13 +257,9 @@ ferry_security_group_delete (FerryTeardown *td, GPtrArray *items, GCancellable *
     {
       FerryFound *item = items->pdata[i];
       const char *args[] = { "--group-id", item->id, NULL };
-      gboolean gone = FALSE;
 
-      if (!ferry_td_delete_call (td, "ec2", "delete-security-group", args, group_busy, &gone, cancellable,
-                        error))
-        return FALSE;
-      ferry_td_log_done (td, item, "deleted", gone);
-      if (!ferry_td_forget (td, item, error))
+      if (!ferry_td_delete_item (td, item, "ec2", "delete-security-group", args, group_busy,
+                                 cancellable, error))
         return FALSE;
     }
   return TRUE;

@@ -232,16 +232,14 @@ ferry_spawn_capture (const char *const *argv, const char *const *env, const char
 
   while (out_open || err_open)
     {
-      guint n = 0;
       int rc;
 
+      /* A closed pipe is -1, which poll passes over; the cancellable's fd, when it has one, last. */
       fds[0] = (GPollFD){ out_open ? out_fd : -1, G_IO_IN | G_IO_HUP | G_IO_ERR, 0 };
       fds[1] = (GPollFD){ err_open ? err_fd : -1, G_IO_IN | G_IO_HUP | G_IO_ERR, 0 };
       fds[2] = (GPollFD){ in_fd, G_IO_OUT | G_IO_ERR, 0 };
-      n = 4;
-      if (have_cancel_fd)
-        fds[3].revents = 0;
-      rc = g_poll (fds, have_cancel_fd ? n : n - 1, -1);
+      fds[3].revents = 0;
+      rc = g_poll (fds, have_cancel_fd ? 4 : 3, -1);
       if (rc < 0 && errno != EINTR)
         break;
       if (g_cancellable_is_cancelled (cancellable))

@@ -180,39 +180,39 @@ ferry_discovery_describe_tagged (FerryDiscovery *d, const char *operation, const
   return ferry_kind_describe_tagged (d->aws, operation, member, d->name, extra, cancellable, error);
 }
 
+/* One kind's discover, as a step of its own. */
+typedef struct
+{
+  FerryDiscovery *d;
+  const FerryKind *kind;
+} KindLookup;
+
 static gboolean
 discover_kind (gpointer data, GCancellable *cancellable, GError **error)
 {
-  FerryDiscovery *d = ((gpointer *) data)[0];
-  const FerryKind *k = ((gpointer *) data)[1];
+  KindLookup *l = data;
 
-  return k->discover (d, cancellable, error);
+  return l->kind->discover (l->d, cancellable, error);
 }
 
 /* Every kind's discover at once. */
 static GPtrArray *
 discover (FerryDiscovery *d, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(FerryPool) pool = ferry_pool_new (0, cancellable);
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_found_free);
-  g_autoptr(GArray) steps = g_array_new (FALSE, FALSE, 2 * sizeof (gpointer));
+  g_autoptr(GPtrArray) lookups = g_ptr_array_new_with_free_func (g_free);
   gboolean ok;
 
   for (const FerryKind *k = ferry_kinds (); k->kind != NULL; k++)
     if (k->discover != NULL)
       {
-        gpointer step[2] = { d, (gpointer) k };
-        g_array_append_vals (steps, step, 1);
+        KindLookup *l = g_new (KindLookup, 1);
+        *l = (KindLookup){ d, k };
+        g_ptr_array_add (lookups, l);
       }
-  ferry_pool_set_keep_going (pool, TRUE);
-  for (guint i = 0; i < steps->len; i++)
-    {
-      const FerryKind *k = ((gpointer *) steps->data)[2 * i + 1];
-      ferry_pool_add (pool, k->kind, discover_kind, (gpointer *) steps->data + 2 * i, NULL, NULL);
-    }
   g_mutex_init (&d->lock);
   d->found = found;
-  ok = ferry_pool_run (pool, error);
+  ok = ferry_run_all (discover_kind, lookups->pdata, lookups->len, 0, cancellable, error);
   d->found = NULL;
   g_mutex_clear (&d->lock);
   if (!ok)
@@ -581,6 +581,25 @@ ferry_td_log_done (FerryTeardown *td, FerryFound *item, const char *verb, gboole
           item->aws_name && g_strcmp0 (item->aws_name, item->id) != 0 ? ")" : "");
 }
 
+gboolean
+ferry_td_done (FerryTeardown *td, FerryFound *item, gboolean gone, GError **error)
+{
+  ferry_td_log_done (td, item, "deleted", gone);
+  return ferry_td_forget (td, item, error);
+}
+
+gboolean
+ferry_td_delete_item (FerryTeardown *td, FerryFound *item, const char *service,
+                      const char *operation, const char *const *args,
+                      const char *const *retry_codes, GCancellable *cancellable, GError **error)
+{
+  gboolean gone = FALSE;
+
+  return ferry_td_delete_call (td, service, operation, args, retry_codes, &gone, cancellable,
+                               error)
+         && ferry_td_done (td, item, gone, error);
+}
+
 /* One kind's deletion: its items that are not kept, then its kept ones forgotten. */
 typedef struct
 {
@@ -588,6 +607,12 @@ typedef struct
   const FerryKind *kind;
   GPtrArray *items; /* borrowed from the plan */
 } KindStep;
+
+static void
+clear_kind_step (gpointer data)
+{
+  g_ptr_array_unref (((KindStep *) data)->items);
+}
 
 static gboolean
 delete_kind (gpointer data, GCancellable *cancellable, GError **error)
@@ -612,6 +637,8 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
   g_autoptr(json_t) root = NULL;
   gboolean ok;
 
+  g_array_set_clear_func (steps, clear_kind_step);
+
   /* A step per kind, started once the kinds it waits for are gone; every step runs to its end
    * (a refused bucket must not leave an instance billing). A dry run shows the commands in
    * teardown order, one step at a time. */
@@ -634,8 +661,6 @@ ferry_teardown_execute (FerryTeardown *td, GPtrArray *plan, GCancellable *cancel
   td->plan = plan;
   ok = ferry_pool_run (pool, error);
   td->plan = NULL;
-  for (guint i = 0; i < steps->len; i++)
-    g_ptr_array_unref (g_array_index (steps, KindStep, i).items);
   if (!ok || td->aws->dry_run)
     return ok;
 
