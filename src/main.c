@@ -70,6 +70,8 @@ static const GOptionEntry shared_entries[] = {
   { NULL }
 };
 
+static char help_all_flag[] = "--help-all";
+
 static const GOptionEntry connect_entries[] = {
   { "ssh-user", 0, 0, G_OPTION_ARG_STRING, &opt_ssh_user, "User to log in as (default ec2-user)", "USER" },
   { "ssh-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_ssh_options, "Passed to ssh as -o OPT (repeatable)", "OPT" },
@@ -150,6 +152,13 @@ ferry_option_context_parse (GOptionContext *context, const GOptionEntry *entries
       g_option_group_add_entries (group, connect_entries);
       g_option_context_add_group (context, group);
     }
+
+  /* A command's --help lists every option it takes, the shared and connection ones included, as
+     --help-all does: GOption's own --help would show only the command's group, and `ferry run --help |
+     grep state-dir` would find nothing. */
+  for (int i = 1; i < *argc && (*argv)[i] != NULL && !g_str_equal ((*argv)[i], "--"); i++)
+    if (g_str_equal ((*argv)[i], "--help") || g_str_equal ((*argv)[i], "-h"))
+      (*argv)[i] = help_all_flag;
 
   if (!g_option_context_parse (context, argc, argv, error))
     {

@@ -20,13 +20,29 @@ expect_exit 2 ferry frobnicate
 assert_one_error_line
 ok "an unknown command far from any is a usage error"
 
-for verb in bootstrap keypair network firewall bucket role launch status stop start terminate \
-    teardown ls check ssh export archive push pull run; do
-    expect_exit 0 ferry "$verb" --help
-    assert_file_has_content out "ferry $verb"
-    assert_file_has_content out -- '--state-dir'
+# A command's --help lists every option it takes: its own, the shared ones and, for a command that
+# connects, the connection ones; it is its --help-all (the man page and completions are built from that).
+mapfile -t verbs < <("$FERRY" --help | sed -nE 's/^  ([a-z-]+) .*/\1/p')
+[ "${#verbs[@]}" -ge 20 ] || fatal "ferry --help lists ${#verbs[@]} commands"
+for verb in "${verbs[@]}"; do
+    expect_exit 0 ferry "$verb" --help-all
+    cp out help-all
+    for flag in --help -h; do
+        expect_exit 0 ferry "$verb" "$flag"
+        cmp -s out help-all || fatal "ferry $verb $flag differs from ferry $verb --help-all"
+    done
+    assert_file_has_content out "^  ferry $verb \[OPTION"
+    for opt in --endpoint-url=URL --region=REGION --profile=PROFILE --state-dir=DIR --name=NAME --dry-run \
+        --yes '-v, --verbose'; do
+        assert_file_has_content out -e "^  $opt  "
+    done
 done
-ok "every command has --help with the shared options"
+for verb in run push pull ssh attach cancel; do
+    expect_exit 0 ferry "$verb" --help
+    assert_file_has_content out -e '^  --ssh-user=USER  '
+    assert_file_has_content out -e '^  --ssh-option=OPT  '
+done
+ok "every command's --help (${#verbs[@]}) lists its options, the shared ones included"
 
 expect_exit 0 ferry --version
 assert_file_has_content out '^ferry [0-9]+\.[0-9]+\.[0-9]+$'
