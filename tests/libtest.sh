@@ -80,34 +80,66 @@ fatal() {
 
 # --- asserts: each one fails the whole test script at once, with the reason -------------------------
 
+# A misused assert (a missing or extra argument) is a failure too, never a check that passes.
+_assert_args() { # NAME HOW MIN MAX NARGS
+    (($5 >= $3 && $5 <= $4)) || fatal "$1 takes $2, got $5 arguments"
+}
+
 assert_eq() { # ACTUAL EXPECTED [WHAT]
+    _assert_args assert_eq 'ACTUAL EXPECTED [WHAT]' 2 3 $#
     [ "$1" = "$2" ] || fatal "${3:-value}: expected '$2', got '$1'"
 }
 
-assert_ne() {
+assert_ne() { # ACTUAL UNEXPECTED [WHAT]
+    _assert_args assert_ne 'ACTUAL UNEXPECTED [WHAT]' 2 3 $#
     [ "$1" != "$2" ] || fatal "${3:-value}: did not expect '$2'"
 }
 
-assert_file_exists() { [ -e "$1" ] || fatal "expected file $1"; }
-assert_not_exists() { [ ! -e "$1" ] || fatal "expected no file $1"; }
+assert_file_exists() { _assert_args assert_file_exists FILE 1 1 $#; [ -e "$1" ] || fatal "expected file $1"; }
+assert_not_exists() { _assert_args assert_not_exists FILE 1 1 $#; [ ! -e "$1" ] || fatal "expected no file $1"; }
 
-assert_file_has_content() { # FILE REGEX
-    grep -qE -- "$2" "$1" || { sed 's/^/# /' "$1" >&2; fatal "$1 does not match /$2/"; }
+# The pattern of the grep asserts, in _pattern: `FILE REGEX`, or `FILE -e REGEX` (or `FILE -- REGEX`) for a
+# regex that starts with '-'. A bare regex that starts with '-' is refused: grep would read it as options.
+_assert_pattern() { # NAME FILE ARGS...
+    local name=$1
+    shift 2
+    case "$#:${1:-}" in
+    1:-*) fatal "$name: the pattern '$1' starts with '-': write $name FILE -e '$1'" ;;
+    1:*) _pattern=$1 ;;
+    2:-e | 2:--) _pattern=$2 ;;
+    *) fatal "$name takes FILE REGEX or FILE -e REGEX, got: $*" ;;
+    esac
+    [ -n "$_pattern" ] || fatal "$name: an empty pattern matches anything"
 }
 
-assert_not_file_has_content() {
-    if grep -qE -- "$2" "$1"; then sed 's/^/# /' "$1" >&2; fatal "$1 matches /$2/"; fi
+assert_file_has_content() { # FILE [-e] REGEX
+    local _pattern
+    _assert_pattern assert_file_has_content "$@"
+    grep -qE -e "$_pattern" -- "$1" || { sed 's/^/# /' "$1" >&2 || true; fatal "$1 does not match /$_pattern/"; }
+}
+
+assert_not_file_has_content() { # FILE [-e] REGEX
+    local _pattern rc=0
+    _assert_pattern assert_not_file_has_content "$@"
+    grep -qE -e "$_pattern" -- "$1" || rc=$?
+    case $rc in
+    0) sed 's/^/# /' "$1" >&2; fatal "$1 matches /$_pattern/" ;;
+    1) ;;
+    *) fatal "assert_not_file_has_content: grep failed on $1 (exit $rc)" ;;
+    esac
 }
 
 assert_mode() { # FILE OCTAL
+    _assert_args assert_mode 'FILE OCTAL' 2 2 $#
     local m
-    m=$(stat -c %a "$1")
+    m=$(stat -c %a "$1") || fatal "assert_mode: cannot stat $1"
     assert_eq "$m" "$2" "mode of $1"
 }
 
 # Runs a command with stdout in $TEST_TMP/out and stderr in $TEST_TMP/err, and checks its exit status.
 #   expect_exit 2 ferry bootstrap --cidr 0.0.0.0/0
 expect_exit() {
+    [[ $# -ge 2 && $1 =~ ^[0-9]+$ ]] || fatal "expect_exit takes STATUS COMMAND..., got: $*"
     local want=$1 rc=0
     shift
     "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
@@ -121,6 +153,7 @@ expect_exit() {
 
 # The one-line error contract: exactly one line on stderr, starting with "error: ".
 assert_one_error_line() {
+    _assert_args assert_one_error_line 'no arguments' 0 0 $#
     local n
     n=$(wc -l <"$TEST_TMP/err")
     assert_eq "$n" 1 "stderr lines (one clear error line)"

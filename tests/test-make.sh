@@ -26,7 +26,7 @@ ok "make ferry-push"
 
 expect_exit 0 make ferry-run FERRY="$FERRY" FERRY_NAME=mk FERRY_FLAGS="$flags" TARGET=results/summary.tsv CORES=2
 assert_file_has_content "$TEST_TMP/err" "pushed 0 of 4 files"
-assert_file_has_content "$TEST_TMP/out" "--cores '2'"
+assert_file_has_content "$TEST_TMP/out" -e "--cores '2'"
 assert_file_exists results/summary.tsv
 snakemake -n --cores 1 results/summary.tsv >"$TEST_TMP/n" 2>&1
 assert_file_has_content "$TEST_TMP/n" "Nothing to be done"

@@ -32,7 +32,7 @@ ok "bootstrap --bucket --iam in eu-central-1, the region only in the AWS config 
 # --- every later command knows the deployment from the state dir -----------------------------------
 expect_exit 0 ferry status
 assert_file_has_content "$TEST_TMP/out" '^deployment lab in \.ferry, region eu-central-1'
-assert_not_file_has_content "$TEST_TMP/out" '--name'
+assert_not_file_has_content "$TEST_TMP/out" -e '--name'
 expect_exit 0 ferry ssh -- echo hello from lab
 assert_file_has_content "$TEST_TMP/out" '^hello from lab$'
 expect_exit 0 ferry run --remote-dir "$TEST_TMP/remote" --cores 1 results/summary.tsv

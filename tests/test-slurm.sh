@@ -70,7 +70,7 @@ R="$TEST_TMP/remote"
 
 expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --jobs 3 all
 assert_one_error_line
-assert_file_has_content "$TEST_TMP/err" "--jobs goes with --slurm"
+assert_file_has_content "$TEST_TMP/err" -e "--jobs goes with --slurm"
 expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --slurm --slurm-resources mem_mb all
 assert_one_error_line
 expect_exit 2 ferry run "${REMOTE_OPTS[@]}" --slurm --partition 'a;b' all
