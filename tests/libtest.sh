@@ -34,7 +34,8 @@ _run_cleanups() {
     for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
         eval "${_cleanups[$i]}" >/dev/null 2>&1 || true
     done
-    if [ -z "${FERRY_KEEP_TMP:-}" ]; then
+    # FERRY_TEST_KEEP=1 keeps the test's files for debugging (FERRY_KEEP_TMP, its old name, still does).
+    if [ -z "${FERRY_TEST_KEEP:-${FERRY_KEEP_TMP:-}}" ]; then
         rm -rf "$TEST_TMP"
     else
         echo "# kept $TEST_TMP" >&2

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "core/archive.h"
+#include "test-init.h"
 
 #define MB (1024 * 1024)
 
@@ -160,7 +161,7 @@ test_xattrs (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/archive/hard-links", test_hard_links);
   g_test_add_func ("/archive/sparse", test_sparse);
   g_test_add_func ("/archive/xattrs", test_xattrs);

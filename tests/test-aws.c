@@ -1,5 +1,6 @@
 /* Unit tests for aws: error classification from real aws CLI texts, argv building, dry-run. */
 #include "core/aws.h"
+#include "test-init.h"
 
 static void
 test_classify (void)
@@ -160,7 +161,7 @@ test_error_code (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/aws/classify", test_classify);
   g_test_add_func ("/aws/argv", test_argv);
   g_test_add_func ("/aws/mutating", test_mutating);

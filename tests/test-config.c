@@ -1,6 +1,7 @@
 /* Unit tests for the settings: the whole precedence table, the environment and files as layers,
  * and the user-name rule. */
 #include "core/config.h"
+#include "test-init.h"
 
 static const FerrySetting all_settings[] = {
   FERRY_SETTING_ENDPOINT_URL, FERRY_SETTING_REGION,   FERRY_SETTING_PROFILE,
@@ -234,7 +235,7 @@ test_region_name (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/config/table", test_table);
   g_test_add_func ("/config/env", test_env);
   g_test_add_func ("/config/files", test_files);

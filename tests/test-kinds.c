@@ -2,6 +2,7 @@
  * agrees with what each deletion waits for, and the waits have no cycle (a cycle would leave
  * bootstrap or teardown waiting for nothing: the pool skips such steps). */
 #include "core/kinds.h"
+#include "test-init.h"
 
 static gboolean
 in_table (const char *kind)
@@ -88,7 +89,7 @@ test_promises (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/kinds/rows", test_rows);
   g_test_add_func ("/kinds/no-cycle", test_no_cycle);
   g_test_add_func ("/kinds/promises", test_promises);

@@ -2,6 +2,7 @@
  * against recorded AWS answers (tests/data/pricing), and which types fit and in what order. */
 #include "core/budget.h"
 #include "core/plan.h"
+#include "test-init.h"
 
 static json_t *
 load_data (const char *name)
@@ -457,7 +458,7 @@ test_budget_values (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/plan/size-values", test_size_values);
   g_test_add_func ("/plan/runtime-values", test_runtime_values);
   g_test_add_func ("/plan/needs-snakemake7", test_needs_snakemake7);

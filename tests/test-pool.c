@@ -1,6 +1,7 @@
 /* Unit tests for the pool: milestones order the steps, the bound holds, the first failure stops
  * the siblings (which say so) and starts nothing more, and the caller's cancellable stops all. */
 #include "core/pool.h"
+#include "test-init.h"
 
 typedef struct
 {
@@ -174,7 +175,7 @@ test_start (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/pool/order", test_order);
   g_test_add_func ("/pool/bound", test_bound);
   g_test_add_func ("/pool/first-failure", test_first_failure);

@@ -5,6 +5,7 @@
 
 #include "core/remote.h"
 #include "core/spawn.h"
+#include "test-init.h"
 
 static const char *const hostile[] = {
   "plain", "with space", "it's", "\"double\"", "$(touch pwned)", "`touch pwned`", "new\nline",
@@ -289,7 +290,7 @@ test_extract_secure (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/remote/quote-roundtrip", test_quote_roundtrip);
   g_test_add_func ("/remote/quote-path", test_quote_path);
   g_test_add_func ("/remote/login-shells", test_login_shells);

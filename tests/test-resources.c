@@ -1,6 +1,7 @@
 /* Unit tests for resources: CIDR and bucket-name validation, the one-bucket policy and the user
  * data rendered from templates/. */
 #include "core/resources.h"
+#include "test-init.h"
 
 static void
 test_cidr (void)
@@ -138,7 +139,7 @@ test_user_data (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/resources/cidr", test_cidr);
   g_test_add_func ("/resources/bucket-name", test_bucket_name);
   g_test_add_func ("/resources/policy", test_policy);

@@ -1,6 +1,7 @@
 /* Unit tests for core/slurm: snakemake's SLURM flags per version, the default resources, the probe's
  * parsing, and the run's jobs picked out of squeue. */
 #include "core/slurm.h"
+#include "test-init.h"
 
 static void
 assert_args (GStrv got, const char *want)
@@ -273,7 +274,7 @@ test_argv_is_slurm (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/slurm/args-per-version", test_args_per_version);
   g_test_add_func ("/slurm/args-resources", test_args_resources);
   g_test_add_func ("/slurm/options-check", test_options_check);

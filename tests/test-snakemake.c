@@ -8,6 +8,7 @@
 
 #include "core/archive.h"
 #include "core/snakemake.h"
+#include "test-init.h"
 
 /* Files that "exist" for the plan tests, whatever the disk holds. */
 static gboolean
@@ -204,7 +205,7 @@ test_archive_refuses (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/snakemake/plan-closure", test_plan_closure);
   g_test_add_func ("/snakemake/plan-bad-records", test_plan_bad_records);
   g_test_add_func ("/snakemake/error-summary", test_error_summary);

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include "core/spawn.h"
+#include "test-init.h"
 
 static void
 test_display (void)
@@ -151,7 +152,7 @@ test_threads (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/spawn/display", test_display);
   g_test_add_func ("/spawn/capture", test_capture);
   g_test_add_func ("/spawn/check-error", test_check_error);

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include "core/state.h"
+#include "test-init.h"
 
 /* A fresh dir inside the test's isolated XDG dirs, which GLib removes afterwards. */
 static char *
@@ -160,7 +161,7 @@ test_umask (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/state/roundtrip", test_roundtrip);
   g_test_add_func ("/state/corrupt-untouched", test_corrupt_untouched);
   g_test_add_func ("/state/other-name", test_other_name);

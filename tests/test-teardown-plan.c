@@ -1,6 +1,7 @@
 /* Unit tests for teardown's plan (what is deleted, what is kept and why), ages and the billing
  * line. */
 #include "core/teardown.h"
+#include "test-init.h"
 
 static FerryFound *
 live (const char *kind, const char *id, const char *owner)
@@ -174,7 +175,7 @@ test_bill (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  ferry_test_init (&argc, &argv);
   g_test_add_func ("/teardown/merge", test_merge);
   g_test_add_func ("/teardown/describe", test_describe);
   g_test_add_func ("/teardown/age", test_age);
