@@ -1,5 +1,10 @@
 /* Unit tests for spawn: argv display quoting, capture, error text, the parallel pool. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include <glib/gstdio.h>
 
 #include "core/spawn.h"
 #include "test-init.h"
@@ -93,26 +98,77 @@ cancel_thread (gpointer data)
   return NULL;
 }
 
-/* A cancelled capture kills its child and returns at once, whether the child still holds its
- * outputs or closed them and lingers. */
+/* A cancelled capture kills its child and everything the child started, and returns, whether the
+ * child still holds its outputs or closed them and lingers. The test is the subreaper of the orphans, so
+ * it reaps each grandchild itself (or finds it reaped by the dying shell): one killed by SIGKILL, never
+ * one that ran its 30 s out. */
 static void
 test_cancel (void)
 {
-  const char *scripts[] = { "sleep 30", "exec >/dev/null 2>&1; sleep 30" };
+  const char *scripts[] = {
+    "echo $$ >\"$1\"; sleep 30 & echo $! >>\"$1\"; sleep 30",
+    "exec >/dev/null 2>&1; echo $$ >\"$1\"; sleep 30 & echo $! >>\"$1\"; sleep 30",
+  };
+  g_autofree char *dir = g_dir_make_tmp ("ferry-spawn-XXXXXX", NULL);
+  g_autofree char *pidfile = g_build_filename (dir, "pids", NULL);
 
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
   for (guint i = 0; i < G_N_ELEMENTS (scripts); i++)
     {
-      const char *argv[] = { "sh", "-c", scripts[i], NULL };
+      const char *argv[] = { "sh", "-c", scripts[i], "sh", pidfile, NULL };
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       g_autoptr(GError) error = NULL;
-      GThread *t = g_thread_new ("cancel", cancel_thread, cancellable);
-      gint64 start = g_get_monotonic_time ();
+      g_autofree char *pids = NULL;
+      g_auto(GStrv) lines = NULL;
+      GThread *t;
 
+      g_remove (pidfile);
+      t = g_thread_new ("cancel", cancel_thread, cancellable);
       g_assert_false (ferry_spawn_capture (argv, NULL, NULL, NULL, NULL, NULL, cancellable, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
       g_thread_join (t);
+
+      /* The shell and its background sleep (the foreground one has no pid the shell can print). */
+      g_assert_true (g_file_get_contents (pidfile, &pids, NULL, NULL));
+      lines = g_strsplit (g_strstrip (pids), "\n", -1);
+      g_assert_cmpuint (g_strv_length (lines), ==, 2);
+      for (guint j = 1; lines[j] != NULL; j++)
+        {
+          pid_t child = (pid_t) g_ascii_strtoll (lines[j], NULL, 10);
+          int status = 0;
+
+          g_assert_cmpint (child, >, 1);
+          /* Ours to reap now, killed; or reaped already by the shell while it died with it. */
+          if (waitpid (child, &status, 0) == child)
+            {
+              g_assert_true (WIFSIGNALED (status));
+              g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+            }
+          else
+            {
+              g_assert_cmpint (errno, ==, ECHILD);
+              g_assert_cmpint (kill (child, 0), ==, -1);
+              g_assert_cmpint (errno, ==, ESRCH);
+            }
+        }
+      /* Nothing else of the group is left: the foreground sleep was an orphan of ours too. */
+      for (;;)
+        {
+          int status = 0;
+          pid_t got = waitpid (-1, &status, 0);
+
+          if (got < 0)
+            {
+              g_assert_cmpint (errno, ==, ECHILD);
+              break;
+            }
+          g_assert_true (WIFSIGNALED (status));
+          g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+        }
     }
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), ==, 0);
+  g_remove (pidfile);
+  g_rmdir (dir);
 }
 
 /* Many captures on many threads at once, as the pool runs aws calls: every one returns its own

@@ -151,8 +151,17 @@ drain (int fd, GString *buf)
     }
 }
 
+/* Runs in the child between fork and exec: a process group of its own, so that a cancel reaches
+ * whatever it started too (setpgid is async-signal-safe). */
+static void
+own_process_group (gpointer data)
+{
+  setpgid (0, 0);
+}
+
 /* The child's wait status. Once its outputs are closed it is ending; the wait still honours the
- * cancellable (a child that closed them and lingers is killed on Ctrl-C). */
+ * cancellable (a child that closed them and lingers is killed on Ctrl-C, with its process group: a
+ * `sh -c` left alone would leave its own children running). */
 static gboolean
 reap (GPid pid, int *out_status, GCancellable *cancellable, GError **error)
 {
@@ -168,6 +177,7 @@ reap (GPid pid, int *out_status, GCancellable *cancellable, GError **error)
                             g_strerror (errno));
       if (g_cancellable_is_cancelled (cancellable))
         {
+          kill (-pid, SIGKILL);
           kill (pid, SIGKILL);
           while (waitpid (pid, out_status, 0) < 0 && errno == EINTR)
             ;
@@ -205,7 +215,7 @@ ferry_spawn_capture (const char *const *argv, const char *const *env, const char
   if (!g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) envp,
                                          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
                                              | G_SPAWN_CLOEXEC_PIPES,
-                                         NULL, NULL, -1, -1, -1, NULL, NULL, 0, &pid,
+                                         own_process_group, NULL, -1, -1, -1, NULL, NULL, 0, &pid,
                                          stdin_data != NULL ? &in_fd : NULL, &out_fd, &err_fd,
                                          &local_error))
     {
@@ -218,6 +228,9 @@ ferry_spawn_capture (const char *const *argv, const char *const *env, const char
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "running %s: ", argv[0]);
       return FALSE;
     }
+  /* Also from this side, so that a cancel right after the spawn finds the group (EACCES once the child
+     has run exec is harmless: it set its group first). */
+  setpgid (pid, pid);
   g_unix_set_fd_nonblocking (out_fd, TRUE, NULL);
   g_unix_set_fd_nonblocking (err_fd, TRUE, NULL);
   if (in_fd >= 0)
