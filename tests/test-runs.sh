@@ -20,8 +20,20 @@ cd "$TEST_TMP/wf"
 
 run_id() { sed -n 's/^started run \([^ ]*\) on .*/\1/p' "$1" | head -1; }
 run_dir() { echo "$R/.ferry/runs/$1"; }
-# No process of the run's group is left on the remote.
-group_gone() { ! pgrep -g "$(cat "$(run_dir "$1")/pid")" >/dev/null; }
+# True when the run's process group has no process left; a pid file that is missing or holds no process
+# group fails the test, as does a pgrep that fails.
+group_gone() { # RUN
+    local f pg rc=0
+    f="$(run_dir "$1")/pid"
+    pg=$(cat "$f") || fatal "run $1 has no pid file $f"
+    [[ $pg =~ ^[0-9]+$ ]] && ((pg > 1)) || fatal "run $1's pid file $f holds '$pg', not a process group"
+    pgrep -g "$pg" >/dev/null || rc=$?
+    case $rc in
+    0) return 1 ;;
+    1) return 0 ;;
+    *) fatal "pgrep -g $pg failed (exit $rc)" ;;
+    esac
+}
 
 # --- detach, then attach ----------------------------------------------------------------------------
 G1="$TEST_TMP/gate1"
