@@ -133,17 +133,25 @@ _slurm_cancel_all() {
     done
 }
 
-# This cluster's queue (job ids), one per line; empty when nothing is pending or running.
-slurm_queue() { squeue -h -o '%i %t %j' 2>/dev/null; }
+# This cluster's queue (job ids), one per line; empty when nothing is pending or running. squeue's
+# stderr and exit status are kept: a controller that does not answer is no empty queue.
+slurm_queue() { squeue -h -o '%i %t %j'; }
 
-# Waits (bounded) for the queue to be empty; fails the test with the queue when it is not.
+# Waits (bounded) for the queue to be empty; fails the test with the queue when it is not, and at once
+# when squeue fails (a dead slurmctld).
 slurm_assert_queue_empty() { # [WHAT]
-    local i
+    local i q rc
     for ((i = 0; i < 100; i++)); do
-        [ -z "$(slurm_queue)" ] && return 0
+        rc=0
+        q=$(slurm_queue 2>"$TEST_TMP/squeue.err") || rc=$?
+        if [ "$rc" != 0 ]; then
+            sed 's/^/# squeue: /' "$TEST_TMP/squeue.err" >&2
+            fatal "squeue failed (exit $rc): cannot tell whether ${1:-the queue} is empty"
+        fi
+        [ -z "$q" ] && return 0
         sleep 0.1
     done
-    slurm_queue | sed 's/^/# queue: /' >&2
+    sed 's/^/# queue: /' <<<"$q" >&2
     fatal "${1:-the queue} is not empty"
 }
 

@@ -154,7 +154,8 @@ sm_pid=$(pgrep -P "$(cat "$G2"/.ferry/runs/*/pid)" | head -n 1)
 ign=$(awk '/^SigIgn/ { print $2 }' "/proc/$sm_pid/status")
 (((16#$ign & 2) == 0)) || fatal "the run's snakemake ignores SIGINT (SigIgn $ign)"
 expect_exit 0 ferry cancel "${REMOTE_OPTS[@]}" --remote-dir "$G2"
-assert_eq "$(slurm_queue)" "" "the queue right after cancel"
+q=$(slurm_queue) || fatal "squeue failed after cancel"
+assert_eq "$q" "" "the queue right after cancel"
 if pgrep -f "snakemake.*--slurm.*gate=$gate" >/dev/null; then fatal "a snakemake of the run is still there"; fi
 ok "cancel of a SLURM run with a job in the queue leaves squeue empty and no snakemake"
 
