@@ -6,6 +6,7 @@
 #include "ferry-builtins.h"
 #include "core/spawn.h"
 #include "core/pool.h"
+#include "core/snakemake.h"
 
 typedef enum
 {
@@ -138,17 +139,43 @@ check_snakemake (gpointer data, GCancellable *cancellable, GError **error)
   g_autoptr(GError) local_error = NULL;
   g_autofree char *line = version_line (argv, &local_error);
 
+  int major = 0, minor = 0;
+  const char *reader;
+
   if (line == NULL)
-    check_set (&checks->snakemake, CHECK_FAIL,
-               "install snakemake (`apt install snakemake`, or conda/mamba)", "%s",
-               local_error->message);
-  else if (atoi (line) >= 9)
-    check_set (&checks->snakemake, CHECK_WARN,
-               "ferry export, push and run read the jobs through --log-handler-script, which "
-               "snakemake 9 dropped: use snakemake 7 or 8",
-               "%s", line);
-  else
-    check_set (&checks->snakemake, CHECK_OK, NULL, "%s", line);
+    {
+      check_set (&checks->snakemake, CHECK_FAIL,
+                 "install snakemake (`apt install snakemake`, or conda/mamba)", "%s",
+                 local_error->message);
+      return TRUE;
+    }
+  if (!ferry_snakemake_parse_version (line, &major, &minor))
+    {
+      check_set (&checks->snakemake, CHECK_FAIL,
+                 "is `snakemake` on your PATH snakemake? (`command -v snakemake`)",
+                 "`snakemake --version` printed \"%s\", not a version", line);
+      return TRUE;
+    }
+  reader = major >= 9 ? "jobs read through ferry's logger plugin, --logger ferry"
+                      : "jobs read through --log-handler-script";
+  switch (ferry_snakemake_support (major, minor))
+    {
+    case FERRY_SNAKEMAKE_SUPPORTED:
+      check_set (&checks->snakemake, CHECK_OK, NULL, "%s (supported; %s)", line, reader);
+      break;
+    case FERRY_SNAKEMAKE_TOO_OLD:
+      check_set (&checks->snakemake, CHECK_WARN,
+                 "upgrade snakemake to 7.19 or later (conda/mamba, or a venv)",
+                 "%s (older than ferry knows, 7.19 to %d.x; %s)", line,
+                 FERRY_SNAKEMAKE_NEWEST_MAJOR, reader);
+      break;
+    case FERRY_SNAKEMAKE_UNKNOWN:
+      check_set (&checks->snakemake, CHECK_WARN,
+                 "if a command fails, use a snakemake ferry knows (7.19 to 9.x) in a venv or conda env",
+                 "%s (newer than ferry knows, 7.19 to %d.x: used as %d; %s)", line,
+                 FERRY_SNAKEMAKE_NEWEST_MAJOR, FERRY_SNAKEMAKE_NEWEST_MAJOR, reader);
+      break;
+    }
   return TRUE;
 }
 

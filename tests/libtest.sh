@@ -161,6 +161,54 @@ assert_one_error_line() {
     assert_file_has_content "$TEST_TMP/err" '^error: .+'
 }
 
+# --- snakemake releases --------------------------------------------------------------------------------
+
+# The snakemakes the snakemake-facing tests run against: the one on PATH (Debian's 7.21) always, then
+# each executable named in FERRY_TEST_SNAKEMAKES (space-separated: 8.x, 9.x set up outside the
+# repository). snakemakes_init fills SNAKEMAKE_VERSIONS and SNAKEMAKE_DIRS (a directory holding only a
+# `snakemake` link, to put first on PATH; "" for the one on PATH). A named release that is missing or
+# does not answer --version is one visible TAP SKIP line naming it, never a silent pass.
+snakemakes_init() {
+    local exe v d n=0
+    SNAKEMAKE_VERSIONS=("$(snakemake --version)") || fatal "snakemake not found (scripts/deps installs it)"
+    SNAKEMAKE_DIRS=("")
+    for exe in ${FERRY_TEST_SNAKEMAKES:-}; do
+        n=$((n + 1))
+        if [ ! -x "$exe" ] || ! v=$("$exe" --version 2>/dev/null) || [ -z "$v" ]; then
+            ok "# SKIP snakemake $exe (named in FERRY_TEST_SNAKEMAKES): not found or does not run"
+            continue
+        fi
+        d="$TEST_TMP/snakemake-$n"
+        mkdir -p "$d" && ln -sf "$exe" "$d/snakemake"
+        SNAKEMAKE_VERSIONS+=("$v")
+        SNAKEMAKE_DIRS+=("$d")
+    done
+    echo "# snakemake releases: ${SNAKEMAKE_VERSIONS[*]}"
+}
+
+# The index of the first release of major version $1 (7, 8, 9), or nothing.
+snakemake_index() {
+    local i
+    for i in "${!SNAKEMAKE_VERSIONS[@]}"; do
+        [ "${SNAKEMAKE_VERSIONS[$i]%%.*}" = "$1" ] && { echo "$i"; return 0; }
+    done
+    return 1
+}
+
+# The PATH with release $1 first (the PATH as it is for release 0).
+snakemake_path() {
+    local d=${SNAKEMAKE_DIRS[$1]}
+    echo "${d:+$d:}$PATH"
+}
+
+# Runs a command (a function too, ferry among them) with release $1's snakemake first on PATH.
+with_snakemake() {
+    local p
+    p=$(snakemake_path "$1")
+    shift
+    PATH="$p" "$@"
+}
+
 # --- ports -------------------------------------------------------------------------------------------
 
 free_port() {

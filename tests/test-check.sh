@@ -11,7 +11,7 @@ assert_file_has_content out "^ok   region: $TEST_REGION \\(from the AWS CLI's co
 assert_file_has_content out '^ok   credentials: arn:aws:.*\(account [0-9]+\)$'
 assert_file_has_content out "^ok   aws config file: $AWS_CONFIG_FILE \(mode 600\)$"
 assert_file_has_content out "^ok   aws credentials file: $AWS_SHARED_CREDENTIALS_FILE \(mode 600\)$"
-assert_file_has_content out "^ok   snakemake: $(snakemake --version)$"
+assert_file_has_content out "^ok   snakemake: $(snakemake --version) \\(supported; jobs read through --log-handler-script\\)$"
 assert_file_has_content out '^ok   ssh: OpenSSH'
 assert_not_file_has_content out '^(FAIL|warn)'
 assert_eq "$(grep -cvE '^(ok  |warn|FAIL) [a-z ]+: ' out || true)" 0 "lines not in the one-line-per-item form"

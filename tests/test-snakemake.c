@@ -57,6 +57,76 @@ test_plan_closure (void)
 }
 
 static void
+test_plan_twice (void)
+{
+  /* Snakemake 8 hands each record to its log handlers twice: a job counts once. */
+  static const char records[] =
+    "{\"job\": {\"id\": 1, \"rule\": \"a\", \"input\": [\"in.txt\"], \"output\": [\"a.txt\"], \"threads\": 4}}\n"
+    "{\"job\": {\"id\": 1, \"rule\": \"a\", \"input\": [\"in.txt\"], \"output\": [\"a.txt\"], \"threads\": 4}}\n"
+    "{\"job\": {\"id\": 2, \"rule\": \"b\", \"input\": [\"a.txt\"], \"output\": [\"b.txt\"], \"threads\": 8}}\n"
+    "{\"job\": {\"id\": 2, \"rule\": \"b\", \"input\": [\"a.txt\"], \"output\": [\"b.txt\"], \"threads\": 8}}\n";
+  const char *const exists[] = { "in.txt", NULL };
+  const char *const inputs[] = { "in.txt", NULL };
+  const char *const outputs[] = { "a.txt", "b.txt", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryPlan) plan = ferry_snakemake_plan_from_records (records, strlen (records), "/work/wf",
+                                                                  fake_exists, (gpointer) exists, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->n_jobs, ==, 2);
+  g_assert_cmpuint (plan->needs.threads, ==, 8);
+  assert_strv (plan->inputs, inputs);
+  assert_strv (plan->outputs, outputs);
+}
+
+static void
+test_dag_args (void)
+{
+  static const struct
+  {
+    const char *args;
+    const char *dag;
+  } cases[] = {
+    { "", "" },
+    { "--slurm-status-command squeue", "" },
+    { "--config a=1 b=-2 --slurm-status-command squeue --forceall", "--config a=1 b=-2 --forceall" },
+    { "--executor slurm --jobs 4 --configfile c.yaml d.yaml -q", "--configfile c.yaml d.yaml" },
+    { "--set-threads=a=8 --profile p --until r1 r2 --cores 8", "--set-threads=a=8 --until r1 r2" },
+    { "-C x=1 -s Other.smk --use-conda --sdm conda -R a", "-C x=1 -s Other.smk -R a" },
+    { "--default-resources mem_mb=100 --keep-going --set-resources a:mem_mb=5",
+      "--default-resources mem_mb=100 --set-resources a:mem_mb=5" },
+    { "--max-threads -1 --forcerun", "--max-threads -1 --forcerun" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(GStrv) args = *cases[i].args ? g_strsplit (cases[i].args, " ", -1) : g_new0 (char *, 1);
+      g_auto(GStrv) dag = NULL;
+      g_autofree char *got = NULL;
+
+      dag = ferry_snakemake_dag_args ((const char *const *) args);
+      got = g_strjoinv (" ", dag);
+      g_assert_cmpstr (got, ==, cases[i].dag);
+    }
+}
+
+static void
+test_version_support (void)
+{
+  int major = 0, minor = 0;
+
+  g_assert_true (ferry_snakemake_parse_version ("9.16.3", &major, &minor));
+  g_assert_cmpint (major, ==, 9);
+  g_assert_cmpint (minor, ==, 16);
+  g_assert_false (ferry_snakemake_parse_version ("snakemake", NULL, NULL));
+  g_assert_cmpint (ferry_snakemake_support (7, 18), ==, FERRY_SNAKEMAKE_TOO_OLD);
+  g_assert_cmpint (ferry_snakemake_support (7, 19), ==, FERRY_SNAKEMAKE_SUPPORTED);
+  g_assert_cmpint (ferry_snakemake_support (8, 30), ==, FERRY_SNAKEMAKE_SUPPORTED);
+  g_assert_cmpint (ferry_snakemake_support (9, 16), ==, FERRY_SNAKEMAKE_SUPPORTED);
+  g_assert_cmpint (ferry_snakemake_support (10, 0), ==, FERRY_SNAKEMAKE_UNKNOWN);
+}
+
+static void
 test_plan_bad_records (void)
 {
   static const char *const bad[] = {
@@ -208,6 +278,9 @@ main (int argc, char **argv)
   ferry_test_init (&argc, &argv);
   g_test_add_func ("/snakemake/plan-closure", test_plan_closure);
   g_test_add_func ("/snakemake/plan-bad-records", test_plan_bad_records);
+  g_test_add_func ("/snakemake/plan-twice", test_plan_twice);
+  g_test_add_func ("/snakemake/dag-args", test_dag_args);
+  g_test_add_func ("/snakemake/version-support", test_version_support);
   g_test_add_func ("/snakemake/error-summary", test_error_summary);
   g_test_add_func ("/archive/format", test_archive_format);
   g_test_add_func ("/archive/roundtrip", test_archive_roundtrip);

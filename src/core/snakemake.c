@@ -3,37 +3,143 @@
 #include <glib/gstdio.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include "snakemake.h"
 #include "spawn.h"
 
-gboolean
-ferry_snakemake_version (int *out_major, int *out_minor, char **out_version,
-                         GCancellable *cancellable, GError **error)
+/* `snakemake --version` costs half of a small dry run, so the answer is kept per executable in
+ * the user's cache dir, keyed by where it is and its inode, size and mtime: an upgrade (pip,
+ * conda, apt) writes a new entry script, and so a new key. */
+static char *
+version_cache_path (void)
 {
-  const char *argv[] = { "snakemake", "--version", NULL };
-  g_autofree char *out = NULL;
+  return g_build_filename (g_get_user_cache_dir (), "ferry", "snakemake-versions", NULL);
+}
+
+static char *
+version_cache_key (const char *exe)
+{
+  GStatBuf st;
+
+  if (g_stat (exe, &st) != 0)
+    return NULL;
+  return g_strdup_printf ("%ju:%ju:%jd:%jd.%09ld", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino,
+                          (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
+                          (long) st.st_mtim.tv_nsec);
+}
+
+static char *
+version_cache_lookup (const char *exe, const char *key)
+{
+  g_autofree char *path = version_cache_path ();
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree char *stored = NULL;
+
+  if (key == NULL || !g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL))
+    return NULL;
+  stored = g_key_file_get_string (kf, exe, "key", NULL);
+  if (g_strcmp0 (stored, key) != 0)
+    return NULL;
+  return g_key_file_get_string (kf, exe, "version", NULL);
+}
+
+/* Best effort: a cache that cannot be written only costs the next command a --version. Entries of
+ * executables that are gone are dropped. */
+static void
+version_cache_store (const char *exe, const char *key, const char *version)
+{
+  g_autofree char *path = version_cache_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_auto(GStrv) groups = NULL;
+  g_autofree char *data = NULL;
+
+  if (key == NULL || g_mkdir_with_parents (dir, 0700) != 0)
+    return;
+  g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL);
+  groups = g_key_file_get_groups (kf, NULL);
+  for (guint i = 0; groups[i] != NULL; i++)
+    if (!g_file_test (groups[i], G_FILE_TEST_EXISTS))
+      g_key_file_remove_group (kf, groups[i], NULL);
+  g_key_file_set_string (kf, exe, "key", key);
+  g_key_file_set_string (kf, exe, "version", version);
+  data = g_key_file_to_data (kf, NULL, NULL);
+  g_file_set_contents (path, data, -1, NULL);
+}
+
+/* Forgets what the cache says of the snakemake on PATH (its flags were refused). */
+static void
+version_cache_forget (void)
+{
+  g_autofree char *exe = g_find_program_in_path ("snakemake");
+  g_autofree char *path = version_cache_path ();
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+
+  if (exe == NULL || !g_key_file_load_from_file (kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL)
+      || !g_key_file_remove_group (kf, exe, NULL))
+    return;
+  g_key_file_save_to_file (kf, path, NULL);
+}
+
+gboolean
+ferry_snakemake_parse_version (const char *text, int *out_major, int *out_minor)
+{
   char *end = NULL;
   gint64 major, minor = 0;
 
-  if (!ferry_spawn_check (argv, NULL, NULL, &out, cancellable, error))
+  major = g_ascii_strtoll (text, &end, 10);
+  if (end == text || major < 1 || major > 1000)
     return FALSE;
-  g_strstrip (out);
-  major = g_ascii_strtoll (out, &end, 10);
-  if (end == out || major < 1 || major > 1000)
-    return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                        "`snakemake --version` printed \"%s\", not a version", out);
   if (*end == '.')
     minor = g_ascii_strtoll (end + 1, NULL, 10);
+  if (minor < 0 || minor > 100000)
+    return FALSE;
   if (out_major)
     *out_major = (int) major;
   if (out_minor)
     *out_minor = (int) minor;
+  return TRUE;
+}
+
+gboolean
+ferry_snakemake_version (int *out_major, int *out_minor, char **out_version,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autofree char *exe = g_find_program_in_path ("snakemake");
+  g_autofree char *key = exe ? version_cache_key (exe) : NULL;
+  g_autofree char *out = exe ? version_cache_lookup (exe, key) : NULL;
+
+  if (out == NULL || !ferry_snakemake_parse_version (out, NULL, NULL))
+    {
+      const char *argv[] = { "snakemake", "--version", NULL };
+
+      g_clear_pointer (&out, g_free);
+      if (!ferry_spawn_check (argv, NULL, NULL, &out, cancellable, error))
+        return FALSE;
+      g_strstrip (out);
+      if (!ferry_snakemake_parse_version (out, NULL, NULL))
+        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                            "`snakemake --version` printed \"%s\", not a version", out);
+      if (exe != NULL)
+        version_cache_store (exe, key, out);
+    }
+  ferry_snakemake_parse_version (out, out_major, out_minor);
   if (out_version)
     *out_version = g_steal_pointer (&out);
   return TRUE;
+}
+
+FerrySnakemakeSupport
+ferry_snakemake_support (int major, int minor)
+{
+  if (major < 7 || (major == 7 && minor < 19))
+    return FERRY_SNAKEMAKE_TOO_OLD;
+  if (major > FERRY_SNAKEMAKE_NEWEST_MAJOR)
+    return FERRY_SNAKEMAKE_UNKNOWN;
+  return FERRY_SNAKEMAKE_SUPPORTED;
 }
 
 void
@@ -368,6 +474,7 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
   g_autoptr(GPtrArray) job_outputs = g_ptr_array_new ();
   g_autoptr(GPtrArray) sources = g_ptr_array_new ();
   g_autoptr(GHashTable) produced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) job_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   OrderedSet inputs, outputs, outside, workflow;
   FerryJobNeeds needs = { 0 };
   const char *p = records, *end = records + len;
@@ -403,6 +510,19 @@ ferry_snakemake_plan_from_records (const char *records, gsize len, const char *w
                 return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                                      "snakemake's job record %u is not an object", line),
                         NULL);
+              /* A job handed over twice (snakemake 8 calls its log handlers twice) counts once. */
+              if (json_is_integer (json_object_get (job, "id")))
+                {
+                  json_t *rule = json_object_get (job, "rule");
+                  char *id = g_strdup_printf ("%" JSON_INTEGER_FORMAT " %s",
+                                              json_integer_value (json_object_get (job, "id")),
+                                              json_is_string (rule) ? json_string_value (rule) : "");
+                  if (!g_hash_table_add (job_ids, id))
+                    {
+                      p += n + 1;
+                      continue;
+                    }
+                }
               if (!string_array (job, "input", line, job_inputs, error)
                   || !string_array (job, "output", line, job_outputs, error))
                 return NULL;
@@ -512,74 +632,155 @@ ferry_snakemake_throw (const char *what, int wait_status, const char *output, GE
                       *summary ? ": " : "", summary);
 }
 
-/* Turns a failed dry run into one line: snakemake's own explanation. */
-static gboolean
-dry_run_failed (int status, const char *err, GCancellable *cancellable, GError **error)
-{
-  int major = 0;
+/* The options of snakemake that decide which jobs run and what they ask for. Everything else after
+ * `--` (an executor's --slurm-*, --profile, --use-conda, --cores, -q...) is the remote's: the local
+ * dry run never sees it, so a flag only the remote's snakemake or its plugins know cannot fail it. */
+static const char *const dag_options[] = {
+  "--snakefile", "-s", "--directory", "-d", "--configfile", "--configfiles", "--config", "-C",
+  "--replace-workflow-config", "--forcerun", "-R", "--forceall", "-F", "--force", "-f", "--until",
+  "-U", "--omit-from", "-O", "--allowed-rules", "--rerun-triggers", "--rerun-incomplete", "--ri",
+  "--ignore-incomplete", "--ii", "--batch", "--notemp", "--nt", "--set-threads", "--max-threads",
+  "--set-resources", "--default-resources", "--default-res", "--set-scatter", NULL,
+};
 
-  if (err != NULL && strstr (err, "--log-handler-script")
-      && ferry_snakemake_version (&major, NULL, NULL, cancellable, NULL) && major >= 9)
-    return ferry_throw (error, FERRY_ERROR_FAILED,
-                        "snakemake %d has no --log-handler-script, which ferry reads the jobs "
-                        "through: use snakemake 7 or 8 for this command",
-                        major);
-  return ferry_snakemake_throw ("snakemake", status, err, error);
+/* An option word (not a value): starts with '-', and is not a lone "-" or a negative number. */
+static gboolean
+is_option_word (const char *word)
+{
+  return word[0] == '-' && word[1] != '\0' && !g_ascii_isdigit (word[1])
+         && !(word[1] == '.' && g_ascii_isdigit (word[2]));
+}
+
+GStrv
+ferry_snakemake_dag_args (const char *const *args)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  gboolean keep = FALSE;
+
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    {
+      if (is_option_word (args[i]))
+        {
+          g_autofree char *name = g_strndup (args[i], strcspn (args[i], "="));
+          keep = g_strv_contains (dag_options, name);
+        }
+      /* The values after an option are its own, up to the next option. */
+      if (keep)
+        g_strv_builder_add (b, args[i]);
+    }
+  return g_strv_builder_end (b);
+}
+
+/* Snakemake refused the flag that ferry reads the jobs through. */
+static gboolean
+refused_reader_flag (const char *err, const char *flag)
+{
+  return err != NULL && strstr (err, "unrecognized arguments") != NULL && strstr (err, flag) != NULL;
+}
+
+/* One dry run with ferry's reader for snakemake `major`: 7 and 8 through the log-handler script, 9
+ * (and later) through the logger plugin, put on PYTHONPATH for this run only. */
+static gboolean
+dry_run (int major, const char *const *targets, const char *const *dag_args,
+         const char *records_path, char **out_err, int *out_status, GCancellable *cancellable,
+         GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *env_jobs = g_strconcat ("FERRY_JOBS_FILE=", records_path, NULL);
+  g_autofree char *env_path = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) argv = NULL;
+  const char *env[] = { env_jobs, NULL, NULL };
+
+  /* A dry run caps each job's threads at --cores: a large number lets the plan see what the rules
+   * ask for. */
+  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--cores", FERRY_PLAN_CORES, "--nocolor",
+                           NULL);
+  if (major >= 9)
+    {
+      g_autofree char *plugins = ferry_template_path ("python");
+      const char *old = g_getenv ("PYTHONPATH");
+
+      env_path = g_strconcat ("PYTHONPATH=", plugins, old && *old ? ":" : "", old ? old : "", NULL);
+      env[1] = env_path;
+      g_strv_builder_add_many (b, "--logger", "ferry", NULL);
+    }
+  else
+    {
+      g_autofree char *handler = ferry_template_path ("snakemake-jobs.py");
+      g_strv_builder_add_many (b, "--log-handler-script", handler, NULL);
+    }
+  g_strv_builder_addv (b, (const char **) dag_args);
+  g_strv_builder_add (b, "--");
+  g_strv_builder_addv (b, (const char **) targets);
+  argv = g_strv_builder_end (b);
+  if (!ferry_spawn_capture ((const char *const *) argv, env, NULL, &out, &err, out_status,
+                            cancellable, error))
+    return FALSE;
+  /* With a log handler, snakemake 7 prints its messages on stdout. */
+  *out_err = g_strconcat (out ? out : "", "\n", err ? err : "", NULL);
+  return TRUE;
 }
 
 FerryPlan *
 ferry_snakemake_plan (const char *const *targets, const char *const *extra_args,
                       GCancellable *cancellable, GError **error)
 {
-  g_autofree char *handler = ferry_template_path ("snakemake-jobs.py");
+  g_autofree char *reader = ferry_template_path ("python/snakemake_logger_plugin_ferry/records.py");
   g_autofree char *tmpdir = NULL;
   g_autofree char *records_path = NULL;
-  g_autofree char *env_jobs = NULL;
-  g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autofree char *records = NULL;
   g_autofree char *workdir = g_get_current_dir ();
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) dag_args = ferry_snakemake_dag_args (extra_args);
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) argv = NULL;
+  g_autofree char *version = NULL;
+  int major = 0, minor = 0;
   gsize len = 0;
   int status = 0;
   gboolean ran;
   FerryPlan *plan;
 
-  if (!g_file_test (handler, G_FILE_TEST_IS_REGULAR))
+  if (!g_file_test (reader, G_FILE_TEST_IS_REGULAR))
     return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
-                         "%s is missing: is ferry installed (or FERRY_TEMPLATES_DIR set)?", handler),
+                         "%s is missing: is ferry installed (or FERRY_TEMPLATES_DIR set)?", reader),
             NULL);
+  if (!ferry_snakemake_version (&major, &minor, &version, cancellable, error))
+    return NULL;
   tmpdir = g_dir_make_tmp ("ferry-plan-XXXXXX", error);
   if (tmpdir == NULL)
     return NULL;
   records_path = g_build_filename (tmpdir, "jobs.jsonl", NULL);
-  env_jobs = g_strconcat ("FERRY_JOBS_FILE=", records_path, NULL);
 
-  /* A dry run caps each job's threads at --cores: a large number lets the plan see what the rules
-   * ask for (arguments after -- may still set --cores). */
-  g_strv_builder_add_many (b, "snakemake", "--dry-run", "--cores", FERRY_PLAN_CORES, "--nocolor",
-                           "--log-handler-script", handler, NULL);
-  if (extra_args != NULL)
-    g_strv_builder_addv (b, (const char **) extra_args);
-  g_strv_builder_add (b, "--");
-  g_strv_builder_addv (b, (const char **) targets);
-  argv = g_strv_builder_end (b);
+  ran = dry_run (major, targets, (const char *const *) dag_args, records_path, &err, &status,
+                 cancellable, &local_error);
+  /* The cached version was stale (snakemake replaced in place): ask it again, once. */
+  if (ran && !g_spawn_check_wait_status (status, NULL)
+      && refused_reader_flag (err, major >= 9 ? "--logger" : "--log-handler-script"))
+    {
+      int was = major;
 
-  {
-    const char *env[] = { env_jobs, NULL };
-    ran = ferry_spawn_capture ((const char *const *) argv, env, NULL, &out, &err, &status,
-                               cancellable, &local_error);
-  }
+      version_cache_forget ();
+      g_clear_pointer (&version, g_free);
+      ran = ferry_snakemake_version (&major, &minor, &version, cancellable, &local_error);
+      if (ran && (major >= 9) != (was >= 9))
+        {
+          g_clear_pointer (&err, g_free);
+          ran = dry_run (major, targets, (const char *const *) dag_args, records_path, &err,
+                         &status, cancellable, &local_error);
+        }
+    }
   if (ran && g_spawn_check_wait_status (status, NULL))
     ran = g_file_get_contents (records_path, &records, &len, &local_error);
+  else if (ran && refused_reader_flag (err, major >= 9 ? "--logger" : "--log-handler-script"))
+    ran = ferry_throw (&local_error, FERRY_ERROR_FAILED,
+                       "snakemake %s refused %s, which ferry reads the jobs through: ferry knows "
+                       "snakemake 7.19 to %d (`ferry check` shows what it finds)",
+                       version, major >= 9 ? "--logger ferry" : "--log-handler-script",
+                       FERRY_SNAKEMAKE_NEWEST_MAJOR);
   else if (ran)
-    {
-      /* With a log handler, snakemake 7 prints its messages on stdout. */
-      g_autofree char *both = g_strconcat (out ? out : "", "\n", err ? err : "", NULL);
-      ran = dry_run_failed (status, both, cancellable, &local_error);
-    }
+    ran = ferry_snakemake_throw ("snakemake", status, err, &local_error);
   g_unlink (records_path);
   g_rmdir (tmpdir);
   if (!ran)

@@ -9,10 +9,33 @@ G_BEGIN_DECLS
 /* The --cores of the plan's dry run, which caps each job's threads. */
 #define FERRY_PLAN_CORES "1024"
 
-/* `snakemake --version` as major.minor (and the whole string). Missing snakemake: "snakemake is not
+/* The newest major release ferry knows: a newer one is used as this one, and `check` says so. */
+#define FERRY_SNAKEMAKE_NEWEST_MAJOR 9
+
+/* `snakemake --version` as major.minor (and the whole string), kept per executable in the user's
+ * cache dir (keyed by path, inode, size and mtime). Missing snakemake: "snakemake is not
  * installed". */
 gboolean ferry_snakemake_version (int *out_major, int *out_minor, char **out_version,
                                   GCancellable *cancellable, GError **error);
+
+/* A version string's major and minor ("9.16.3" -> 9, 16). */
+gboolean ferry_snakemake_parse_version (const char *text, int *out_major, int *out_minor);
+
+typedef enum
+{
+  FERRY_SNAKEMAKE_SUPPORTED, /* 7.19 up to FERRY_SNAKEMAKE_NEWEST_MAJOR */
+  FERRY_SNAKEMAKE_TOO_OLD,   /* before 7.19 (no --slurm; ferry is tested from 7.19) */
+  FERRY_SNAKEMAKE_UNKNOWN,   /* newer than ferry knows */
+} FerrySnakemakeSupport;
+
+FerrySnakemakeSupport ferry_snakemake_support (int major, int minor);
+
+/* The arguments among `args` (what a user gave after `--`) that shape the DAG: --config,
+ * --configfile, --snakefile, --directory, --forcerun, --forceall, --force, --until, --omit-from,
+ * --allowed-rules, --rerun-triggers, --rerun-incomplete, --ignore-incomplete, --batch, --notemp,
+ * --set-threads, --max-threads, --set-resources, --default-resources, --set-scatter (each with the
+ * values that follow it). Only these reach the local dry run; the remote run gets all of them. */
+GStrv ferry_snakemake_dag_args (const char *const *args);
 
 /* What the jobs that would run ask for, from their threads and resources. */
 typedef struct
@@ -38,8 +61,9 @@ typedef struct
 void ferry_plan_free (FerryPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryPlan, ferry_plan_free)
 
-/* Asks the local snakemake (a dry run in the current directory, with ferry's log-handler script)
- * which jobs would run for `targets` (files or rules). `extra_args` go to snakemake before the
+/* Asks the local snakemake (a dry run in the current directory, read through ferry's log-handler
+ * script on 7 and 8, its logger plugin on 9) which jobs would run for `targets` (files or rules).
+ * Those of `extra_args` that shape the DAG (ferry_snakemake_dag_args) go to snakemake before the
  * targets (e.g. --forceall, --configfile F). Snakemake's own error (no Snakefile, unknown target,
  * syntax error) is the message of a FERRY_ERROR_CHILD. */
 FerryPlan *ferry_snakemake_plan (const char *const *targets, const char *const *extra_args,
