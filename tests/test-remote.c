@@ -287,6 +287,48 @@ test_extract_secure (void)
   g_assert_false (g_file_test ("Snakefile", G_FILE_TEST_EXISTS));
 }
 
+/* Every spelling of "conda environments" that snakemake 7.21 to 9 takes counts, and nothing else. */
+static void
+test_use_conda_spellings (void)
+{
+  static const struct
+  {
+    const char *args; /* space-separated */
+    gboolean conda;
+  } cases[] = {
+    { "--use-conda", TRUE },
+    { "--sdm conda", TRUE },
+    { "--sdm=conda", TRUE },
+    { "--software-deployment-method conda", TRUE },
+    { "--software-deployment-method=conda", TRUE },
+    { "--deployment-method conda", TRUE },
+    { "--deployment conda", TRUE },
+    { "--sdm conda apptainer", TRUE },
+    { "--sdm apptainer conda --cores 2", TRUE },
+    { "--keep-going --sdm env-modules conda", TRUE },
+    { "--sdm apptainer", FALSE },
+    { "--sdm=apptainer", FALSE },
+    { "--sdm apptainer --config x=conda", FALSE },
+    { "--conda-prefix /tmp/c", FALSE },
+    { "--conda-frontend conda", FALSE },
+    { "--sdmx conda", FALSE },
+    { "--sdm=condax", FALSE },
+    { "conda", FALSE },
+    { "", FALSE },
+  };
+
+  g_assert_false (ferry_remote_snakemake_args_use_conda (NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(GStrv) args = g_strsplit (cases[i].args, " ", -1);
+
+      if (*cases[i].args == '\0')
+        g_clear_pointer (&args[0], g_free);
+      if (ferry_remote_snakemake_args_use_conda ((const char *const *) args) != cases[i].conda)
+        g_error ("\"%s\": expected %s", cases[i].args, cases[i].conda ? "conda" : "no conda");
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -298,5 +340,6 @@ main (int argc, char **argv)
   g_test_add_func ("/remote/from-state", test_from_state);
   g_test_add_func ("/remote/incomplete-marker", test_incomplete_marker);
   g_test_add_func ("/remote/extract-secure", test_extract_secure);
+  g_test_add_func ("/remote/use-conda-spellings", test_use_conda_spellings);
   return g_test_run ();
 }
