@@ -145,7 +145,7 @@ ferry_run_slurm_argv (FerryRemote *remote, const char *const *sm_argv, gboolean 
     }
   else if (!ferry_slurm_probe (remote, &probe, c, error))
     return NULL;
-  flags = ferry_slurm_snakemake_args (&o, &probe, remote->host, error);
+  flags = ferry_slurm_snakemake_args (&o, &probe, sm_argv, remote->host, error);
   if (flags == NULL)
     return NULL;
   /* After `snakemake --cores N`, before the user's arguments (which win) and `-- TARGET...`. */

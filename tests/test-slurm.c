@@ -13,20 +13,60 @@ assert_args (GStrv got, const char *want)
   g_assert_cmpstr (g, ==, want);
 }
 
+#define NO_ACCOUNTING "Slurm accounting storage is disabled"
+
+/* A probe's answer: snakemake `version`, SLURM's commands, sacct answering (acct_error NULL) or
+ * failing with acct_error ("" : no sacct at all), and for 8+ the remote's --help: the real output
+ * of a release, recorded in tests/data/snakemake-help/<help>.txt (see the README there), or NULL. */
 static void
-probe_set (FerrySlurmProbe *p, const char *version, gboolean plugin)
+probe_set (FerrySlurmProbe *p, const char *version, const char *help, const char *acct_error)
 {
   g_autofree char *out = NULL;
+  g_autofree char *help_text = NULL;
+  g_autofree char *sacct = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (help != NULL)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/snakemake-help/%s.txt", FERRY_TEST_DATA, help);
+      g_assert_true (g_file_get_contents (file, &help_text, NULL, &error));
+      g_assert_no_error (error);
+    }
+  if (acct_error == NULL)
+    sacct = g_strdup ("sacct=/usr/bin/sacct\nsacct.rc=0\nsacct.err=\n");
+  else if (*acct_error == '\0')
+    sacct = g_strdup ("sacct=\n");
+  else
+    sacct = g_strdup_printf ("sacct=/usr/bin/sacct\nsacct.rc=1\nsacct.err=%s\n", acct_error);
   out = g_strdup_printf ("snakemake=%s\nsbatch=/usr/bin/sbatch\nsqueue=/usr/bin/squeue\n"
-                         "scancel=/usr/bin/scancel\nsinfo=/usr/bin/sinfo\n%s",
-                         version,
-                         plugin ? "--help--\nusage: snakemake\n  --executor {local,dryrun,touch,slurm},"
-                                  " -e {local,dryrun,touch,slurm}\n"
-                                : "");
+                         "scancel=/usr/bin/scancel\nsinfo=/usr/bin/sinfo\n%s%s%s",
+                         version, sacct, help_text ? "--help--\n" : "", help_text ? help_text : "");
   g_assert_true (ferry_slurm_probe_parse (out, p, &error));
   g_assert_no_error (error);
+}
+
+static GStrv
+args_for (const FerrySlurmOptions *o, const FerrySlurmProbe *p, const char *user)
+{
+  g_auto(GStrv) user_args = user ? g_strsplit (user, " ", -1) : NULL;
+  g_autoptr(GError) error = NULL;
+  GStrv a = ferry_slurm_snakemake_args (o, p, (const char *const *) user_args, "login", &error);
+
+  g_assert_no_error (error);
+  return a;
+}
+
+static void
+assert_states (const FerrySlurmProbe *p, const char *user, FerrySlurmStates want,
+               gboolean want_add, const char *want_text)
+{
+  g_auto(GStrv) user_args = user ? g_strsplit (user, " ", -1) : NULL;
+  g_autofree char *text = NULL;
+  gboolean add = !want_add;
+
+  g_assert_cmpint (ferry_slurm_job_states (p, (const char *const *) user_args, &add, &text), ==, want);
+  g_assert_cmpint (add, ==, want_add);
+  g_assert_cmpstr (text, ==, want_text);
 }
 
 static void
@@ -36,48 +76,149 @@ test_args_per_version (void)
   g_auto(FerrySlurmOptions) o = { 0 };
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) a7 = NULL, a8 = NULL, a9 = NULL, none = NULL;
+  g_autofree char *why = NULL;
 
-  probe_set (&p, "7.21.0", FALSE);
+  probe_set (&p, "7.21.0", NULL, NULL);
   g_assert_cmpint (p.major, ==, 7);
   g_assert_cmpint (p.minor, ==, 21);
-  a7 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
-  g_assert_no_error (error);
+  g_assert_true (ferry_slurm_version_known (&p, NULL));
+  a7 = args_for (&o, &p, NULL);
   assert_args (a7, "--slurm --jobs 100 --max-status-checks-per-second 1");
 
   o.jobs = 3;
-  probe_set (&p, "8.20.1", TRUE);
-  a8 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
-  g_assert_no_error (error);
+  probe_set (&p, "8.30.0", "8.30.0-plugin-2.7.1", NULL);
+  g_assert_true (p.executor_plugin);
+  g_assert_true (p.status_command);
+  a8 = args_for (&o, &p, NULL);
   assert_args (a8, "--executor slurm --jobs 3");
 
-  probe_set (&p, "10.0.1", TRUE);
-  a9 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
-  g_assert_no_error (error);
+  probe_set (&p, "9.16.3", "9.16.3-plugin-2.7.1", NULL);
+  g_assert_true (ferry_slurm_version_known (&p, NULL));
+  a9 = args_for (&o, &p, NULL);
   assert_args (a9, "--executor slurm --jobs 3");
 
-  /* 8 without the plugin: the plugin is named. */
-  probe_set (&p, "8.20.1", FALSE);
-  none = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  /* A snakemake ferry does not know yet: one line, before anything runs. */
+  probe_set (&p, "10.0.1", "9.16.3-plugin-2.7.1", NULL);
+  g_assert_false (ferry_slurm_version_known (&p, &why));
+  g_assert_cmpstr (why, ==, "newer than ferry knows (7.19 to 9.x)");
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "snakemake 10.0.1 on login is newer than ferry knows"));
+  g_clear_error (&error);
+
+  /* 8 without the plugin (its real --help, the plugin hidden from it): the plugin is named. */
+  probe_set (&p, "8.30.0", "8.30.0-no-plugin", NULL);
+  g_assert_false (p.executor_plugin);
+  none = ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error);
   g_assert_null (none);
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, "snakemake-executor-plugin-slurm"));
   g_clear_error (&error);
 
   /* Too old for --slurm: 7.18 (and 6). */
-  probe_set (&p, "7.18.2", FALSE);
-  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login", &error));
+  probe_set (&p, "7.18.2", NULL, NULL);
+  g_clear_pointer (&why, g_free);
+  g_assert_false (ferry_slurm_version_known (&p, &why));
+  g_assert_cmpstr (why, ==, "older than 7.19, which --slurm needs");
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "7.19"));
   g_assert_nonnull (strstr (error->message, "7.18.2"));
   g_clear_error (&error);
-  probe_set (&p, "6.15.5", FALSE);
-  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login", &error));
+  probe_set (&p, "6.15.5", NULL, NULL);
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
   g_clear_error (&error);
-  probe_set (&p, "7.19.0", FALSE);
-  g_auto(GStrv) a719 = ferry_slurm_snakemake_args (&o, &p, "login", &error);
-  g_assert_no_error (error);
+  probe_set (&p, "7.19.0", NULL, NULL);
+  g_auto(GStrv) a719 = args_for (&o, &p, NULL);
   assert_args (a719, "--slurm --jobs 3 --max-status-checks-per-second 1");
+}
+
+/* Without SLURM accounting, the plugin must read job states with squeue, or its run never ends. */
+static void
+test_job_states (void)
+{
+  g_auto(FerrySlurmProbe) p = { 0 };
+  g_auto(FerrySlurmOptions) o = { 0 };
+  g_autoptr(GError) error = NULL;
+  const char *releases[] = { "8.30.0", "9.16.3" };
+
+  o.jobs = 3;
+  /* snakemake 7 falls back on scontrol by itself. */
+  probe_set (&p, "7.21.0", NULL, NULL);
+  assert_states (&p, NULL, FERRY_SLURM_STATES_SACCT_SCONTROL, FALSE, "sacct, else scontrol (snakemake 7)");
+  probe_set (&p, "7.21.0", NULL, NO_ACCOUNTING);
+  assert_states (&p, NULL, FERRY_SLURM_STATES_SACCT_SCONTROL, FALSE,
+                 "scontrol (snakemake 7; no accounting: sacct failed: " NO_ACCOUNTING ")");
+  {
+    g_auto(GStrv) a = args_for (&o, &p, NULL);
+    assert_args (a, "--slurm --jobs 3 --max-status-checks-per-second 1");
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (releases); i++)
+    {
+      g_autofree char *help = g_strdup_printf ("%s-plugin-2.7.1", releases[i]);
+      g_auto(GStrv) with_acct = NULL, without = NULL, no_sacct = NULL, user_squeue = NULL,
+                    user_eq = NULL, user_sacct = NULL;
+
+      probe_set (&p, releases[i], help, NULL);
+      assert_states (&p, NULL, FERRY_SLURM_STATES_SACCT, FALSE, "sacct");
+      with_acct = args_for (&o, &p, NULL);
+      assert_args (with_acct, "--executor slurm --jobs 3");
+
+      probe_set (&p, releases[i], help, NO_ACCOUNTING);
+      assert_states (&p, NULL, FERRY_SLURM_STATES_SQUEUE, TRUE,
+                     "squeue (no accounting: sacct failed: " NO_ACCOUNTING ")");
+      without = args_for (&o, &p, NULL);
+      assert_args (without, "--executor slurm --jobs 3 --slurm-status-command squeue");
+
+      /* The user said it already (either spelling): not twice. */
+      assert_states (&p, "--slurm-status-command squeue", FERRY_SLURM_STATES_SQUEUE, FALSE,
+                     "squeue (--slurm-status-command squeue)");
+      user_squeue = args_for (&o, &p, "--keep-going --slurm-status-command squeue");
+      assert_args (user_squeue, "--executor slurm --jobs 3");
+      user_eq = args_for (&o, &p, "--slurm-status-command=squeue");
+      assert_args (user_eq, "--executor slurm --jobs 3");
+      /* The user's sacct is theirs: it goes through, and check says it fails. */
+      assert_states (&p, "--slurm-status-command sacct", FERRY_SLURM_STATES_STUCK, FALSE,
+                     "sacct (--slurm-status-command sacct), which fails here (no accounting: sacct"
+                     " failed: " NO_ACCOUNTING ")");
+      user_sacct = args_for (&o, &p, "--slurm-status-command sacct");
+      assert_args (user_sacct, "--executor slurm --jobs 3");
+      /* After `--` come targets, not options. */
+      assert_states (&p, "-- --slurm-status-command", FERRY_SLURM_STATES_SQUEUE, TRUE,
+                     "squeue (no accounting: sacct failed: " NO_ACCOUNTING ")");
+
+      probe_set (&p, releases[i], help, "");
+      assert_states (&p, NULL, FERRY_SLURM_STATES_SQUEUE, TRUE,
+                     "squeue (no accounting: no sacct on the PATH)");
+      no_sacct = args_for (&o, &p, NULL);
+      assert_args (no_sacct, "--executor slurm --jobs 3 --slurm-status-command squeue");
+    }
+
+  /* A plugin before 2.0.1 (1.9.2's real --help) reads states with sacct only: fine with
+   * accounting, refused without (its run would never end). */
+  probe_set (&p, "8.30.0", "8.30.0-plugin-1.9.2", NULL);
+  g_assert_true (p.executor_plugin);
+  g_assert_false (p.status_command);
+  {
+    g_auto(GStrv) a = args_for (&o, &p, NULL);
+    assert_args (a, "--executor slurm --jobs 3");
+  }
+  probe_set (&p, "8.30.0", "8.30.0-plugin-1.9.2", NO_ACCOUNTING);
+  assert_states (&p, NULL, FERRY_SLURM_STATES_STUCK, FALSE,
+                 "sacct only (this snakemake-executor-plugin-slurm has no --slurm-status-command),"
+                 " which fails here (no accounting: sacct failed: " NO_ACCOUNTING ")");
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error));
+  g_assert_error (error, FERRY_ERROR, FERRY_ERROR_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "snakemake 8.30.0 on login would never see its SLURM jobs end"));
+  g_clear_error (&error);
+
+  /* sacct's exit status without a message. */
+  g_assert_true (ferry_slurm_probe_parse ("snakemake=9.16.3\nsacct=/usr/bin/sacct\nsacct.rc=2\n", &p, &error));
+  assert_states (&p, NULL, FERRY_SLURM_STATES_STUCK, FALSE,
+                 "sacct only (this snakemake-executor-plugin-slurm has no --slurm-status-command),"
+                 " which fails here (no accounting: sacct failed (exit 2))");
 }
 
 static void
@@ -90,11 +231,11 @@ test_args_resources (void)
                               "constraint=it's", NULL };
   g_auto(GStrv) a = NULL, b = NULL, c = NULL;
 
-  probe_set (&p, "8.4.0", TRUE);
+  probe_set (&p, "8.30.0", "8.30.0-plugin-2.7.1", NULL);
   o.jobs = 5;
   o.partition = g_strdup ("gpu-a100");
   o.resources = g_strdupv ((char **) res);
-  a = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  a = ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error);
   g_assert_no_error (error);
   /* Without --account, never slurm_account (snakemake 7 would run sacctmgr). */
   assert_args (a, "--default-resources slurm_partition='gpu-a100' mem_mb=4000 runtime='2h'"
@@ -102,15 +243,15 @@ test_args_resources (void)
 
   o.account = g_strdup ("proj_42");
   g_clear_pointer (&o.resources, g_strfreev);
-  probe_set (&p, "7.21.0", FALSE);
-  b = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  probe_set (&p, "7.21.0", NULL, NULL);
+  b = ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error);
   g_assert_no_error (error);
   assert_args (b, "--default-resources slurm_partition='gpu-a100' slurm_account='proj_42'"
                   " --slurm --jobs 5 --max-status-checks-per-second 1");
 
   /* snakemake 7 splits each pair at every '=': refused rather than garbled. */
   o.resources = g_strdupv ((char **) res);
-  c = ferry_slurm_snakemake_args (&o, &p, "login", &error);
+  c = ferry_slurm_snakemake_args (&o, &p, NULL, "login", &error);
   g_assert_null (c);
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_USAGE);
   g_assert_nonnull (strstr (error->message, "slurm_extra"));
@@ -162,7 +303,7 @@ test_probe (void)
                                           &p, &error));
   g_assert_no_error (error);
   g_assert_null (p.sbatch);
-  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login.hpc", &error));
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login.hpc", &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
   g_assert_true (g_str_has_prefix (error->message, "sbatch is not found on login.hpc"));
   g_clear_error (&error);
@@ -170,7 +311,7 @@ test_probe (void)
   /* No snakemake. */
   g_assert_true (ferry_slurm_probe_parse ("snakemake=\nsbatch=/usr/bin/sbatch\n", &p, &error));
   g_assert_null (p.snakemake_version);
-  g_assert_null (ferry_slurm_snakemake_args (&o, &p, "login.hpc", &error));
+  g_assert_null (ferry_slurm_snakemake_args (&o, &p, NULL, "login.hpc", &error));
   g_assert_error (error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
@@ -277,6 +418,7 @@ main (int argc, char **argv)
   ferry_test_init (&argc, &argv);
   g_test_add_func ("/slurm/args-per-version", test_args_per_version);
   g_test_add_func ("/slurm/args-resources", test_args_resources);
+  g_test_add_func ("/slurm/job-states", test_job_states);
   g_test_add_func ("/slurm/options-check", test_options_check);
   g_test_add_func ("/slurm/probe", test_probe);
   g_test_add_func ("/slurm/queue-parse", test_queue_parse);

@@ -20,6 +20,8 @@ ferry_slurm_probe_clear (FerrySlurmProbe *probe)
   g_clear_pointer (&probe->squeue, g_free);
   g_clear_pointer (&probe->scancel, g_free);
   g_clear_pointer (&probe->sinfo, g_free);
+  g_clear_pointer (&probe->sacct, g_free);
+  g_clear_pointer (&probe->sacct_error, g_free);
 }
 
 /* A partition or account name as SLURM writes them; nothing a shell or Python would read. */
@@ -79,12 +81,18 @@ ferry_slurm_options_check (const FerrySlurmOptions *opts, GError **error)
 
 /* --- the probe ------------------------------------------------------------------------------- */
 
-/* /bin/sh whatever the login shell (ferry_remote_capture sees to it). [1-7].* is 1.x to 7.x, not
- * 10+. */
-static const char probe_script[]
-  = "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "
-    "for c in sbatch squeue scancel sinfo; do echo \"$c=$(command -v $c 2>/dev/null)\"; done; "
-    "case \"$v\" in ''|[1-7].*) ;; *) echo '--help--'; snakemake --help 2>/dev/null ;; esac; true";
+/* /bin/sh whatever the login shell (ferry_remote_capture sees to it). sacct asked for nothing says
+ * whether SLURM accounting answers (without it: "Slurm accounting storage is disabled", exit 1).
+ * [1-7].* is 1.x to 7.x, not 10+. The report of `check --host` starts the same way. */
+#define PROBE_HEAD                                                                                  \
+  "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "                       \
+  "for c in sbatch squeue scancel sinfo sacct; do echo \"$c=$(command -v $c 2>/dev/null)\"; done; " \
+  "if command -v sacct >/dev/null 2>&1; then "                                                     \
+  "e=$(sacct -n -X -P -o JobIdRaw,State -S now 2>&1 >/dev/null); echo \"sacct.rc=$?\"; "           \
+  "printf '%s\\n' \"$e\" | head -n 1 | sed 's/^/sacct.err=/'; fi; "
+#define PROBE_HELP "case \"$v\" in ''|[1-7].*) ;; *) echo '--help--'; snakemake --help 2>/dev/null ;; esac; true"
+
+static const char probe_script[] = PROBE_HEAD PROBE_HELP;
 
 const char *
 ferry_slurm_probe_script (void)
@@ -134,7 +142,8 @@ ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error
 
   ferry_slurm_probe_clear (probe);
   probe->major = probe->minor = 0;
-  probe->executor_plugin = FALSE;
+  probe->executor_plugin = probe->status_command = FALSE;
+  probe->sacct_rc = -1;
   for (char **l = lines; *l; l++)
     {
       char *eq = strchr (*l, '=');
@@ -156,6 +165,12 @@ ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error
         slot = &probe->scancel;
       else if (strcmp (*l, "sinfo") == 0)
         slot = &probe->sinfo;
+      else if (strcmp (*l, "sacct") == 0)
+        slot = &probe->sacct;
+      else if (strcmp (*l, "sacct.err") == 0)
+        slot = &probe->sacct_error;
+      else if (strcmp (*l, "sacct.rc") == 0)
+        probe->sacct_rc = (int) g_ascii_strtoll (eq + 1, NULL, 10);
       if (slot != NULL && *g_strstrip (eq + 1) != '\0')
         {
           g_free (*slot);
@@ -179,7 +194,11 @@ ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GError **error
         probe->minor = (int) g_ascii_strtoll (end + 1, NULL, 10);
     }
   if (help != NULL)
-    probe->executor_plugin = ferry_slurm_help_has_executor (help);
+    {
+      probe->executor_plugin = ferry_slurm_help_has_executor (help);
+      probe->status_command = probe->executor_plugin
+                              && strstr (help, "--slurm-status-command") != NULL;
+    }
   return TRUE;
 }
 
@@ -215,13 +234,117 @@ builder_take (GStrvBuilder *b, char *s)
   g_free (s);
 }
 
+gboolean
+ferry_slurm_version_known (const FerrySlurmProbe *probe, char **out_why)
+{
+  const char *why = NULL;
+
+  if (probe->major >= 10)
+    why = "newer than ferry knows (7.19 to 9.x)";
+  else if (probe->major < 7 || (probe->major == 7 && probe->minor < 19))
+    why = "older than 7.19, which --slurm needs";
+  if (out_why != NULL)
+    *out_why = g_strdup (why);
+  return why == NULL;
+}
+
+/* The value of the user's --slurm-status-command, or NULL. */
+static const char *
+user_status_command (const char *const *args)
+{
+  static const char opt[] = "--slurm-status-command";
+
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    {
+      if (strcmp (args[i], "--") == 0)
+        break;
+      if (strcmp (args[i], opt) == 0)
+        return args[i + 1] != NULL ? args[i + 1] : "";
+      if (g_str_has_prefix (args[i], opt) && args[i][strlen (opt)] == '=')
+        return args[i] + strlen (opt) + 1;
+    }
+  return NULL;
+}
+
+/* Why SLURM accounting does not answer on the remote, or NULL when it does. */
+static char *
+no_accounting (const FerrySlurmProbe *probe)
+{
+  if (probe->sacct == NULL)
+    return g_strdup ("no sacct on the PATH");
+  if (probe->sacct_rc <= 0)
+    return NULL;
+  if (probe->sacct_error != NULL && *probe->sacct_error != '\0')
+    return g_strdup_printf ("sacct failed: %s", probe->sacct_error);
+  return g_strdup_printf ("sacct failed (exit %d)", probe->sacct_rc);
+}
+
+FerrySlurmStates
+ferry_slurm_job_states (const FerrySlurmProbe *probe, const char *const *user_args,
+                        gboolean *out_add_squeue, char **out_text)
+{
+  g_autofree char *why = no_accounting (probe);
+  const char *user = user_status_command (user_args);
+  FerrySlurmStates states;
+  char *text;
+
+  if (out_add_squeue != NULL)
+    *out_add_squeue = FALSE;
+  if (probe->major < 8)
+    {
+      /* snakemake 7's --slurm asks sacct, and scontrol when sacct fails: either way it ends. */
+      states = FERRY_SLURM_STATES_SACCT_SCONTROL;
+      text = why ? g_strdup_printf ("scontrol (snakemake 7; no accounting: %s)", why)
+                 : g_strdup ("sacct, else scontrol (snakemake 7)");
+    }
+  else if (g_strcmp0 (user, "squeue") == 0)
+    {
+      states = FERRY_SLURM_STATES_SQUEUE;
+      text = g_strdup ("squeue (--slurm-status-command squeue)");
+    }
+  else if (user != NULL)
+    {
+      states = why && g_str_equal (user, "sacct") ? FERRY_SLURM_STATES_STUCK
+                                                 : FERRY_SLURM_STATES_SACCT;
+      text = g_strdup_printf ("%s (--slurm-status-command %s)%s%s%s", user, user,
+                              states == FERRY_SLURM_STATES_STUCK ? ", which fails here (no accounting: " : "",
+                              states == FERRY_SLURM_STATES_STUCK ? why : "",
+                              states == FERRY_SLURM_STATES_STUCK ? ")" : "");
+    }
+  else if (why == NULL)
+    {
+      states = FERRY_SLURM_STATES_SACCT;
+      text = g_strdup ("sacct");
+    }
+  else if (probe->status_command)
+    {
+      states = FERRY_SLURM_STATES_SQUEUE;
+      text = g_strdup_printf ("squeue (no accounting: %s)", why);
+      if (out_add_squeue != NULL)
+        *out_add_squeue = TRUE;
+    }
+  else
+    {
+      states = FERRY_SLURM_STATES_STUCK;
+      text = g_strdup_printf ("sacct only (this snakemake-executor-plugin-slurm has no"
+                              " --slurm-status-command), which fails here (no accounting: %s)",
+                              why);
+    }
+  if (out_text != NULL)
+    *out_text = text;
+  else
+    g_free (text);
+  return states;
+}
+
 GStrv
 ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe *probe,
-                            const char *host, GError **error)
+                            const char *const *user_args, const char *host, GError **error)
 {
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
   g_autofree char *jobs = g_strdup_printf ("%u", opts->jobs ? opts->jobs : FERRY_SLURM_DEFAULT_JOBS);
-  gboolean has_resources;
+  g_autofree char *states_text = NULL;
+  gboolean has_resources, add_squeue = FALSE;
 
   if (!ferry_slurm_options_check (opts, error))
     return NULL;
@@ -236,6 +359,12 @@ ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe
                         "snakemake %s on %s cannot submit to SLURM (--slurm needs 7.19 or later):"
                         " upgrade it there, or use 8+ with snakemake-executor-plugin-slurm",
                         probe->snakemake_version, host), NULL);
+  if (probe->major >= 10)
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                        "snakemake %s on %s is newer than ferry knows for --slurm (7.19 to 9.x):"
+                        " use a 9 there, or run without --slurm and pass its executor yourself"
+                        " (-- --executor slurm)",
+                        probe->snakemake_version, host), NULL);
   if (probe->major >= 8 && !probe->executor_plugin)
     return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
                         "snakemake %s on %s has no slurm executor: install"
@@ -249,6 +378,16 @@ ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe
                         " --host %s)",
                         probe->sbatch == NULL ? "sbatch" : probe->squeue == NULL ? "squeue" : "scancel",
                         host, host), NULL);
+  /* A plugin that cannot see its jobs end would wait forever; the user's own
+   * --slurm-status-command sacct is theirs to keep. */
+  if (ferry_slurm_job_states (probe, user_args, &add_squeue, &states_text) == FERRY_SLURM_STATES_STUCK
+      && user_status_command (user_args) == NULL)
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                        "snakemake %s on %s would never see its SLURM jobs end: its"
+                        " snakemake-executor-plugin-slurm reads job states with %s; upgrade the"
+                        " plugin there (2.0.1 or later reads them with squeue), or ask the cluster's"
+                        " admins for accounting (slurmdbd)",
+                        probe->snakemake_version, host, states_text), NULL);
 
   has_resources = opts->partition != NULL || opts->account != NULL
                   || (opts->resources != NULL && opts->resources[0] != NULL);
@@ -275,7 +414,11 @@ ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe
         }
     }
   if (probe->major >= 8)
-    g_strv_builder_add_many (b, "--executor", "slurm", "--jobs", jobs, NULL);
+    {
+      g_strv_builder_add_many (b, "--executor", "slurm", "--jobs", jobs, NULL);
+      if (add_squeue)
+        g_strv_builder_add_many (b, "--slurm-status-command", "squeue", NULL);
+    }
   else
     /* 7.21 turns any rate above 1 into 0.03, one status check every 33 s. */
     g_strv_builder_add_many (b, "--slurm", "--jobs", jobs, "--max-status-checks-per-second", "1",
@@ -533,9 +676,7 @@ ferry_remote_report_script (const char *remote_dir)
   g_autoptr(GString) path = g_string_new (NULL);
 
   g_string_append (s, "u=$(id -un); echo \"shell=$(getent passwd \"$u\" 2>/dev/null | cut -d: -f7)\"; "
-                      "v=$(snakemake --version 2>/dev/null | head -n 1); echo \"snakemake=$v\"; "
-                      "for c in sbatch squeue scancel sinfo; do "
-                      "echo \"$c=$(command -v $c 2>/dev/null)\"; done; "
+                      PROBE_HEAD
                       ASK ("sinfo", "sinfo -h -o '%P|%a|%l|%D|%C'", "200")
                       ASK ("squeue", "squeue -h -u \"$u\" -o %i", "1")
                       ASK ("sbatch", "sbatch --test-only -o /dev/null --wrap true", "1")
@@ -547,8 +688,7 @@ ferry_remote_report_script (const char *remote_dir)
   g_string_append (s, "; e=; until [ -d \"$d\" ]; do e=1; d=$(dirname \"$d\"); done; "
                       "echo \"dir=$d\"; echo \"dirup=$e\"; "
                       "df -Pk \"$d\" 2>/dev/null | tail -n 1 | sed 's/^/df: /'; "
-                      "case \"$v\" in ''|[1-7].*) ;; *) echo '--help--'; snakemake --help 2>/dev/null ;; "
-                      "esac; true");
+                      PROBE_HELP);
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 

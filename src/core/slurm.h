@@ -30,14 +30,18 @@ typedef struct
   char *snakemake_version; /* NULL: no snakemake on the remote PATH */
   int major, minor;
   gboolean executor_plugin; /* 8+: `--executor slurm` is available (snakemake-executor-plugin-slurm) */
-  char *sbatch, *squeue, *scancel, *sinfo; /* paths, or NULL when missing */
+  gboolean status_command;  /* the plugin takes --slurm-status-command (2.0.1+: sacct or squeue) */
+  char *sbatch, *squeue, *scancel, *sinfo, *sacct; /* paths, or NULL when missing */
+  int sacct_rc;      /* sacct's exit status when asked for nothing; -1 when not asked */
+  char *sacct_error; /* its first line on stderr when it failed */
 } FerrySlurmProbe;
 
 void ferry_slurm_probe_clear (FerrySlurmProbe *probe);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FerrySlurmProbe, ferry_slurm_probe_clear)
 
 /* The /bin/sh script (one line) that prints the remote snakemake's version, where SLURM's commands
- * are, and, for snakemake 8+, its --help (which lists the executors it has). */
+ * are, whether sacct answers (SLURM accounting), and, for snakemake 8+, its --help (which lists
+ * the executors it has and the plugin's options). */
 const char *ferry_slurm_probe_script (void);
 
 /* Parses the probe script's output. */
@@ -46,14 +50,38 @@ gboolean ferry_slurm_probe_parse (const char *out, FerrySlurmProbe *probe, GErro
 /* Whether snakemake's --help offers the slurm executor (8+: `--executor {...,slurm,...}`). */
 gboolean ferry_slurm_help_has_executor (const char *help);
 
+/* Whether ferry knows this snakemake (a --slurm run needs 7.19 to 9.x); else a clause saying why
+ * not ("newer than ferry knows (7.19 to 9.x)"). */
+gboolean ferry_slurm_version_known (const FerrySlurmProbe *probe, char **out_why);
+
+/* How the run's snakemake will learn its SLURM jobs' states. */
+typedef enum
+{
+  FERRY_SLURM_STATES_SACCT,         /* the plugin (8+) asks sacct, and SLURM accounting answers */
+  FERRY_SLURM_STATES_SACCT_SCONTROL, /* snakemake 7: sacct, else scontrol */
+  FERRY_SLURM_STATES_SQUEUE,        /* the plugin with --slurm-status-command squeue */
+  FERRY_SLURM_STATES_STUCK,         /* the plugin asks sacct only, which fails: it never ends */
+} FerrySlurmStates;
+
+/* Decides it for the probed remote and the user's snakemake arguments (an explicit
+ * --slurm-status-command wins). *out_add_squeue (optional): ferry must pass
+ * `--slurm-status-command squeue` (a plugin that has it, no accounting, the user said nothing).
+ * *out_text (optional): "squeue (no accounting: sacct failed: ...)", "sacct"... */
+FerrySlurmStates ferry_slurm_job_states (const FerrySlurmProbe *probe,
+                                         const char *const *user_args, gboolean *out_add_squeue,
+                                         char **out_text);
+
 /* The snakemake arguments for a run on SLURM with the probed snakemake:
  *   7.19 .. 7.x: --slurm --jobs N --max-status-checks-per-second 1
- *   8+:          --executor slurm --jobs N   (the plugin must be there)
+ *   8, 9:        --executor slurm --jobs N   (the plugin must be there)
+ *                  [--slurm-status-command squeue]   (no accounting, unless user_args set it)
  * preceded, when there is any, by --default-resources slurm_partition='P' slurm_account='A' K=V...
- * (the options after it end its list, so targets may follow). A snakemake older than 7.19, a missing
- * snakemake or plugin, and a missing sbatch are errors saying what to do; `host` names the remote. */
+ * (the options after it end its list, so targets may follow). user_args: the user's snakemake
+ * arguments (may be NULL). A snakemake older than 7.19 or newer than ferry knows, a missing
+ * snakemake or plugin, a plugin that would never see its jobs end, and a missing sbatch are errors
+ * saying what to do; `host` names the remote. */
 GStrv ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe *probe,
-                                  const char *host, GError **error);
+                                  const char *const *user_args, const char *host, GError **error);
 
 /* Probes the remote (one command) and checks it can take a --slurm run: snakemake 7.19+ (8+ with
  * the plugin) and sbatch, squeue, scancel. */
