@@ -11,7 +11,7 @@ static char *opt_via;
 static const GOptionEntry options[] = {
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Push to this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
-  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through ssh (default) or the deployment's S3 bucket, which the instance reads with its profile", "ssh|s3" },
+  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through the store in the deployment's bucket (the default with bootstrap --bucket --iam; the instance reads it with its profile) or straight over ssh", "store|ssh" },
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { NULL }
 };
@@ -63,9 +63,9 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   ferry_remote_close (remote);
   if (!ok)
     return FALSE;
-  g_print ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s%s%s\n", stats.files_sent,
-           stats.files_total, stats.bytes_sent, stats.compression ? stats.compression : "none",
-           remote->host, dir, remote->s3_bucket ? " through s3://" : "",
-           remote->s3_bucket ? remote->s3_bucket : "");
+  {
+    g_autofree char *summary = ferry_remote_push_summary (remote, dir, &stats);
+    g_print ("%s\n", summary);
+  }
   return TRUE;
 }

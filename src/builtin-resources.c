@@ -193,18 +193,26 @@ ferry_builtin_remote_via (FerryInvocation *inv, GOptionContext *context, FerryRe
 {
   g_autofree char *bucket = NULL;
 
-  if (via == NULL || g_str_equal (via, "ssh"))
+  if (via != NULL && g_str_equal (via, "ssh"))
     return TRUE;
-  if (!g_str_equal (via, "s3"))
-    return ferry_usage_error (context, error, "--via takes ssh or s3, not \"%s\"", via);
+  if (via != NULL && !g_str_equal (via, "store") && !g_str_equal (via, "s3"))
+    return ferry_usage_error (context, error, "--via takes ssh, store or s3 (the store), not \"%s\"",
+                              via);
   bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  /* The store is the default for the instance of a deployment whose instance may read its bucket
+   * (bootstrap --bucket --iam); a --host keeps the direct path unless asked. */
+  if (via == NULL
+      && (bucket == NULL || !remote->ec2
+          || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE_PROFILE)))
+    return TRUE;
   if (bucket != NULL && !ferry_invocation_use_aws (inv, NULL, error))
     return FALSE;
   if (bucket == NULL)
     return ferry_usage_error (context, error,
-                              "--via s3 needs the deployment's bucket: ferry bootstrap --bucket NAME "
-                              "(with --iam, so the instance may read it)");
-  ferry_remote_set_via_s3 (remote, inv->aws, bucket);
+                              "--via %s needs the deployment's bucket: ferry bootstrap --bucket NAME "
+                              "(with --iam, so the instance may read it)", via);
+  ferry_remote_set_via_s3 (remote, inv->aws, bucket, ferry_state_get_dir (inv->state),
+                           ferry_state_get_name (inv->state));
   return TRUE;
 }
 

@@ -26,7 +26,7 @@ static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Run on this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
-  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through ssh (default) or the deployment's S3 bucket, which the instance reads with its profile", "ssh|s3" },
+  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through the store in the deployment's bucket (the default with bootstrap --bucket --iam; the instance reads it with its profile) or straight over ssh", "store|ssh" },
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
@@ -374,9 +374,10 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
           ferry_remote_close (remote);
           return FALSE;
         }
-      g_printerr ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s%s%s\n", ps.files_sent,
-                  ps.files_total, ps.bytes_sent, ps.compression ? ps.compression : "none", remote->host, dir,
-                  remote->s3_bucket ? " through s3://" : "", remote->s3_bucket ? remote->s3_bucket : "");
+      {
+        g_autofree char *summary = ferry_remote_push_summary (remote, dir, &ps);
+        g_printerr ("%s\n", summary);
+      }
     }
   /* With --slurm on a --host, the probe already found snakemake there. */
   if (!(ferry_run_slurm_enabled () && opt_host != NULL)

@@ -14,6 +14,7 @@
 #include "remote.h"
 #include "remote-private.h"
 #include "spawn.h"
+#include "store.h"
 
 #define MANIFEST ".ferry-manifest"
 #define PULL_LIST ".ferry-pull-list"
@@ -29,6 +30,8 @@ ferry_remote_free (FerryRemote *remote)
     ferry_remote_close (remote);
   g_free (remote->host);
   g_free (remote->s3_bucket);
+  g_free (remote->s3_state_dir);
+  g_free (remote->s3_deployment);
   g_free (remote->user);
   g_free (remote->identity);
   g_free (remote->known_hosts);
@@ -657,103 +660,77 @@ write_push_archive (int fd, FerryArchiveFormat format, GPtrArray *changed, GHash
 }
 
 void
-ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket)
+ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket,
+                         const char *state_dir, const char *deployment)
 {
   remote->s3_aws = aws;
   g_free (remote->s3_bucket);
   remote->s3_bucket = g_strdup (bucket);
+  g_free (remote->s3_state_dir);
+  remote->s3_state_dir = g_strdup (state_dir);
+  g_free (remote->s3_deployment);
+  remote->s3_deployment = g_strdup (deployment);
 }
 
-/* The object a push goes through: uploaded here by `aws s3 cp -` from the archive stream, fetched
- * there by the remote's own aws (on an instance, with its instance profile), then deleted. */
+/* Through the store: every file of the push goes into the bucket's store (only what it lacks goes
+ * up), the remote restores the manifest (fetching only what its disk lacks), and the ssh push's
+ * manifest is rewritten so that a later push over ssh knows what the remote has. */
 static gboolean
-push_via_s3 (FerryRemote *remote, const char *remote_dir, FerryArchiveFormat format,
-             GPtrArray *changed, GHashTable *manifest, FerryPushStats *stats,
-             GCancellable *cancellable, GError **error)
+push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *files,
+                GPtrArray *changed, GHashTable *manifest, FerryPushStats *stats,
+                GCancellable *cancellable, GError **error)
 {
-  g_autofree char *uuid = g_uuid_string_random ();
-  g_autofree char *key = g_strdup_printf ("ferry-push/%s.tar", uuid);
-  g_autofree char *url = g_strdup_printf ("s3://%s/%s", remote->s3_bucket, key);
-  const char *cp_args[] = { "-", url, NULL };
-  const char *rm_args[] = { "--bucket", remote->s3_bucket, "--key", key, NULL };
-  g_auto(GStrv) cp = ferry_aws_argv (remote->s3_aws, "s3", "cp", cp_args);
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) write_error = NULL;
-  g_autofree char *err = NULL;
+  g_autoptr(FerryStore) store = ferry_store_new (remote->s3_aws, remote->s3_bucket,
+                                                 remote->s3_state_dir);
+  g_autoptr(json_t) meta = json_object ();
   g_autoptr(GString) cmd = g_string_new (NULL);
-  g_autoptr(json_t) rm_out = NULL;
-  g_autoptr(GError) rm_error = NULL;
-  GOutputStream *in;
-  int code = 0, err_fd = -1;
-  gulong cancel_id;
-  gboolean ok;
+  g_autoptr(GByteArray) mbytes = NULL;
+  g_autoptr(GBytes) mcontents = NULL;
+  g_autofree char *key = NULL;
+  FerryStoreStats ss;
+  FerryStoreRestoreStats rs;
 
-  remote_trace (remote, (const char *const *) cp);
-  proc = spawn_stderr_to_file ((const char *const *) cp, ferry_aws_env (),
-                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, FALSE,
-                               &err_fd, error);
-  if (proc == NULL)
+  if (remote->s3_deployment != NULL)
+    json_object_set_new (meta, "deployment", json_string (remote->s3_deployment));
+  key = ferry_store_push (store, files, "push", meta, &ss, cancellable, error);
+  if (key == NULL)
     return FALSE;
-  in = g_subprocess_get_stdin_pipe (proc);
-  cancel_id = ferry_remote_kill_on_cancel (proc, cancellable);
-  write_push_archive (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in)), format, changed,
-                      manifest, stats, cancellable, &write_error);
-  g_output_stream_close (in, NULL, NULL);
-  if (!ferry_remote_child_finish (proc, cancellable, cancel_id, error))
-    {
-      close (err_fd);
-      return FALSE;
-    }
-  err = ferry_remote_read_stderr (err_fd);
-  if (write_error != NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&write_error), "uploading to %s: ", url);
-      return FALSE;
-    }
-  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
-    {
-      g_autofree char *line = ferry_remote_last_line (err);
-      return ferry_throw (error, FERRY_ERROR_CHILD, "uploading to %s failed%s%s", url,
-                          *line ? ": " : "", line);
-    }
+  stats->store = TRUE;
+  stats->files_sent = changed->len;
+  stats->bytes_sent = ss.bytes_uploaded;
+  stats->store_files_stored = ss.files_stored;
+  stats->store_files_hashed = ss.files_hashed;
+  stats->store_puts = ss.puts;
+  g_strlcpy (stats->store_manifest, key, sizeof stats->store_manifest);
+  if (!ferry_store_restore_remote (store, remote, remote_dir, key, &rs, cancellable, error))
+    return FALSE;
+  stats->remote_fetched = rs.fetched;
+  stats->remote_bytes = rs.bytes;
 
-  /* The remote fetches into a file (no pipefail in every sh), unpacks, and removes it. */
-  ferry_remote_cmd_op (cmd, "mkdir -p");
+  mbytes = manifest_serialize (manifest);
+  mcontents = g_bytes_new (mbytes->data, mbytes->len);
+  ferry_remote_cmd_op (cmd, "cd");
   ferry_remote_cmd_path (cmd, remote_dir);
-  ferry_remote_cmd_op (cmd, "&& cd");
-  ferry_remote_cmd_path (cmd, remote_dir);
-  ferry_remote_cmd_op (cmd, "&& aws s3 cp --only-show-errors");
-  ferry_remote_cmd_word (cmd, url);
-  ferry_remote_cmd_op (cmd, ".ferry-push.tar");
-  if (remote->s3_aws->region != NULL)
-    {
-      ferry_remote_cmd_op (cmd, "--region");
-      ferry_remote_cmd_word (cmd, remote->s3_aws->region);
-    }
-  if (remote->s3_aws->endpoint_url != NULL)
-    {
-      ferry_remote_cmd_op (cmd, "--endpoint-url");
-      ferry_remote_cmd_word (cmd, remote->s3_aws->endpoint_url);
-    }
-  ferry_remote_cmd_op (cmd, "&&");
-  ferry_remote_cmd_op (cmd, tar_extract[format]);
-  ferry_remote_cmd_op (cmd, ".ferry-push.tar; rc=$?; rm -f .ferry-push.tar; exit $rc");
-  ok = ferry_remote_capture (remote, cmd->str, NULL, &code, cancellable, error);
-  if (ok && code != 0)
-    {
-      g_autofree char *who = ferry_remote_display (remote);
-      ok = ferry_throw (error, FERRY_ERROR_CHILD,
-                        "%s could not fetch and unpack %s (exit %d): does it have aws and access to "
-                        "the bucket (the instance profile)?",
-                        who, url, code);
-    }
-  rm_out = ferry_aws_call (remote->s3_aws, "s3api", "delete-object", rm_args, cancellable, &rm_error);
-  if (rm_out == NULL && ok)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&rm_error), "removing %s: ", url);
-      return FALSE;
-    }
-  return ok;
+  ferry_remote_cmd_op (cmd, "&& cat >" MANIFEST ".new && mv -f " MANIFEST ".new " MANIFEST);
+  return ferry_remote_capture_full (remote, cmd->str, mcontents, NULL, NULL, cancellable, error);
+}
+
+char *
+ferry_remote_push_summary (FerryRemote *remote, const char *remote_dir, const FerryPushStats *stats)
+{
+  if (!stats->store)
+    return g_strdup_printf ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes, %s) to %s:%s",
+                            stats->files_sent, stats->files_total, stats->bytes_sent,
+                            stats->compression ? stats->compression : "none", remote->host,
+                            remote_dir);
+  return g_strdup_printf ("pushed %u of %u files (%" G_GUINT64_FORMAT " bytes) to %s:%s through "
+                          "s3://%s\nstore: %u of %u files already stored, %" G_GUINT64_FORMAT
+                          " bytes uploaded in %u PUTs (%u files read, the rest a stat); the remote "
+                          "fetched %u files (%" G_GUINT64_FORMAT " bytes)",
+                          stats->files_sent, stats->files_total, stats->bytes_sent, remote->host,
+                          remote_dir, remote->s3_bucket, stats->store_files_stored,
+                          stats->files_total, stats->bytes_sent, stats->store_puts,
+                          stats->store_files_hashed, stats->remote_fetched, stats->remote_bytes);
 }
 
 static const char probe_cmd[] =
@@ -827,7 +804,7 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
            : g_str_equal (stats->compression, "gzip") ? FERRY_ARCHIVE_GZIP
                                                        : FERRY_ARCHIVE_NONE;
   if (remote->s3_bucket != NULL)
-    return push_via_s3 (remote, remote_dir, format, changed, manifest, stats, cancellable, error);
+    return push_via_store (remote, remote_dir, files, changed, manifest, stats, cancellable, error);
 
   g_string_truncate (cmd, 0);
   ferry_remote_cmd_op (cmd, "mkdir -p");

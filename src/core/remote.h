@@ -18,8 +18,10 @@ typedef struct
   GStrv options;      /* the user's --ssh-option values, each passed as -o OPT */
   gboolean ec2;       /* an instance ferry launched: wait for the user-data's ready marker */
   char *compression;  /* push: NULL (the best the remote tar takes) or "none" */
-  char *s3_bucket;    /* push through this bucket (--via s3), or NULL: straight over ssh */
-  FerryAws *s3_aws;   /* borrowed: the aws that uploads and deletes the object */
+  char *s3_bucket;    /* push through the store in this bucket (store.h), or NULL: over ssh */
+  FerryAws *s3_aws;   /* borrowed: the aws that uploads to the store */
+  char *s3_state_dir; /* where the store keeps its local index and records */
+  char *s3_deployment; /* recorded in the store's manifests */
   GSubprocess *warmup; /* the connection started early (ferry_remote_connect_early) */
   gboolean connected;  /* this process ran ssh: freeing the remote ends the master */
   gboolean verbose;
@@ -85,9 +87,21 @@ typedef struct
 {
   guint files_total;
   guint files_sent;
-  guint64 bytes_sent; /* file contents sent (before compression) */
+  guint64 bytes_sent; /* file contents sent (before compression); through the store, uploaded */
   const char *compression;
+  gboolean store;              /* went through the store: the members below are set */
+  guint store_files_stored;    /* files whose content the bucket already had */
+  guint store_files_hashed;    /* files read to hash them (the rest were a stat) */
+  guint store_puts;            /* PUT requests the laptop made */
+  guint remote_fetched;        /* files the remote got from the bucket */
+  guint64 remote_bytes;        /* bytes it downloaded */
+  char store_manifest[160];    /* the push's manifest key */
 } FerryPushStats;
+
+/* The one line push and run print after a push ("pushed N of M files ..."), and through the store
+ * a second one: what the bucket had, what went up, what the remote fetched. */
+char *ferry_remote_push_summary (FerryRemote *remote, const char *remote_dir,
+                                 const FerryPushStats *stats);
 
 /* Sends `files` (relative to the current dir) to remote_dir, streaming an archive from libarchive
  * into `ssh HOST tar -x`. Files whose size and mtime match the remote manifest are skipped; the
@@ -95,9 +109,11 @@ typedef struct
 gboolean ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *const *files,
                             FerryPushStats *stats, GCancellable *cancellable, GError **error);
 
-/* From now on push goes through `bucket`: the archive is uploaded with `aws s3 cp -`, the remote
- * fetches it with its own aws (an instance's profile), unpacks it, and the object is deleted. */
-void ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket);
+/* From now on push goes through the store in `bucket` (store.h): the laptop uploads what the
+ * bucket lacks and writes a manifest, the remote fetches what its disk lacks with its own aws (an
+ * instance's profile). state_dir holds the store's local index; `deployment` names the manifests. */
+void ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket,
+                              const char *state_dir, const char *deployment);
 
 /* --- pull ------------------------------------------------------------------------------------- */
 
