@@ -103,8 +103,9 @@ ferry_builtin_export (int argc, char **argv, FerryInvocation *inv, GCancellable 
       "Archive the existing files TARGET's jobs read: the inputs of every job snakemake would\n"
       "run for TARGET (files or rule names) that none of those jobs makes, external inputs\n"
       "included and directory() inputs whole. Paths stay relative to the workflow directory,\n"
-      "with their modes and mtimes. Arguments after -- go to snakemake's dry run (for example\n"
-      "--forceall, or --configfile FILE).");
+      "with their modes and mtimes. Of the arguments after --, those that shape the jobs\n"
+      "(--forceall, --configfile FILE, --config, --until...; see ferry(1)) go to snakemake's\n"
+      "dry run; the rest are left out.");
   extra = ferry_split_double_dash (&argc, argv);
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c, error))
     return FALSE;

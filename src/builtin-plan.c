@@ -281,8 +281,8 @@ ferry_builtin_plan (int argc, char **argv, FerryInvocation *inv, GCancellable *c
       context,
       "Say what TARGET's jobs need (threads, memory, disk, runtime, bytes to push), and the\n"
       "cheapest instance types of the region that fit, with their prices where AWS tells them.\n"
-      "Arguments after -- go to snakemake's dry run (--config, --cores N for rules whose threads\n"
-      "follow --cores).");
+      "Of the arguments after --, those that shape the jobs go to snakemake's dry run (--config,\n"
+      "--forceall, --cores N for rules whose threads follow --cores; see ferry(1)).");
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
                                    error))
     return FALSE;

@@ -282,7 +282,9 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                                          "show its log live (kept in STATE-DIR/logs), pull the outputs, and exit with\n"
                                          "snakemake's status. A lost connection is retried; Ctrl-C only detaches\n"
                                          "(ferry attach follows the run again, ferry cancel stops it). Arguments after\n"
-                                         "-- go to snakemake.");
+                                         "-- go to the remote snakemake; the local dry run that decides what to push\n"
+                                         "takes only those that shape the jobs (--config, --forceall...; see ferry(1)),\n"
+                                         "so a flag only the remote knows (--slurm-status-command) is fine.");
   /* What follows `--` is snakemake's, untouched by option parsing. */
   extra = ferry_split_double_dash (&argc, argv);
   g_option_context_add_group (context, ferry_run_slurm_group ());

@@ -632,15 +632,16 @@ ferry_snakemake_throw (const char *what, int wait_status, const char *output, GE
                       *summary ? ": " : "", summary);
 }
 
-/* The options of snakemake that decide which jobs run and what they ask for. Everything else after
- * `--` (an executor's --slurm-*, --profile, --use-conda, --cores, -q...) is the remote's: the local
+/* The options of snakemake that decide which jobs run and what they ask for (--cores too: a dry run
+ * caps threads at it). Everything else after `--` (an executor's --slurm-*, --profile, --use-conda,
+ * --jobs, -q...) is the remote's: the local
  * dry run never sees it, so a flag only the remote's snakemake or its plugins know cannot fail it. */
 static const char *const dag_options[] = {
   "--snakefile", "-s", "--directory", "-d", "--configfile", "--configfiles", "--config", "-C",
   "--replace-workflow-config", "--forcerun", "-R", "--forceall", "-F", "--force", "-f", "--until",
   "-U", "--omit-from", "-O", "--allowed-rules", "--rerun-triggers", "--rerun-incomplete", "--ri",
   "--ignore-incomplete", "--ii", "--batch", "--notemp", "--nt", "--set-threads", "--max-threads",
-  "--set-resources", "--default-resources", "--default-res", "--set-scatter", NULL,
+  "--set-resources", "--default-resources", "--default-res", "--set-scatter", "--cores", "-c", NULL,
 };
 
 /* An option word (not a value): starts with '-', and is not a lone "-" or a negative number. */

@@ -33,8 +33,8 @@ FerrySnakemakeSupport ferry_snakemake_support (int major, int minor);
 /* The arguments among `args` (what a user gave after `--`) that shape the DAG: --config,
  * --configfile, --snakefile, --directory, --forcerun, --forceall, --force, --until, --omit-from,
  * --allowed-rules, --rerun-triggers, --rerun-incomplete, --ignore-incomplete, --batch, --notemp,
- * --set-threads, --max-threads, --set-resources, --default-resources, --set-scatter (each with the
- * values that follow it). Only these reach the local dry run; the remote run gets all of them. */
+ * --set-threads, --max-threads, --set-resources, --default-resources, --set-scatter, --cores (each
+ * with the values that follow it). Only these reach the local dry run; the remote run gets all of them. */
 GStrv ferry_snakemake_dag_args (const char *const *args);
 
 /* What the jobs that would run ask for, from their threads and resources. */

@@ -104,7 +104,10 @@ try:
         return _parse_uri(path_or_uri)
 
     def _open_local_source(self, source_file, mode, encoding=None):
-        path = source_file.get_path_or_uri()
+        try:
+            path = source_file.get_path_or_uri()
+        except TypeError:  # snakemake 9 asks whether secrets may show
+            path = source_file.get_path_or_uri(secret_free=False)
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         if type(source_file) is not _sourcecache.LocalSourceFile or not _plain_local(path):
