@@ -40,29 +40,60 @@ rcheck (RChecks *checks, RCheckStatus status, const char *what, const char *fix,
     g_string_append_printf (checks->fixes, "%s%s", checks->fixes->len ? "; " : "", fix);
 }
 
+/* The remote snakemake's version, whether ferry knows it, and how a --slurm run would start it. */
 static void
 check_snakemake (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
 {
   RCheckStatus no_slurm = slurm ? RCHECK_FAIL : RCHECK_WARN;
+  g_autofree char *why = NULL;
 
   if (p->snakemake_version == NULL)
     rcheck (checks, RCHECK_FAIL, "snakemake",
             "install snakemake on the remote (or put it on the PATH of non-interactive ssh sessions)",
             "not found on the PATH of a non-interactive ssh session");
+  else if (p->major >= 10)
+    {
+      ferry_slurm_version_known (p, &why);
+      rcheck (checks, no_slurm, "snakemake", "use snakemake 7.19 to 9.x on the remote for --slurm",
+              "%s, %s: a plain run starts it as it is; --slurm refuses it", p->snakemake_version,
+              why);
+    }
   else if (p->major >= 8 && p->executor_plugin)
-    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (--executor slurm)", p->snakemake_version);
+    rcheck (checks, RCHECK_OK, "snakemake", NULL,
+            "%s (--executor slurm; ferry supports 7.19 to 9.x%s)", p->snakemake_version,
+            p->status_command ? "; its SLURM plugin takes --slurm-status-command" : "");
   else if (p->major >= 8)
     rcheck (checks, no_slurm, "snakemake",
             "install snakemake-executor-plugin-slurm next to the remote snakemake",
             "%s, without snakemake-executor-plugin-slurm (no --executor slurm)",
             p->snakemake_version);
-  else if (p->major == 7 && p->minor >= 19)
-    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (--slurm)", p->snakemake_version);
+  else if (ferry_slurm_version_known (p, NULL))
+    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (--slurm; ferry supports 7.19 to 9.x)",
+            p->snakemake_version);
   else
     rcheck (checks, no_slurm, "snakemake",
             "upgrade the remote snakemake to 7.19 or later to submit to SLURM",
             "%s runs, but cannot submit to SLURM (--slurm needs 7.19 or later)",
             p->snakemake_version);
+}
+
+/* How a --slurm run's snakemake will learn that its jobs ended: without accounting, only a plugin
+ * that reads squeue ever sees them end. */
+static void
+check_job_states (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
+{
+  g_autofree char *text = NULL;
+
+  if (p->snakemake_version == NULL || !ferry_slurm_version_known (p, NULL)
+      || (p->major >= 8 && !p->executor_plugin) || p->squeue == NULL)
+    return;
+  if (ferry_slurm_job_states (p, NULL, NULL, &text) == FERRY_SLURM_STATES_STUCK)
+    rcheck (checks, slurm ? RCHECK_FAIL : RCHECK_WARN, "job states",
+            "upgrade snakemake-executor-plugin-slurm on the remote (2.0.1 or later reads job states"
+            " with --slurm-status-command squeue)",
+            "%s: a --slurm run would never end", text);
+  else
+    rcheck (checks, RCHECK_OK, "job states", NULL, "%s", text);
 }
 
 static void
@@ -154,6 +185,7 @@ ferry_check_remote (FerryInvocation *inv, const char *host, const char *remote_d
       check_command (&checks, "squeue", p->squeue, r.squeue_rc, NULL, essential);
       check_command (&checks, "sbatch", p->sbatch, r.sbatch_rc, r.sbatch_line, essential);
       check_command (&checks, "scancel", p->scancel, r.scancel_rc, r.scancel_line, essential);
+      check_job_states (&checks, p, slurm);
       part = ferry_remote_report_default_partition (&r);
       if (part != NULL)
         rcheck (&checks, g_str_equal (part->avail, "up") ? RCHECK_OK : RCHECK_WARN,

@@ -187,26 +187,85 @@ static struct
 {
   FerryRemote *remote;
   char *dir;
-  char *last; /* the last line shown */
+  char *last;         /* the last line shown */
+  gint64 empty_since; /* monotonic time since none of the run's jobs is queued; 0: some are */
+  guint empty_submitted;
+  gboolean waiting_shown;
 } followed;
 
-/* The run's counts, when it has submitted jobs and they changed since the last line. */
+/* The snakemake-executor-plugin-slurm looks at its jobs every 40 to 180 s: a run whose jobs have
+ * all left the queue for longer than that, and whose snakemake still runs, does not see them end
+ * (a plugin reading sacct without accounting, or squeue after SLURM forgot the jobs).
+ * FERRY_SLURM_WAIT_NOTICE (seconds) changes when that is said. */
+#define WAIT_NOTICE_S 200
+
+static guint
+wait_notice_s (void)
+{
+  const char *v = g_getenv ("FERRY_SLURM_WAIT_NOTICE");
+  guint64 n;
+
+  if (v != NULL && g_ascii_string_to_unsigned (v, 10, 1, 86400, &n, NULL))
+    return (guint) n;
+  return WAIT_NOTICE_S;
+}
+
+/* Said once per follow, when every job the run submitted has left the queue for a while and
+ * snakemake is still running. The queue look the counts make anyway tells it: no command more. */
 static char *
-queue_line (FerryRun *run, gpointer hook_data, GCancellable *c)
+waiting_line (FerryRun *run, const FerrySlurmQueue *q)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint notice = wait_notice_s ();
+
+  if (q->submitted == 0 || q->pending + q->running > 0)
+    {
+      followed.empty_since = 0;
+      return NULL;
+    }
+  if (followed.empty_since == 0 || q->submitted != followed.empty_submitted)
+    {
+      followed.empty_since = now;
+      followed.empty_submitted = q->submitted;
+    }
+  if (followed.waiting_shown || now - followed.empty_since < (gint64) notice * G_USEC_PER_SEC)
+    return NULL;
+  followed.waiting_shown = TRUE;
+  return g_strdup_printf ("ferry: all SLURM jobs of this run have left the queue, snakemake is still"
+                          " waiting (%u done, none queued for %u s: it may not see them end;"
+                          " ferry check --slurm on this host says how it reads job states there,"
+                          " ferry cancel %s stops the run)",
+                          q->done, notice, run->id);
+}
+
+/* The run's counts, when it has submitted jobs and they changed since the last line; and, while
+ * the run goes on, once, that snakemake waits on jobs that are all gone. */
+static char *
+queue_look (FerryRun *run, gboolean ended, GCancellable *c)
 {
   g_autofree char *log = run_log (run);
   g_autofree char *line = NULL;
+  g_autofree char *waiting = NULL;
   FerrySlurmQueue q;
 
   /* A failed look (the link dropped) is tried again at the next tick. */
   if (!ferry_slurm_queue (followed.remote, followed.dir, log, &q, NULL, c, NULL))
     return NULL;
   line = ferry_slurm_queue_describe (&q);
+  waiting = ended ? NULL : waiting_line (run, &q);
   if (q.submitted == 0 || g_strcmp0 (line, followed.last) == 0)
-    return NULL;
+    return g_steal_pointer (&waiting);
   g_free (followed.last);
   followed.last = g_strdup (line);
+  if (waiting != NULL)
+    return g_strconcat (line, "\n", waiting, NULL);
   return g_steal_pointer (&line);
+}
+
+static char *
+queue_line (FerryRun *run, gpointer hook_data, GCancellable *c)
+{
+  return queue_look (run, FALSE, c);
 }
 
 void
@@ -218,6 +277,8 @@ ferry_run_slurm_follow (FerryRemote *remote, const char *dir, FerryRun *run, Fer
   g_free (followed.dir);
   followed.dir = g_strdup (dir);
   g_clear_pointer (&followed.last, g_free);
+  followed.empty_since = 0;
+  followed.waiting_shown = FALSE;
   follow->status_line = queue_line;
   follow->status_interval_s = 5;
 }
@@ -230,7 +291,7 @@ ferry_run_slurm_follow_end (FerryRun *run, GCancellable *c)
   if (followed.remote == NULL)
     return;
   /* The counts as the run left them. */
-  if (!g_cancellable_is_cancelled (c) && (line = queue_line (run, NULL, c)) != NULL)
+  if (!g_cancellable_is_cancelled (c) && (line = queue_look (run, TRUE, c)) != NULL)
     g_printerr ("%s\n", line);
   followed.remote = NULL;
   g_clear_pointer (&followed.dir, g_free);
