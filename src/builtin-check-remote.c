@@ -80,12 +80,14 @@ check_snakemake (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
 /* How a --slurm run's snakemake will learn that its jobs ended: without accounting, only a plugin
  * that reads squeue ever sees them end. */
 static void
-check_job_states (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
+check_job_states (RChecks *checks, const FerryRemoteReport *r, gboolean slurm)
 {
+  const FerrySlurmProbe *p = &r->probe;
   g_autofree char *text = NULL;
 
+  /* Moot while snakemake cannot submit, or SLURM does not answer at all. */
   if (p->snakemake_version == NULL || !ferry_slurm_version_known (p, NULL)
-      || (p->major >= 8 && !p->executor_plugin) || p->squeue == NULL)
+      || (p->major >= 8 && !p->executor_plugin) || p->squeue == NULL || r->squeue_rc != 0)
     return;
   if (ferry_slurm_job_states (p, NULL, NULL, &text) == FERRY_SLURM_STATES_STUCK)
     rcheck (checks, slurm ? RCHECK_FAIL : RCHECK_WARN, "job states",
@@ -185,7 +187,7 @@ ferry_check_remote (FerryInvocation *inv, const char *host, const char *remote_d
       check_command (&checks, "squeue", p->squeue, r.squeue_rc, NULL, essential);
       check_command (&checks, "sbatch", p->sbatch, r.sbatch_rc, r.sbatch_line, essential);
       check_command (&checks, "scancel", p->scancel, r.scancel_rc, r.scancel_line, essential);
-      check_job_states (&checks, p, slurm);
+      check_job_states (&checks, &r, slurm);
       part = ferry_remote_report_default_partition (&r);
       if (part != NULL)
         rcheck (&checks, g_str_equal (part->avail, "up") ? RCHECK_OK : RCHECK_WARN,

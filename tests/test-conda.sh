@@ -50,6 +50,19 @@ assert_not_exists "$R/.snakemake/log"
 assert_not_exists "$R/results/summary.tsv"
 ok "--use-conda without conda or mamba on the remote: one line, and snakemake never starts there"
 
+# snakemake 8 and 9 spell it --software-deployment-method (or --deployment-method, --deployment,
+# --sdm), with a list of methods; each one asks for conda.
+for spelling in "--sdm conda" "--sdm=conda" "--software-deployment-method conda" \
+    "--software-deployment-method=conda" "--deployment-method conda" "--sdm conda apptainer" \
+    "--sdm apptainer conda"; do
+    # shellcheck disable=SC2086
+    expect_exit 1 ferry run "${REMOTE_OPTS[@]}" --remote-dir "$R" --cores 1 results/summary.tsv -- $spelling
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" 'has neither conda nor mamba on its PATH'
+    assert_not_exists "$R/.snakemake/log"
+done
+ok "--sdm conda, --sdm=conda, --software-deployment-method conda (and =conda), --deployment-method conda, and lists naming conda all count as conda"
+
 MAMBA_ONLY="$TEST_TMP/mamba-only"
 standin "$MAMBA_ONLY" mamba
 read -ra MAMBA_OPTS <<<"$(opts_with_path "$MAMBA_ONLY:/usr/local/bin:/usr/bin:/bin" mamba)"
@@ -62,16 +75,30 @@ ok "--use-conda with mamba and no conda on the remote: its own line, and snakema
 WITH_CONDA="$TEST_TMP/with-conda"
 standin "$WITH_CONDA" conda
 read -ra CONDA_OPTS <<<"$(opts_with_path "$WITH_CONDA:/usr/local/bin:/usr/bin:/bin" conda)"
-expect_exit 1 ferry run "${CONDA_OPTS[@]}" --remote-dir "$R" --cores 1 results/summary.tsv -- --use-conda
-run_argv "$R" >"$TEST_TMP/argv"
-# The prefix goes in once, just before the targets, as $HOME/.ferry/conda of the remote user.
-assert_eq "$(grep -c -x -e --conda-prefix "$TEST_TMP/argv")" 1 "--conda-prefix in the run's argv"
-assert_eq "$(grep -x -A2 -e --conda-prefix "$TEST_TMP/argv" | tr '\n' ' ')" "--conda-prefix $HOME/.ferry/conda -- " \
-    "what follows --conda-prefix"
-# snakemake started there with it, and asked conda (the stand-in) for its info.
-assert_file_has_content "$TEST_TMP/conda.calls" '^info --json$'
-assert_file_has_content "$TEST_TMP/err" '^snakemake failed on 127\.0\.0\.1'
-ok "--use-conda with conda on the remote: snakemake runs with --conda-prefix \$HOME/.ferry/conda"
+# Each snakemake found on the remote side (its bin dir first on that PATH), spelled as its release
+# spells it.
+snakemakes_init
+for i in "${!SNAKEMAKE_VERSIONS[@]}"; do
+    v=${SNAKEMAKE_VERSIONS[$i]}
+    spelling=--use-conda
+    [ "${v%%.*}" -lt 8 ] || spelling="--sdm conda"
+    read -ra opts <<<"$(opts_with_path "$WITH_CONDA:${SNAKEMAKE_DIRS[$i]:+${SNAKEMAKE_DIRS[$i]}:}/usr/local/bin:/usr/bin:/bin" "conda-$i")"
+    # (This host has SLURM's commands without a cluster: check's exit status is not the point.)
+    ferry check "${opts[@]}" >"$TEST_TMP/out" 2>&1 || true
+    assert_file_has_content "$TEST_TMP/out" "^ok   snakemake: ${v//./\\.} "
+    rm -rf "$TEST_TMP/conda.calls" "$R/.ferry/runs"
+    # shellcheck disable=SC2086
+    expect_exit 1 ferry run "${opts[@]}" --remote-dir "$R" --cores 1 results/summary.tsv -- $spelling
+    run_argv "$R" >"$TEST_TMP/argv"
+    # The prefix goes in once, just before the targets, as $HOME/.ferry/conda of the remote user.
+    assert_eq "$(grep -c -x -e --conda-prefix "$TEST_TMP/argv")" 1 "--conda-prefix in the run's argv"
+    assert_eq "$(grep -x -A2 -e --conda-prefix "$TEST_TMP/argv" | tr '\n' ' ')" "--conda-prefix $HOME/.ferry/conda -- " \
+        "what follows --conda-prefix"
+    # That snakemake started there with it, and asked conda (the stand-in) for its info.
+    assert_file_has_content "$TEST_TMP/conda.calls" '^info --json$'
+    assert_file_has_content "$TEST_TMP/err" '^snakemake failed on 127\.0\.0\.1'
+    ok "$spelling with conda on the remote (snakemake $v there): it runs with --conda-prefix \$HOME/.ferry/conda"
+done
 
 rm -rf "$TEST_TMP/conda.calls" "$R/.ferry/runs"
 expect_exit 1 ferry run "${CONDA_OPTS[@]}" --remote-dir "$R" --cores 1 results/summary.tsv -- --use-conda --conda-prefix "$TEST_TMP/envs"
