@@ -111,11 +111,14 @@ def create_bucket(bucket):
 
 
 def not_found(call):
+    """True when AWS says the thing does not exist; any other error is raised, never counted as gone."""
     try:
         call()
         return False
-    except ClientError:
-        return True
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("NoSuchEntity", "NoSuchBucket", "404"):
+            return True
+        raise
 
 
 def tagged_leftovers(name):
@@ -140,8 +143,10 @@ def tagged_leftovers(name):
     for b in s3.list_buckets()["Buckets"]:
         try:
             tags = s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]
-        except ClientError:
-            continue
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchTagSet", "NoSuchBucket"):
+                continue
+            raise
         if any(t["Key"] == "ferry:name" and t["Value"] == name for t in tags):
             out += "bucket:%s " % b["Name"]
     print(out)

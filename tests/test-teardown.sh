@@ -121,7 +121,9 @@ if in_part main; then
     assert_file_has_content out "keep +role part-ec2 \(exists without ferry's tag"
     assert_file_has_content out "deleted bucket part-bucket"
     awsm iam get-role --role-name part-ec2 >/dev/null || fatal "an untagged role was deleted"
-    awsm s3api head-bucket --bucket part-bucket 2>/dev/null && fatal "the state's bucket was kept"
+    # Counted from what AWS lists: an aws call that fails gives no number, never a zero.
+    assert_eq "$(awsm s3api list-buckets --query "length(Buckets[?Name=='part-bucket'])" --output text)" 0 \
+        "the state's bucket, untagged"
     assert_eq "$(tagged_leftovers part)" "role " "only the untagged role is left"
     assert_not_exists part-state/state.json
     ok "a partial deployment tears down; an untagged role of the same name is left alone"
@@ -144,8 +146,10 @@ JSON
     awsm ec2 create-tags --resources "$default_vpc" --tags Key=ferry:name,Value=net
     expect_exit 0 ferry teardown --name net --state-dir net-state
     assert_file_has_content out "keep +vpc $default_vpc \(.*the default VPC: left alone"
-    awsm ec2 describe-vpcs --vpc-ids "$vpc" >/dev/null 2>&1 && fatal "ferry's VPC is still there"
-    assert_eq "$(awsm ec2 describe-internet-gateways --internet-gateway-ids "$igw" --query 'length(InternetGateways)' --output text 2>/dev/null || echo 0)" 0 "gateway of ferry's VPC"
+    assert_eq "$(awsm ec2 describe-vpcs --filters "Name=vpc-id,Values=$vpc" --query 'length(Vpcs)' --output text)" 0 \
+        "ferry's VPC"
+    assert_eq "$(awsm ec2 describe-internet-gateways --filters "Name=internet-gateway-id,Values=$igw" \
+        --query 'length(InternetGateways)' --output text)" 0 "gateway of ferry's VPC"
     assert_eq "$(awsm ec2 describe-vpcs --vpc-ids "$default_vpc" --query 'Vpcs[0].IsDefault' --output text)" True "default VPC"
     lookalikes_intact
     ok "a VPC ferry created goes with its subnet and gateway; the default VPC stays even when tagged"
