@@ -3,6 +3,7 @@
 
 #include "ferry-builtins.h"
 #include "core/slurm.h"
+#include "core/snakemake.h"
 
 typedef enum
 {
@@ -40,7 +41,7 @@ rcheck (RChecks *checks, RCheckStatus status, const char *what, const char *fix,
     g_string_append_printf (checks->fixes, "%s%s", checks->fixes->len ? "; " : "", fix);
 }
 
-/* The remote snakemake's version, whether ferry knows it, and how a --slurm run would start it. */
+/* The remote snakemake's version, whether ferry supports it, and how a --slurm run starts it. */
 static void
 check_snakemake (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
 {
@@ -51,24 +52,24 @@ check_snakemake (RChecks *checks, const FerrySlurmProbe *p, gboolean slurm)
     rcheck (checks, RCHECK_FAIL, "snakemake",
             "install snakemake on the remote (or put it on the PATH of non-interactive ssh sessions)",
             "not found on the PATH of a non-interactive ssh session");
-  else if (p->major >= 10)
+  else if (ferry_snakemake_support (p->major, p->minor) == FERRY_SNAKEMAKE_UNKNOWN)
     {
       ferry_slurm_version_known (p, &why);
-      rcheck (checks, no_slurm, "snakemake", "use snakemake 7.19 to 9.x on the remote for --slurm",
-              "%s, %s: a plain run starts it as it is; --slurm refuses it", p->snakemake_version,
-              why);
+      rcheck (checks, no_slurm, "snakemake",
+              "use a snakemake ferry knows on the remote (7.19 to 9.x) for --slurm",
+              "%s (not supported: %s; a plain run starts it as it is, --slurm refuses it)",
+              p->snakemake_version, why);
     }
   else if (p->major >= 8 && p->executor_plugin)
-    rcheck (checks, RCHECK_OK, "snakemake", NULL,
-            "%s (--executor slurm; ferry supports 7.19 to 9.x%s)", p->snakemake_version,
-            p->status_command ? "; its SLURM plugin takes --slurm-status-command" : "");
+    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (supported; --slurm runs it with --executor slurm)",
+            p->snakemake_version);
   else if (p->major >= 8)
     rcheck (checks, no_slurm, "snakemake",
             "install snakemake-executor-plugin-slurm next to the remote snakemake",
-            "%s, without snakemake-executor-plugin-slurm (no --executor slurm)",
+            "%s (supported, but without snakemake-executor-plugin-slurm: no --executor slurm)",
             p->snakemake_version);
   else if (ferry_slurm_version_known (p, NULL))
-    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (--slurm; ferry supports 7.19 to 9.x)",
+    rcheck (checks, RCHECK_OK, "snakemake", NULL, "%s (supported; --slurm runs it with --slurm)",
             p->snakemake_version);
   else
     rcheck (checks, no_slurm, "snakemake",

@@ -11,9 +11,10 @@ slurm_require() {
         why="not root (SLURM's daemons are started as root)"
     else
         local t
-        for t in munged mungekey slurmctld slurmd sbatch squeue sinfo scancel; do
+        for t in munged mungekey slurmctld slurmd sbatch squeue sinfo scancel \
+            ${SLURM_ACCOUNTING:+slurmdbd sacctmgr mariadbd mariadb-install-db mariadb}; do
             command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||
-                fatal "$t not found: install slurm-wlm and munge (scripts/deps)"
+                fatal "$t not found: install slurm-wlm, munge, slurmdbd and mariadb-server (scripts/deps)"
         done
     fi
     if [ -n "$why" ]; then
@@ -25,7 +26,9 @@ slurm_require() {
 _slurm_bin() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 
 # Starts munged, slurmctld -i and slurmd -N localhost with a default partition SLURM_PARTITION
-# (default "debug"), waits for the node to be idle, and exports SLURM_CONF and SLURM_DIR.
+# (default "debug"), waits for the node to be idle, and exports SLURM_CONF and SLURM_DIR. With
+# SLURM_ACCOUNTING=1 the cluster keeps accounting, as most real ones do: a MariaDB server and slurmdbd
+# of its own (sacct answers); otherwise none (sacct fails: "Slurm accounting storage is disabled").
 # SSHD_EXTRA_CONFIG gets a SetEnv line so the remote's ssh sessions find this cluster: call before
 # sshd_start. The dir is outside TEST_TMP (mode 700) so any local user can reach the munge socket.
 slurm_start() {
@@ -52,10 +55,14 @@ slurm_start() {
         { cat "$d/log/munged.log" >&2; fatal "munged did not start"; }
     on_exit "_slurm_stop_pidfile '$d/run/munged.pid'"
 
-    local ctld_port slurmd_port
+    local ctld_port slurmd_port accounting="AccountingStorageType=accounting_storage/none"
     ctld_port=$(free_port)
     slurmd_port=$(free_port)
     while [ "$slurmd_port" = "$ctld_port" ]; do slurmd_port=$(free_port); done
+    if [ -n "${SLURM_ACCOUNTING:-}" ]; then
+        _slurm_start_dbd "$d"
+        accounting=$_slurm_accounting
+    fi
     cat >"$d/slurm.conf" <<CONF
 ClusterName=ferrytest
 SlurmctldHost=localhost
@@ -75,7 +82,7 @@ SlurmdLogFile=$d/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
-AccountingStorageType=accounting_storage/none
+$accounting
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 SelectType=select/cons_tres
@@ -88,6 +95,11 @@ PartitionName=$SLURM_PARTITION Nodes=localhost Default=YES MaxTime=60 State=UP
 CONF
     echo "CgroupPlugin=cgroup/v1" >"$d/cgroup.conf"
     export SLURM_CONF="$d/slurm.conf" SLURM_DIR
+    if [ -n "${SLURM_ACCOUNTING:-}" ]; then
+        # The cluster is known to slurmdbd before slurmctld registers with it.
+        sacctmgr -i add cluster ferrytest >"$d/log/sacctmgr.log" 2>&1 ||
+            { cat "$d/log/sacctmgr.log" "$d/log/slurmdbd.log" >&2; fatal "sacctmgr add cluster failed"; }
+    fi
 
     "$(_slurm_bin slurmctld)" -i -f "$SLURM_CONF" ||
         { cat "$d/log/slurmctld.log" >&2; fatal "slurmctld did not start"; }
@@ -109,6 +121,56 @@ CONF
     SSHD_EXTRA_CONFIG="${SSHD_EXTRA_CONFIG:-}
 SetEnv SLURM_CONF=$SLURM_CONF
 PermitUserEnvironment yes"
+}
+
+# Starts a MariaDB server (its own data dir, 127.0.0.1 on a free port) and slurmdbd on it, both stopped
+# on exit, and sets _slurm_accounting to the slurm.conf lines that point slurmctld at slurmdbd. Called
+# by slurm_start (not in a subshell: the cleanups must reach the test's).
+_slurm_start_dbd() { # DIR
+    local d=$1 db_port dbd_port i
+    db_port=$(free_port)
+    dbd_port=$(free_port)
+    mkdir -p "$d/db"
+    mariadb-install-db --no-defaults --user=root --datadir="$d/db/data" --skip-test-db \
+        --auth-root-authentication-method=socket >"$d/log/mariadb-install.log" 2>&1 ||
+        { cat "$d/log/mariadb-install.log" >&2; fatal "mariadb-install-db failed"; }
+    mariadbd --no-defaults --user=root --datadir="$d/db/data" --socket="$d/db/socket" \
+        --port="$db_port" --bind-address=127.0.0.1 --pid-file="$d/run/mariadb.pid" \
+        --log-error="$d/log/mariadb.log" --skip-log-bin --innodb-buffer-pool-size=16M >/dev/null 2>&1 &
+    on_exit "_slurm_stop_pidfile '$d/run/mariadb.pid'"
+    for ((i = 0; i < 300; i++)); do
+        mariadb --no-defaults -S "$d/db/socket" -u root -e 'select 1' >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    mariadb --no-defaults -S "$d/db/socket" -u root -e "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'ferry';
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" 2>"$d/log/mariadb-user.log" ||
+        { cat "$d/log/mariadb-user.log" "$d/log/mariadb.log" >&2; fatal "MariaDB did not start"; }
+    # slurmdbd reads slurmdbd.conf beside slurm.conf (SLURM_CONF), and wants it private. Its clients
+    # reach it through the munge socket that slurm.conf names as AccountingStoragePass.
+    cat >"$d/slurmdbd.conf" <<CONF
+AuthType=auth/munge
+AuthInfo=socket=$d/munge/socket
+DbdHost=localhost
+DbdPort=$dbd_port
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$db_port
+StorageUser=slurm
+StoragePass=ferry
+StorageLoc=slurm_acct_db
+PidFile=$d/run/slurmdbd.pid
+LogFile=$d/log/slurmdbd.log
+CONF
+    chmod 600 "$d/slurmdbd.conf"
+    SLURM_CONF="$d/slurm.conf" "$(_slurm_bin slurmdbd)" >/dev/null 2>&1 ||
+        { cat "$d/log/slurmdbd.log" >&2; fatal "slurmdbd did not start"; }
+    on_exit "_slurm_stop_pidfile '$d/run/slurmdbd.pid'"
+    wait_for_port "$dbd_port" 30 || { cat "$d/log/slurmdbd.log" >&2; fatal "slurmdbd does not listen"; }
+    _slurm_accounting="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=$dbd_port
+AccountingStoragePass=$d/munge/socket"
 }
 
 # Stops the daemon whose pid file is given (if it is still the one that wrote it) and waits for it.

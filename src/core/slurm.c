@@ -1,6 +1,7 @@
 /* SLURM through snakemake: version-dependent flags, default resources, the remote probe, and the
  * run's jobs in squeue (never sacct: it fails where accounting is off). */
 #include "slurm.h"
+#include "snakemake.h"
 
 #include <string.h>
 
@@ -237,14 +238,23 @@ builder_take (GStrvBuilder *b, char *s)
 gboolean
 ferry_slurm_version_known (const FerrySlurmProbe *probe, char **out_why)
 {
-  const char *why = NULL;
+  char *why = NULL;
 
-  if (probe->major >= 10)
-    why = "newer than ferry knows (7.19 to 9.x)";
-  else if (probe->major < 7 || (probe->major == 7 && probe->minor < 19))
-    why = "older than 7.19, which --slurm needs";
+  switch (ferry_snakemake_support (probe->major, probe->minor))
+    {
+    case FERRY_SNAKEMAKE_SUPPORTED:
+      break;
+    case FERRY_SNAKEMAKE_TOO_OLD:
+      why = g_strdup ("older than 7.19, which --slurm needs");
+      break;
+    case FERRY_SNAKEMAKE_UNKNOWN:
+      why = g_strdup_printf ("newer than ferry knows (7.19 to %d.x)", FERRY_SNAKEMAKE_NEWEST_MAJOR);
+      break;
+    }
   if (out_why != NULL)
-    *out_why = g_strdup (why);
+    *out_why = why;
+  else
+    g_free (why);
   return why == NULL;
 }
 
@@ -359,12 +369,13 @@ ferry_slurm_snakemake_args (const FerrySlurmOptions *opts, const FerrySlurmProbe
                         "snakemake %s on %s cannot submit to SLURM (--slurm needs 7.19 or later):"
                         " upgrade it there, or use 8+ with snakemake-executor-plugin-slurm",
                         probe->snakemake_version, host), NULL);
-  if (probe->major >= 10)
+  if (ferry_snakemake_support (probe->major, probe->minor) == FERRY_SNAKEMAKE_UNKNOWN)
     return (ferry_throw (error, FERRY_ERROR_FAILED,
-                        "snakemake %s on %s is newer than ferry knows for --slurm (7.19 to 9.x):"
-                        " use a 9 there, or run without --slurm and pass its executor yourself"
+                        "snakemake %s on %s is newer than ferry knows for --slurm (7.19 to %d.x):"
+                        " use a %d there, or run without --slurm and pass its executor yourself"
                         " (-- --executor slurm)",
-                        probe->snakemake_version, host), NULL);
+                        probe->snakemake_version, host, FERRY_SNAKEMAKE_NEWEST_MAJOR,
+                        FERRY_SNAKEMAKE_NEWEST_MAJOR), NULL);
   if (probe->major >= 8 && !probe->executor_plugin)
     return (ferry_throw (error, FERRY_ERROR_NOT_FOUND,
                         "snakemake %s on %s has no slurm executor: install"
