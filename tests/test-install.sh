@@ -14,6 +14,8 @@ root="$TEST_TMP/dest$prefix"
 assert_file_exists "$root/bin/ferry"
 assert_file_exists "$root/share/ferry/user-data.sh"
 assert_file_exists "$root/share/ferry/snakemake-jobs.py"
+assert_file_exists "$root/share/ferry/python/snakemake_logger_plugin_ferry/__init__.py"
+assert_file_exists "$root/share/ferry/python/snakemake_logger_plugin_ferry/records.py"
 assert_file_exists "$root/share/man/man1/ferry.1"
 completion=$(find "$TEST_TMP/dest" -path '*/bash-completion/completions/ferry')
 [ -n "$completion" ] || fatal "no bash completion installed"
@@ -33,7 +35,13 @@ mv "$root/share/ferry" "$root/share/ferry.away"
 expect_exit 1 "$root/bin/ferry" export all --list
 assert_one_error_line
 mv "$root/share/ferry.away" "$root/share/ferry"
-ok "the installed ferry runs outside the source tree: --version, and export --list with its own templates"
+# With every other snakemake found too (9 through the installed logger plugin).
+snakemakes_init
+for i in "${!SNAKEMAKE_VERSIONS[@]}"; do
+    expect_exit 0 with_snakemake "$i" "$root/bin/ferry" export all --list
+    assert_file_has_content "$TEST_TMP/out" '^data/'
+done
+ok "the installed ferry runs outside the source tree: --version, and export --list with its own templates (snakemake ${SNAKEMAKE_VERSIONS[*]})"
 
 LC_ALL=C MANWIDTH=100 man -l "$root/share/man/man1/ferry.1" >"$TEST_TMP/man.txt" 2>&1 || fatal "man -l failed"
 assert_file_has_content "$TEST_TMP/man.txt" '^NAME'

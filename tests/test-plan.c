@@ -126,6 +126,25 @@ test_needs_snakemake8 (void)
 }
 
 static void
+test_needs_snakemake9 (void)
+{
+  /* Recorded from snakemake 9.16.3 through ferry's logger plugin: mem and disk are derived for
+   * people ("2.15 GB" from mem_mib=2048), rounded up; the exact values win. */
+  static const char records[] =
+    "{\"job\": {\"id\": 0, \"rule\": \"m_mib\", \"input\": [], \"output\": [\"m_mib\"], \"log\": [], \"threads\": 5, "
+    "\"resources\": {\"tmpdir\": \"/tmp\", \"runtime\": 120, \"mem_mb\": 2147, \"mem\": \"2.15 GB\", \"mem_mib\": 2048}}}\n"
+    "{\"job\": {\"id\": 1, \"rule\": \"m_gib\", \"input\": [], \"output\": [\"m_gib\"], \"log\": [], \"threads\": 1, "
+    "\"resources\": {\"tmpdir\": \"/tmp\", \"mem_gib\": 2, \"disk_mb\": 2000, \"disk\": \"2 GB\", \"disk_mib\": 1908}}}\n";
+  g_autoptr(FerryPlan) plan = plan_from (records);
+
+  g_assert_cmpuint (plan->n_jobs, ==, 2);
+  g_assert_cmpuint (plan->needs.threads, ==, 5);
+  g_assert_cmpint (plan->needs.mem_mb, ==, 2147);
+  g_assert_cmpint (plan->needs.disk_mb, ==, 2000);
+  g_assert_cmpint (plan->needs.runtime_min, ==, 120);
+}
+
+static void
 test_needs_odd_values (void)
 {
   FerryJobNeeds needs = { 0 };
@@ -463,6 +482,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/runtime-values", test_runtime_values);
   g_test_add_func ("/plan/needs-snakemake7", test_needs_snakemake7);
   g_test_add_func ("/plan/needs-snakemake8", test_needs_snakemake8);
+  g_test_add_func ("/plan/needs-snakemake9", test_needs_snakemake9);
   g_test_add_func ("/plan/needs-odd-values", test_needs_odd_values);
   g_test_add_func ("/plan/parse-products", test_parse_products);
   g_test_add_func ("/plan/parse-storage", test_parse_storage);

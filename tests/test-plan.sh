@@ -63,6 +63,50 @@ print(json.dumps([t["InstanceType"] for t in fit]))
 PY
 }
 
+# --- what the jobs ask for, read the same through every snakemake found ------------------------------
+# Threads and every memory spelling (mem_mb, mem_mib, mem_gb, mem_gib, mem="..."; 9 refuses mem_mb="2500"),
+# disk_mb and disk="...", runtime in minutes and as "2h": each rule planned alone, with each release.
+mkdir -p "$TEST_TMP/needs" && cd "$TEST_TMP/needs"
+cat >Snakefile <<'EOF'
+rule m_mb:
+    output: "m_mb"
+    threads: 3
+    resources: mem_mb=1500, runtime=45
+    shell: "touch {output}"
+rule m_mib:
+    output: "m_mib"
+    threads: 5
+    resources: mem_mib=2048, runtime="2h"
+    shell: "touch {output}"
+rule m_gb:
+    output: "m_gb"
+    resources: mem_gb=3, disk_mb=7000
+    shell: "touch {output}"
+rule m_gib:
+    output: "m_gib"
+    resources: mem_gib=2, disk="2G"
+    shell: "touch {output}"
+rule m_str:
+    output: "m_str"
+    resources: mem="10G"
+    shell: "touch {output}"
+EOF
+# RULE -> threads, mem_mb, disk (MB: the inputs, none here, and disk_mb) and runtime_min, as the plan should read them.
+declare -A needs_want=(
+    [m_mb]="3 1500 0 45" [m_mib]="5 2147 0 120" [m_gb]="1 3000 7000 0" [m_gib]="1 2147 2000 0"
+    [m_str]="1 10000 0 0"
+)
+snakemakes_init
+for i in "${!SNAKEMAKE_VERSIONS[@]}"; do
+    for rule in "${!needs_want[@]}"; do
+        expect_exit 0 with_snakemake "$i" ferry plan "$rule" --json
+        got=$(jget '"%s %s %s %s" % (j["needs"]["threads"], j["needs"]["mem_mb"], j["needs"]["disk_bytes"] // 1000000, j["needs"]["runtime_min"] or 0)' <"$TEST_TMP/out")
+        assert_eq "$got" "${needs_want[$rule]}" "snakemake ${SNAKEMAKE_VERSIONS[$i]}, rule $rule: threads mem_mb disk_MB runtime_min"
+    done
+    ok "snakemake ${SNAKEMAKE_VERSIONS[$i]}: threads, every memory spelling, disk and runtime read from the job records"
+done
+cd "$TEST_TMP/wf"
+
 # --- plan --json: only types that fit, the cheapest (here: the smallest) first -------------------------
 expect_exit 0 ferry plan big.txt --json
 cp "$TEST_TMP/out" "$TEST_TMP/plan.json"

@@ -372,7 +372,9 @@ value_mb (json_t *v, double unit_mb, gint64 *out_mb)
   return ferry_snakemake_parse_size_mb (json_string_value (v), out_mb);
 }
 
-/* The largest of a job's values for one quantity, given under any of its names ("mem", "mem_mb"...). */
+/* The largest of a job's values for one quantity, given under any of its names ("mem_mb",
+ * "mem_gib"...). The bare name (mem="100G") counts only when no other is there: snakemake 8 and 9
+ * derive it from mem_mb for people ("2.15 GB" from mem_mib=2048), rounded. */
 static gint64
 largest_mb (json_t *resources, const char *base)
 {
@@ -381,32 +383,33 @@ largest_mb (json_t *resources, const char *base)
     const char *suffix;
     double unit_mb;
   } names[] = {
-    { "", 0 }, /* mem="100G": a size string; a bare number is bytes */
     { "_mb", 1 },
     { "_mib", 1.048576 },
     { "_gb", 1000 },
     { "_gib", 1073.741824 },
     { "_tb", 1e6 },
   };
-  gint64 best = 0;
+  gint64 best = 0, mb = 0;
+  gboolean found = FALSE;
+  json_t *bare;
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
       g_autofree char *key = g_strconcat (base, names[i].suffix, NULL);
       json_t *v = json_object_get (resources, key);
-      gint64 mb = 0;
-      gboolean ok;
 
-      if (v == NULL)
-        continue;
-      if (names[i].unit_mb == 0)
-        ok = json_is_string (v) ? ferry_snakemake_parse_size_mb (json_string_value (v), &mb)
-                                : value_mb (v, 1e-6, &mb);
-      else
-        ok = value_mb (v, names[i].unit_mb, &mb);
-      if (ok)
-        best = MAX (best, mb);
+      if (v != NULL && value_mb (v, names[i].unit_mb, &mb))
+        {
+          best = MAX (best, mb);
+          found = TRUE;
+        }
     }
+  /* mem="100G": a size string; a bare number is bytes. */
+  bare = json_object_get (resources, base);
+  if (!found && bare != NULL
+      && (json_is_string (bare) ? ferry_snakemake_parse_size_mb (json_string_value (bare), &mb)
+                                : value_mb (bare, 1e-6, &mb)))
+    best = mb;
   return best;
 }
 
