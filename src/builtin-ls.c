@@ -121,6 +121,12 @@ ferry_builtin_ls (int argc, char **argv, FerryInvocation *inv, GCancellable *c, 
       ferry_bill_add (&bill, f);
     }
   print_costs (inv, found, c);
+  if (!opt_all && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))
+    {
+      g_autofree char *store = ferry_store_summary (inv, NULL, c);
+      if (store != NULL)
+        g_print ("store in %s\n", store);
+    }
   summary = ferry_bill_describe (&bill);
   g_print ("%u resource%s in %s; %s\n", found->len, found->len == 1 ? "" : "s",
            region, summary);

@@ -5,8 +5,10 @@
 
 static char *opt_host;
 static char *opt_remote_dir;
+static gboolean opt_from_store;
 
 static const GOptionEntry options[] = {
+  { "from-store", 0, 0, G_OPTION_ARG_NONE, &opt_from_store, "Bring the outputs from the store in the bucket (run --save put them there), as when the instance is stopped or gone", NULL },
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Pull from this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
   { NULL }
@@ -24,13 +26,31 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
 
   g_option_context_set_summary (context, "Bring back the outputs of TARGET's jobs (directories whole) that the remote has\n"
                                          "complete, keeping their mtimes, so the local snakemake sees TARGET done. An\n"
-                                         "output of a failed or interrupted job is not pulled.");
+                                         "output of a failed or interrupted job is not pulled. When the instance is\n"
+                                         "stopped or gone (or with --from-store), they come from the store in the\n"
+                                         "deployment's bucket, where run --save put them.");
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
     return FALSE;
   if (argc < 2)
     return ferry_usage_error (context, error, "pull needs at least one TARGET (see ferry pull --help)");
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
+  if (opt_from_store && opt_host != NULL)
+    return ferry_usage_error (context, error, "--from-store and --host exclude each other");
+  /* The instance stopped or gone: the saved outputs come from the store. */
+  if (opt_from_store || ferry_store_pull_wanted (inv, opt_host))
+    {
+      plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
+      if (plan == NULL)
+        return FALSE;
+      if (inv->dry_run)
+        {
+          for (guint i = 0; plan->outputs[i] != NULL; i++)
+            g_print ("would pull %s from the store\n", plan->outputs[i]);
+          return TRUE;
+        }
+      return ferry_store_pull_outputs (inv, plan->outputs, c, error);
+    }
   remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
     return FALSE;

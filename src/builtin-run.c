@@ -18,6 +18,7 @@ static char *opt_cores;
 static char *opt_then;
 static gboolean opt_no_push;
 static gboolean opt_no_pull;
+static gboolean opt_save;
 static int opt_ready_timeout = 900;
 static gboolean opt_detach;
 static char *opt_reconnect_timeout;
@@ -30,6 +31,7 @@ static const GOptionEntry options[] = {
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },
+  { "save", 0, 0, G_OPTION_ARG_NONE, &opt_save, "Store the target's outputs in the bucket's store when the run succeeds (ferry pull brings them home later, instance or not)", NULL },
   { "then", 0, 0, G_OPTION_ARG_STRING, &opt_then, "Afterwards keep the instance (default), stop it, or terminate it", "keep|stop|terminate" },
   { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &opt_ready_timeout, "Seconds to wait for a new instance to be ready (default 900)", "S" },
   { "detach", 0, 0, G_OPTION_ARG_NONE, &opt_detach, "Start the run and return at once (ferry attach follows it)", NULL },
@@ -184,6 +186,7 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
   g_autoptr(FerryPlan) plan = NULL;
   json_t *record = run->record;
   const char *then = json_string_value (json_object_get (record, "then"));
+  gboolean save;
   int status;
 
   if (g_mkdir_with_parents (logs, 0700) != 0)
@@ -229,7 +232,12 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
                         "process was killed); log: %s",
                         run->id, remote->host, log_path);
   status = run->exit_status;
-  if (!no_pull && !json_is_false (json_object_get (record, "pull")))
+  /* run --save, and always before a --then terminate: the outputs go into the store first. */
+  save = status == 0
+         && (json_is_true (json_object_get (record, "save"))
+             || (then != NULL && g_str_equal (then, "terminate") && host_opt == NULL
+                 && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET)));
+  if (save || (!no_pull && !json_is_false (json_object_get (record, "pull"))))
     {
       FerryPullStats st;
       if (outputs == NULL)
@@ -242,8 +250,12 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
             return FALSE;
           outputs = plan->outputs;
         }
-      if (!ferry_remote_pull (remote, dir, (const char *const *) outputs, &st, c, error))
+      if (save && !ferry_store_save_outputs (inv, remote, dir, run->id, outputs, c, error))
         return FALSE;
+      if (!no_pull && !json_is_false (json_object_get (record, "pull"))
+          && !ferry_remote_pull (remote, dir, (const char *const *) outputs, &st, c, error))
+        return FALSE;
+      if (!no_pull && !json_is_false (json_object_get (record, "pull")))
       g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
                   remote->host, dir);
     }
@@ -309,6 +321,11 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     return FALSE;
   /* --then acts through AWS: a region problem shows now, not after hours of running. */
   if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !ferry_invocation_use_aws (inv, c, error))
+    return FALSE;
+  if (opt_save && !ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))
+    return ferry_usage_error (context, error,
+                              "--save needs the deployment's bucket: ferry bootstrap --bucket NAME --iam");
+  if (opt_save && !ferry_invocation_use_aws (inv, c, error))
     return FALSE;
   remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
@@ -410,12 +427,12 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     g_autofree char *who = remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
                                         : g_strdup (remote->host);
     g_autofree char *created = g_date_time_format_iso8601 (now);
-    record = json_pack ("{s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:n}", "version", 1, "targets",
+    record = json_pack ("{s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:n, s:b}", "version", 1, "targets",
                         strv_to_json ((const char *const *) argv + 1), "snakemake_args",
                         strv_to_json ((const char *const *) extra), "argv",
                         strv_to_json ((const char *const *) sm_argv), "then",
                         opt_then ? opt_then : "keep", "pull", !opt_no_pull, "host", who, "created",
-                        created, "on_end");
+                        created, "on_end", "save", opt_save);
   }
   id = ferry_run_new_id ();
   run = ferry_remote_run_start (remote, dir, id, record, (const char *const *) sm_argv, c, error);

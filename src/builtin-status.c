@@ -269,6 +269,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_autofree char *id = NULL;
   g_autofree char *cost = NULL;
   g_autoptr(json_t) cost_json = NULL;
+  g_autofree char *store = NULL;
+  g_autoptr(json_t) store_json = NULL;
   g_autoptr(GPtrArray) runs = NULL;
   g_autofree char *runs_where = NULL;
   g_autofree char *runs_note = NULL;
@@ -301,6 +303,9 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       cost = instance_cost (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live,
                             &cost_json, c);
     }
+  if (exists && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET)
+      && ferry_invocation_use_aws (inv, c, NULL))
+    store = ferry_store_summary (inv, &store_json, c);
   runs = remote_runs (inv, live, &runs_where, &runs_note, c);
 
   if (opt_json)
@@ -309,6 +314,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       doc = json_pack ("{s:s, s:s, s:O?, s:O?, s:O?}", "name", inv->name, "state_dir",
                        inv->state_dir, "deployment", exists ? root : NULL, "live", live, "cost",
                        cost_json);
+      if (store_json != NULL)
+        json_object_set (doc, "store", store_json);
       if (runs != NULL || runs_note != NULL)
         {
           json_t *a = json_array ();
@@ -356,6 +363,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
     print_instance (inv, json_object_get (resources, FERRY_KIND_INSTANCE), live);
   if (cost != NULL)
     g_print ("  %-17s %s\n", "cost", cost);
+  if (store != NULL)
+    g_print ("  %-17s %s\n", "store", store);
   if (live == NULL)
     g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");
   print_runs (runs, runs_where, runs_note);

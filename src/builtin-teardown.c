@@ -65,6 +65,19 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
           g_print ("  %s\n", line);
         }
     }
+  /* What the bucket's store holds goes with the bucket (and only with --force). */
+  for (guint i = 0; i < plan->len; i++)
+    {
+      FerryFound *f = plan->pdata[i];
+      if (g_str_equal (f->kind, FERRY_KIND_BUCKET) && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))
+        {
+          g_autofree char *store = ferry_store_summary (inv, NULL, c);
+          if (store != NULL)
+            g_print ("  the store in %s%s\n", store,
+                     f->keep || !opt_force ? " (kept unless --force, with a bucket that is not empty)"
+                                           : " (deleted with the bucket)");
+        }
+    }
   if (n_delete > 0 && !inv->dry_run)
     {
       g_autofree char *prompt

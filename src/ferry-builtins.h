@@ -7,6 +7,7 @@
 #include "core/resources.h"
 #include "core/remote.h"
 #include "core/config.h"
+#include "core/store.h"
 
 G_BEGIN_DECLS
 
@@ -184,6 +185,24 @@ gboolean ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, con
                                   FerryFollow *follow, char **outputs, gboolean no_pull,
                                   GCancellable *c, GError **error);
 
+/* The deployment's store (builtin-store.c): the state's bucket; no bucket is a usage error saying
+ * how to make one. Settles the region first. The state must be open. */
+FerryStore *ferry_builtin_store_open (FerryInvocation *inv, GCancellable *c, GError **error);
+/* run --save (and before --then terminate): the remote stores `outputs` of run `run_id` in the
+ * store with its own aws, and the manifest's key is said on stderr. */
+gboolean ferry_store_save_outputs (FerryInvocation *inv, FerryRemote *remote, const char *dir,
+                                   const char *run_id, char **outputs, GCancellable *c,
+                                   GError **error);
+/* pull: whether the outputs come from the store (no --host, a bucket, and no running instance). */
+gboolean ferry_store_pull_wanted (FerryInvocation *inv, const char *host);
+/* ls, status: what the deployment's store holds and its monthly cost at the region's S3 Standard
+ * price ("unknown" when the Pricing API does not tell); NULL without a bucket. *out_json (unless
+ * NULL) gets the numbers. Needs inv->aws ready. */
+char *ferry_store_summary (FerryInvocation *inv, json_t **out_json, GCancellable *c);
+/* pull from the store: the newest saved manifest holding every output, pulled securely. */
+gboolean ferry_store_pull_outputs (FerryInvocation *inv, char **outputs, GCancellable *c,
+                                   GError **error);
+
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
                                  GError **error)
@@ -211,5 +230,6 @@ FERRY_BUILTIN (run);
 FERRY_BUILTIN (plan);
 FERRY_BUILTIN (attach);
 FERRY_BUILTIN (cancel);
+FERRY_BUILTIN (store);
 
 G_END_DECLS

@@ -44,6 +44,7 @@ static const FerryCommand commands[] = {
   { "plan", 0, ferry_builtin_plan, "What a target needs, and the cheapest instance types that fit" },
   { "attach", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_attach, "Follow a run on the remote again; pull when it has ended" },
   { "cancel", FERRY_BUILTIN_FLAG_CONNECT, ferry_builtin_cancel, "Stop a run on the remote" },
+  { "store", 0, ferry_builtin_store, "What the store in the bucket holds: ls, pull a manifest, prune" },
   { NULL },
 };
 

@@ -528,6 +528,32 @@ ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
   return ferry_pricing_parse_storage (doc, out_usd_gb_month, error);
 }
 
+gboolean
+ferry_pricing_s3_standard (FerryAws *aws, const char *region, double *out_usd_gb_month,
+                           GCancellable *cancellable, GError **error)
+{
+  g_autoptr(FerryAws) p = pricing_aws (aws);
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr(json_t) doc = NULL;
+  g_auto(GStrv) args = NULL;
+
+  if (region == NULL)
+    return ferry_throw (error, FERRY_ERROR_CONFIG, "no AWS region is set");
+  g_strv_builder_add_many (b, "--service-code", "AmazonS3", "--format-version", "aws_v1",
+                           "--filters", NULL);
+  add_filter (b, "regionCode", region);
+  add_filter (b, "productFamily", "Storage");
+  add_filter (b, "volumeType", "Standard");
+  args = g_strv_builder_end (b);
+  doc = ferry_aws_call (p, "pricing", "get-products", (const char *const *) args, cancellable, error);
+  if (doc == NULL)
+    {
+      pricing_failed (p, error ? *error : NULL);
+      return FALSE;
+    }
+  return ferry_pricing_parse_storage (doc, out_usd_gb_month, error);
+}
+
 /* --- spot prices --------------------------------------------------------------------------------- */
 
 gboolean

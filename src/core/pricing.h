@@ -72,6 +72,11 @@ GHashTable *ferry_pricing_on_demand (FerryAws *aws, const char *region, const ch
                                      const char *cache_dir, GCancellable *cancellable,
                                      GError **error);
 
+/* S3 Standard storage in `region`, USD per GB-month (its first tier), from the Pricing API: the
+ * store's cost. */
+gboolean ferry_pricing_s3_standard (FerryAws *aws, const char *region, double *out_usd_gb_month,
+                                    GCancellable *cancellable, GError **error);
+
 /* gp3 storage in `region`, USD per GB-month, from the Pricing API. */
 gboolean ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
                             GCancellable *cancellable, GError **error);

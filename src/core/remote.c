@@ -690,6 +690,7 @@ push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *
   FerryStoreStats ss;
   FerryStoreRestoreStats rs;
 
+  ferry_store_set_log (store, remote->log, remote->log_data);
   if (remote->s3_deployment != NULL)
     json_object_set_new (meta, "deployment", json_string (remote->s3_deployment));
   key = ferry_store_push (store, files, "push", meta, &ss, cancellable, error);
@@ -698,6 +699,7 @@ push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *
   stats->store = TRUE;
   stats->files_sent = changed->len;
   stats->bytes_sent = ss.bytes_uploaded;
+  stats->store_files = ss.files;
   stats->store_files_stored = ss.files_stored;
   stats->store_files_hashed = ss.files_hashed;
   stats->store_puts = ss.puts;
@@ -729,7 +731,7 @@ ferry_remote_push_summary (FerryRemote *remote, const char *remote_dir, const Fe
                           "fetched %u files (%" G_GUINT64_FORMAT " bytes)",
                           stats->files_sent, stats->files_total, stats->bytes_sent, remote->host,
                           remote_dir, remote->s3_bucket, stats->store_files_stored,
-                          stats->files_total, stats->bytes_sent, stats->store_puts,
+                          stats->store_files, stats->bytes_sent, stats->store_puts,
                           stats->store_files_hashed, stats->remote_fetched, stats->remote_bytes);
 }
 

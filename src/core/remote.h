@@ -90,7 +90,8 @@ typedef struct
   guint64 bytes_sent; /* file contents sent (before compression); through the store, uploaded */
   const char *compression;
   gboolean store;              /* went through the store: the members below are set */
-  guint store_files_stored;    /* files whose content the bucket already had */
+  guint store_files;           /* regular files the store's manifest holds */
+  guint store_files_stored;    /* of those, files whose content the bucket already had */
   guint store_files_hashed;    /* files read to hash them (the rest were a stat) */
   guint store_puts;            /* PUT requests the laptop made */
   guint remote_fetched;        /* files the remote got from the bucket */

@@ -980,6 +980,7 @@ gboolean
 ferry_store_manifest_check (json_t *manifest, GError **error)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) symlinks = g_hash_table_new (g_str_hash, g_str_equal);
   json_t *entries = json_object_get (manifest, "entries");
   size_t i;
   json_t *e;
@@ -998,6 +999,12 @@ ferry_store_manifest_check (json_t *manifest, GError **error)
                             "refusing the store manifest: entry %zu has no path or type", i);
       if (!inside (path))
         return refuse (error, path, "leaves the workflow directory (absolute, or `..`)");
+      for (char *slash = strchr (path, '/'); slash != NULL; slash = strchr (slash + 1, '/'))
+        {
+          g_autofree char *parent = g_strndup (path, slash - path);
+          if (g_hash_table_contains (symlinks, parent))
+            return refuse (error, path, "would be written through a symlink of the manifest");
+        }
       if (g_str_equal (type, "file"))
         {
           const char *link = json_string_value (json_object_get (e, "link"));
@@ -1016,6 +1023,7 @@ ferry_store_manifest_check (json_t *manifest, GError **error)
           const char *target = json_string_value (json_object_get (e, "target"));
           if (!inside (target))
             return refuse (error, path, "is a link leading out of the workflow directory");
+          g_hash_table_add (symlinks, (gpointer) path);
         }
       else if (!g_str_equal (type, "dir"))
         return refuse (error, path, "has an unknown type");
@@ -1133,7 +1141,8 @@ pull_write (PullWriter *pw, GError **error)
   size_t i;
   json_t *e;
 
-  archive_write_set_format_pax_restricted (a);
+  /* Full pax: the restricted form drops the nanoseconds of an mtime, which snakemake compares. */
+  archive_write_set_format_pax (a);
   archive_write_set_bytes_in_last_block (a, 1);
   if (!ferry_archive_check (a, archive_write_open_fd (a, pw->fd), "the store's stream", error))
     return FALSE;

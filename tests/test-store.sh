@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# The store in the deployment's bucket (src/core/store.c, templates/ferry-store), against moto's S3 and
+# a loopback sshd whose sessions reach the same moto with their own aws (as an instance's profile
+# would). What the laptop sent is counted in moto's request log, not taken from ferry's word.
+#   part push:    packing (10,000 files of 1 KB: the suite's time allows that, not 100,000; the PUT
+#                 count proves the packing), multipart above the (scaled-down) single-PUT limit, links,
+#                 modes and mtimes; a new instance's push sends only a manifest; an unchanged push
+#                 sends nothing; corrupt objects and packs refused
+#   part resume:  a kill mid-upload, then a resume; two concurrent pushes from two state dirs
+#   part save:    a deployment with a bucket and a role pushes through the store by default; run
+#                 --save stores the outputs from the instance; after terminate, pull brings them
+#                 home from the bucket; a new instance (launch after terminate) gets the inputs with
+#                 only a manifest sent from the laptop
+#   part hostile: manifests with `..`, an absolute path, a link leading out, a write through a
+#                 symlink: refused by `ferry store pull` and by the instance's script alike
+source "$(dirname "$0")/libtest.sh"
+source "$(dirname "$0")/lib-remote.sh"
+
+moto_start
+aws_dir=$(dirname "$(command -v aws)")
+SSHD_EXTRA_CONFIG="SetEnv PATH=$aws_dir:/usr/local/bin:/usr/bin:/bin AWS_CONFIG_FILE=$AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE=$AWS_SHARED_CREDENTIALS_FILE PYENV_VERSION=${PYENV_VERSION:-}"
+export SSHD_EXTRA_CONFIG
+sshd_start
+remote_setup_host
+# For tests only: files above 5 MiB (S3's smallest part) go up in parts of 5 MiB.
+export FERRY_STORE_PUT_LIMIT=$((5 * 1024 * 1024))
+B=ferry-store-test
+R="$TEST_TMP/remote"
+
+# Requests moto logged since mark_requests: `since_mark REGEX` counts them.
+mark_requests() { _mark=$(wc -l <"$TEST_TMP/moto.log"); }
+since_mark() { tail -n +$((_mark + 1)) "$TEST_TMP/moto.log" | grep -cE "$1" || true; }
+
+# make_workflow DIR N: its one job reads a small file, a 12 MiB file and a directory of N files of
+# 1 KB (with a symlink and a hard link in it).
+make_workflow() {
+    mkdir -p "$1/data" "$1/ref"
+    cd "$1"
+    echo "alpha" >data/a.txt
+    head -c $((12 * 1024 * 1024)) /dev/urandom >data/big.bin
+    python3 - "$2" <<'PY'
+import os, sys
+for i in range(int(sys.argv[1])):
+    with open("ref/f%05d" % i, "wb") as f:
+        f.write(b"%05d" % i + os.urandom(509).hex().encode()[:1019])
+PY
+    ln -s f00001 ref/link
+    ln ref/f00002 ref/hard
+    chmod 600 ref/f00003
+    cat >Snakefile <<'SMK'
+rule summary:
+    input:
+        "data/a.txt",
+        "data/big.bin",
+        "ref",
+    output:
+        "results/summary.txt",
+    shell:
+        "ls {input[2]} | wc -l > {output}; cat {input[0]} >> {output}; wc -c < {input[1]} >> {output}"
+SMK
+}
+
+# The remote has exactly the workflow's inputs: content, modes, mtimes (ns), the symlink, the hard link.
+same_on_remote() {
+    local f
+    diff -r --no-dereference data "$R/data" >/dev/null || fatal "data/ differs on the remote"
+    diff -r --no-dereference ref "$R/ref" >/dev/null || fatal "ref/ differs on the remote"
+    for f in data/a.txt data/big.bin ref/f00000 ref/f00003; do
+        assert_eq "$(stat -c '%y %a' "$R/$f")" "$(stat -c '%y %a' "$f")" "mtime and mode of $f on the remote"
+    done
+    assert_eq "$(readlink "$R/ref/link")" f00001 "the symlink on the remote"
+    assert_eq "$(stat -c %i "$R/ref/hard")" "$(stat -c %i "$R/ref/f00002")" "the hard link on the remote"
+}
+
+if in_part push; then
+    make_workflow "$TEST_TMP/wf" 10000
+    expect_exit 0 ferry bucket --bucket "$B"
+
+    mark_requests
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_file_has_content "$TEST_TMP/out" "^pushed 10005 of 10005 files .* through s3://$B"
+    same_on_remote
+    packs=$(since_mark "PUT /$B/ferry-store/packs/")
+    assert_eq "$packs" 2 "PUTs of packs for 10,000 small files (one tar, its member list)"
+    parts=$(since_mark "PUT /$B/ferry-store/objects/[0-9a-f]{64}\?.*partNumber=")
+    assert_eq "$parts" 3 "parts of the 12 MiB file at a 5 MiB limit"
+    puts=$(since_mark "^.*\"PUT /$B/")
+    [ "$puts" -le 7 ] || fatal "the first push made $puts PUTs (at most 7: a pack and its list, 3 parts, a.txt's pack share, the manifest)"
+    ok "first push through the store: 10,000 small files in one pack, the big file in 3 parts, links, modes and mtimes kept"
+
+    # A new instance: an empty disk. The laptop sends only the manifest; the remote fetches it all.
+    rm -rf "$R"
+    mark_requests
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_file_has_content "$TEST_TMP/out" "store: 10004 of 10004 files already stored, 0 bytes uploaded in 1 PUTs \(0 files read"
+    assert_eq "$(since_mark "\"PUT /$B/")" 1 "PUTs of the second deployment's push (the manifest)"
+    assert_eq "$(since_mark "\"PUT /$B/ferry-store/manifests/")" 1 "the one PUT is the manifest"
+    assert_eq "$(since_mark '"POST ')" 0 "POSTs of the second deployment's push"
+    same_on_remote
+    ok "a new instance: nothing but a manifest sent from the laptop, no file read, every file fetched by the remote"
+
+    mark_requests
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_file_has_content "$TEST_TMP/out" "^pushed 0 of 10005 files"
+    assert_eq "$(since_mark "\"(PUT|POST) /$B/")" 0 "writes to the bucket for an unchanged push"
+    ok "an unchanged push to the same remote: nothing sent"
+
+    # Corrupt objects: the big file's object, then a member of the pack, replaced in the bucket.
+    big_sha=$(sha256sum data/big.bin | cut -d' ' -f1)
+    head -c 1000 /dev/urandom >"$TEST_TMP/junk"
+    awsm s3api put-object --bucket "$B" --key "ferry-store/objects/$big_sha" --body "$TEST_TMP/junk" >/dev/null
+    rm -rf "$R"
+    expect_exit 1 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "corrupt object in the store: objects/$big_sha"
+    assert_not_exists "$R/data/big.bin"
+    awsm s3api put-object --bucket "$B" --key "ferry-store/objects/$big_sha" --body data/big.bin >/dev/null
+    pack=$(awsm s3api list-objects-v2 --bucket "$B" --prefix ferry-store/packs/ | jget '[c["Key"] for c in j["Contents"] if c["Key"].endswith(".tar")][0]')
+    awsm s3api get-object --bucket "$B" --key "$pack" "$TEST_TMP/pack.tar" >/dev/null
+    python3 - "$TEST_TMP/pack.tar" "$TEST_TMP/bad.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    member = t.getmembers()[5]
+data = bytearray(open(sys.argv[1], "rb").read())
+data[member.offset_data + 10] ^= 0xFF  # one byte of a member's content; the tar stays well-formed
+open(sys.argv[2], "wb").write(data)
+PY
+    awsm s3api put-object --bucket "$B" --key "$pack" --body "$TEST_TMP/bad.tar" >/dev/null
+    rm -rf "$R"
+    expect_exit 1 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "corrupt pack in the store"
+    assert_not_exists "$R/ref/f00000"
+    awsm s3api put-object --bucket "$B" --key "$pack" --body "$TEST_TMP/pack.tar" >/dev/null
+    ok "a corrupt object and a corrupt pack member are refused by the remote, and nothing takes their place"
+
+fi
+
+if in_part resume; then
+    make_workflow "$TEST_TMP/wf" 200
+    expect_exit 0 ferry bucket --bucket "$B"
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    same_on_remote
+
+    # A kill in the middle of a multipart upload (the third part), then a resume at that part.
+    head -c $((22 * 1024 * 1024)) /dev/urandom >data/big.bin
+    mkdir -p "$TEST_TMP/killbin"
+    cat >"$TEST_TMP/killbin/aws" <<EOF
+#!/bin/sh
+case " \$* " in *" upload-part "*)
+    n=\$((\$(cat "$TEST_TMP/parts" 2>/dev/null || echo 0) + 1)); echo \$n >"$TEST_TMP/parts"
+    if [ \$n -ge 3 ]; then kill -KILL \$PPID; exit 1; fi;;
+esac
+exec "$(command -v aws)" "\$@"
+EOF
+    chmod +x "$TEST_TMP/killbin/aws"
+    expect_exit 137 env PATH="$TEST_TMP/killbin:$PATH" "$FERRY" push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_eq "$(cat "$TEST_TMP/parts")" 3 "upload-part calls before the kill"
+    mark_requests
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    assert_file_has_content "$TEST_TMP/err" "resuming the upload of data/big.bin at part 3 of 5"
+    assert_eq "$(since_mark "PUT /$B/ferry-store/objects/[0-9a-f]{64}\?.*partNumber=")" 3 "parts sent by the resumed push"
+    same_on_remote
+    ok "a push killed at its third part resumes there: 3 more parts, not 5"
+
+    # Two laptops, one bucket: overlapping changes pushed at once from two state dirs.
+    cp -a "$TEST_TMP/wf" "$TEST_TMP/wf2"
+    rm -rf "$TEST_TMP/wf2/.ferry"
+    echo "shared new line" >>data/a.txt
+    echo "shared new line" >>"$TEST_TMP/wf2/data/a.txt"
+    echo "only the second laptop" >>"$TEST_TMP/wf2/ref/f00004"
+    (cd "$TEST_TMP/wf2" && ferry bucket --bucket "$B" >/dev/null 2>&1) || fatal "the second state dir could not adopt the bucket"
+    "$FERRY" push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt >"$TEST_TMP/p1.out" 2>&1 &
+    p1=$!
+    (cd "$TEST_TMP/wf2" && "$FERRY" push "${REMOTE_OPTS[@]}" --remote-dir "$TEST_TMP/remote2" --via store results/summary.txt) >"$TEST_TMP/p2.out" 2>&1 &
+    p2=$!
+    wait $p1 || { cat "$TEST_TMP/p1.out" >&2; fatal "the first of two concurrent pushes failed"; }
+    wait $p2 || { cat "$TEST_TMP/p2.out" >&2; fatal "the second of two concurrent pushes failed"; }
+    same_on_remote
+    (cd "$TEST_TMP/wf2" && R="$TEST_TMP/remote2" && same_on_remote)
+    n=$(awsm s3api list-objects-v2 --bucket "$B" --prefix ferry-store/manifests/ | jget 'len(j["Contents"])')
+    assert_eq "$n" 4 "manifests after the first push, the resumed one and the two concurrent ones"
+    # Both manifests restore on a fresh remote from the bucket alone.
+    rm -rf "$R"
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    same_on_remote
+    ok "two concurrent pushes of overlapping data from two state dirs: both complete, each remote right"
+fi
+
+if in_part save; then
+    source "$(dirname "$0")/lib-lifecycle.sh"
+    remote_example_workflow "$TEST_TMP/wf"
+    cd "$TEST_TMP/wf"
+    fixture_deployment ferry "$TEST_TMP/wf/.ferry"
+    sshd_authorize "$TEST_TMP/wf/.ferry/ferry.pem"
+    # moto's instance has no public name: the state gets one, which HostName= points at the sshd.
+    python3 - "$TEST_TMP/wf/.ferry/state.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["resources"]["instance"]["public_dns"] = "instance.invalid"
+json.dump(s, open(sys.argv[1], "w"))
+PY
+    # shellcheck disable=SC2207
+    EC2_OPTS=($(sshd_ferry_opts) --remote-dir "$R")
+    expect_exit 0 ferry run "${EC2_OPTS[@]}" --save --cores 1 results/summary.tsv
+    assert_file_has_content "$TEST_TMP/err" "^pushed 4 of 4 files .* through s3://$F_BUCKET"
+    assert_file_has_content "$TEST_TMP/err" "^saved the outputs in s3://$F_BUCKET/ferry-store/manifests/"
+    cmp results/summary.tsv "$R/results/summary.tsv" || fatal "the pulled summary differs"
+    saved_mtime=$(stat -c %y "$R/results/summary.tsv")
+    ok "with a bucket and a role the push goes through the store by default; run --save stores the outputs from the instance"
+
+    expect_exit 0 ferry terminate --yes
+    rm -rf results "$R"
+    expect_exit 0 ferry pull "${EC2_OPTS[@]}" results/summary.tsv
+    assert_file_has_content "$TEST_TMP/out" "^pulled 4 entries .* from the store, s3://$F_BUCKET/ferry-store/manifests/"
+    printf 'alpha\t%s\nbeta\t%s\ngamma\t%s\n' "$(wc -w <data/alpha.txt)" "$(wc -w <data/beta.txt)" "$(wc -w <data/gamma.txt)" >"$TEST_TMP/expected"
+    cmp results/summary.tsv "$TEST_TMP/expected" || fatal "the summary pulled from the store is not the run's"
+    assert_eq "$(stat -c %y results/summary.tsv)" "$saved_mtime" "the saved output's mtime"
+    ok "after terminate, pull brings the saved outputs home from the bucket, mtime kept"
+
+    expect_exit 0 ferry launch "${EC2_OPTS[@]}" --no-wait-ssh
+    mark_requests
+    expect_exit 0 ferry push "${EC2_OPTS[@]}" results/summary.tsv
+    assert_file_has_content "$TEST_TMP/out" "store: 4 of 4 files already stored, 0 bytes uploaded in 1 PUTs"
+    assert_eq "$(since_mark "\"PUT /$F_BUCKET/")" 1 "PUTs of the new instance's push (the manifest)"
+    for f in Snakefile data/alpha.txt data/beta.txt data/gamma.txt; do
+        cmp "$f" "$R/$f" || fatal "$f did not reach the new instance"
+    done
+    ok "a new instance after terminate fetches the inputs from the store: the laptop sends one manifest"
+fi
+
+if in_part hostile; then
+    mkdir -p "$TEST_TMP/wf" && cd "$TEST_TMP/wf"
+    expect_exit 0 ferry bucket --bucket "$B"
+    echo "content" >"$TEST_TMP/c.txt"
+    sha=$(sha256sum "$TEST_TMP/c.txt" | cut -d' ' -f1)
+    awsm s3api put-object --bucket "$B" --key "ferry-store/objects/$sha" --body "$TEST_TMP/c.txt" >/dev/null
+    mkdir -p "$TEST_TMP/inst"
+    i=0
+    for entries in \
+        '[{"path": "../evil", "type": "file", "mode": 420, "mtime_ns": 0, "size": 8, "sha256": "SHA"}]' \
+        '[{"path": "'"$TEST_TMP"'/evil", "type": "file", "mode": 420, "mtime_ns": 0, "size": 8, "sha256": "SHA"}]' \
+        '[{"path": "out", "type": "symlink", "target": "../..", "mode": 511, "mtime_ns": 0}]' \
+        '[{"path": "abs", "type": "symlink", "target": "/etc", "mode": 511, "mtime_ns": 0}]' \
+        '[{"path": "ok.txt", "type": "file", "mode": 420, "mtime_ns": 0, "size": 8, "sha256": "SHA"}, {"path": "x", "type": "file", "mode": 420, "mtime_ns": 0, "size": 8, "sha256": "SHA", "link": "../../evil"}]' \
+        '[{"path": "sub", "type": "dir", "mode": 493, "mtime_ns": 0}, {"path": "lnk", "type": "symlink", "target": "sub", "mode": 511, "mtime_ns": 0}, {"path": "lnk/f", "type": "file", "mode": 420, "mtime_ns": 0, "size": 8, "sha256": "SHA"}]'; do
+        i=$((i + 1))
+        printf '{"ferry_store_manifest": 1, "kind": "save", "entries": %s}\n' "${entries//SHA/$sha}" >"$TEST_TMP/m$i.json"
+        key="ferry-store/manifests/20200101T000000Z-save-hostile$i.json"
+        awsm s3api put-object --bucket "$B" --key "$key" --body "$TEST_TMP/m$i.json" >/dev/null
+        mkdir -p "$TEST_TMP/home$i/a/b" && cd "$TEST_TMP/home$i/a/b"
+        expect_exit 1 ferry store pull "$key" --state-dir "$TEST_TMP/wf/.ferry"
+        assert_one_error_line
+        assert_file_has_content "$TEST_TMP/err" "refus"
+        [ -z "$(ls -A .)" ] || fatal "hostile manifest $i left files in the pull's directory: $(ls -A .)"
+        assert_not_exists "$TEST_TMP/home$i/a/evil"
+        rc=0
+        python3 "$FERRY_SOURCE_DIR/templates/ferry-store" fetch --bucket "$B" --dir "$TEST_TMP/inst/b" \
+            --endpoint-url "$MOTO_URL" --region "$TEST_REGION" --manifest "$key" >/dev/null 2>"$TEST_TMP/err" || rc=$?
+        assert_eq "$rc" 4 "the instance's script on hostile manifest $i"
+        assert_file_has_content "$TEST_TMP/err" "ferry-store: refused"
+        assert_not_exists "$TEST_TMP/inst/evil"
+        assert_not_exists "$TEST_TMP/inst/b/sub/f"
+        cd "$TEST_TMP/wf"
+    done
+    assert_not_exists "$TEST_TMP/evil"
+    ok "hostile manifests (.., an absolute path, links leading out, a write through a symlink): refused on both sides, nothing written"
+    expect_exit 0 ferry teardown --yes --force
+fi
+
+done_testing
