@@ -194,12 +194,15 @@ if in_part save; then
     fixture_deployment ferry "$TEST_TMP/wf/.ferry"
     sshd_authorize "$TEST_TMP/wf/.ferry/ferry.pem"
     # moto's instance has no public name: the state gets one, which HostName= points at the sshd.
-    python3 - "$TEST_TMP/wf/.ferry/state.json" <<'PY'
+    name_instance() {
+        python3 - "$TEST_TMP/wf/.ferry/state.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 s["resources"]["instance"]["public_dns"] = "instance.invalid"
 json.dump(s, open(sys.argv[1], "w"))
 PY
+    }
+    name_instance
     # shellcheck disable=SC2207
     EC2_OPTS=($(sshd_ferry_opts) --remote-dir "$R")
     expect_exit 0 ferry run "${EC2_OPTS[@]}" --save --cores 1 results/summary.tsv
@@ -218,7 +221,9 @@ PY
     assert_eq "$(stat -c %y results/summary.tsv)" "$saved_mtime" "the saved output's mtime"
     ok "after terminate, pull brings the saved outputs home from the bucket, mtime kept"
 
-    expect_exit 0 ferry launch "${EC2_OPTS[@]}" --no-wait-ssh
+    # shellcheck disable=SC2046
+    expect_exit 0 ferry launch $(sshd_ferry_opts) --no-wait-ssh
+    name_instance
     mark_requests
     expect_exit 0 ferry push "${EC2_OPTS[@]}" results/summary.tsv
     assert_file_has_content "$TEST_TMP/out" "store: 4 of 4 files already stored, 0 bytes uploaded in 1 PUTs"
