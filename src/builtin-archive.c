@@ -78,7 +78,7 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
   g_autoptr(GError) local_error = NULL;
   const char *output;
   char **extra = NULL;
-  gboolean known = FALSE;
+  const char *known = NULL;
   struct stat st = { 0 };
   int status = 0;
 
@@ -93,9 +93,10 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
   if (argc < 2)
     return ferry_usage_error (context, error, "archive needs at least one TARGET (see ferry archive --help)");
   output = opt_output ? opt_output : "workflow_files.tar.gz";
-  for (guint i = 0; formats[i] != NULL; i++)
-    known = known || g_str_has_suffix (output, formats[i]);
-  if (!known)
+  for (guint i = 0; formats[i] != NULL && known == NULL; i++)
+    if (g_str_has_suffix (output, formats[i]))
+      known = formats[i];
+  if (known == NULL)
     return ferry_usage_error (context, error,
                               "snakemake --archive cannot write \"%s\": name it .tar.gz, .tar, .tar.bz2 or .tar.xz",
                               output);
@@ -107,7 +108,9 @@ ferry_builtin_archive (int argc, char **argv, FerryInvocation *inv, GCancellable
   /* snakemake writes into a fresh directory next to FILE; the archive is renamed into place only
    * once complete, so a failure leaves nothing behind. */
   dir = g_path_get_dirname (output);
-  base = g_path_get_basename (output);
+  /* snakemake 8 and 9 read the format from all of the name's suffixes: "wf-v1.2.tar.gz" is no
+   * .tar.gz to them, so the name it writes is plain. */
+  base = g_strconcat ("workflow", known, NULL);
   tmpdir = g_build_filename (dir, ".ferry-archive-XXXXXX", NULL);
   if (!inv->dry_run && g_mkdtemp_full (tmpdir, 0700) == NULL)
     return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create a directory in %s: %s", dir, g_strerror (errno));

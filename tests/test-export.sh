@@ -84,7 +84,11 @@ closure_with() { # INDEX
     expect_exit 0 with_snakemake "$i" ferry export results/report.txt --list -- --forceall
     expected=$({ echo "raw/sample é 1.txt"; echo "raw/a,b.csv"; echo "$SHEET"; } | LC_ALL=C sort)
     assert_eq "$(LC_ALL=C sort "$TEST_TMP/out")" "$expected" "snakemake $v: --forceall: the raw inputs of every job"
-    ok "snakemake $v: the exact closure (a file or rule target, prep to run or not, -0, --forceall), remote-only arguments left out of the dry run"
+    # The workflow's own files, through snakemake --archive, into a name with dots of its own.
+    git init -q . && git add Snakefile
+    expect_exit 0 with_snakemake "$i" ferry archive results/report.txt -o "$TEST_TMP/wf-$i-v1.2.tar.gz"
+    bsdtar -tf "$TEST_TMP/wf-$i-v1.2.tar.gz" | grep -qx Snakefile || fatal "snakemake $v: the Snakefile is not in the workflow archive"
+    ok "snakemake $v: the exact closure (a file or rule target, prep to run or not, -0, --forceall), remote-only arguments left out of the dry run; archive to a dotted name"
 }
 snakemakes_init
 for i in "${!SNAKEMAKE_VERSIONS[@]}"; do closure_with "$i"; done
