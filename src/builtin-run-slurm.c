@@ -354,18 +354,25 @@ ferry_run_slurm_cancel (FerryRemote *remote, const char *dir, FerryRun *run, GCa
 void
 ferry_run_slurm_explain (const char *local_log)
 {
+  /* snakemake 7 words it so; the plugin of 8+ (2.x) says "SLURM sbatch failed. The error message
+   * was '...'." */
   static const char marker[] = "SLURM job submission failed. The error message was ";
+  static const char marker8[] = "SLURM sbatch failed. The error message was '";
   g_autofree char *text = NULL;
   const char *p, *end;
 
   if (!opt_slurm || local_log == NULL || !g_file_get_contents (local_log, &text, NULL, NULL))
     return;
-  /* snakemake 7 words it so; the plugin for 8+ says "SLURM sbatch failed". */
-  p = strstr (text, marker);
-  if (p != NULL)
+  if ((p = strstr (text, marker)) != NULL)
     p += strlen (marker);
+  else if ((p = strstr (text, marker8)) != NULL)
+    p += strlen (marker8);
   else if ((p = strstr (text, "SLURM sbatch failed")) == NULL)
     return;
   end = strchr (p, '\n');
-  g_printerr ("SLURM refused a job: %.*s\n", (int) (end ? end - p : (long) strlen (p)), p);
+  if (end == NULL)
+    end = p + strlen (p);
+  if (end - p >= 2 && strncmp (end - 2, "'.", 2) == 0 && p[-1] == '\'')
+    end -= 2;
+  g_printerr ("SLURM refused a job: %.*s\n", (int) (end - p), p);
 }

@@ -111,10 +111,18 @@ part_releases() {
         return 0
     fi
 
+    # SLURM's refusal, as the plugin reports it, in ferry's one line.
+    v=${SNAKEMAKE_VERSIONS[$last]}
+    read -ra opts <<<"$(slurm_release_opts "$last" part)"
+    slurm_workflow "$TEST_TMP/wf-part"
+    expect_exit 1 ferry run "${opts[@]}" --remote-dir "$TEST_TMP/remote-part" --slurm --partition no_such_partition all
+    assert_file_has_content "$TEST_TMP/err" "^SLURM refused a job: sbatch: error: invalid partition specified: no_such_partition$"
+    slurm_assert_queue_empty "the queue after a refused partition"
+    ok "snakemake $v on the remote, --partition unknown: the plugin's sbatch error in one line, exit 1, nothing queued"
+
     # The user's own --slurm-status-command (after --) wins, even sacct where it fails: ferry adds
     # nothing, the run goes on, and once its jobs have all left the queue and snakemake still waits
     # (the plugin never learns they ended), the followed output says so once.
-    v=${SNAKEMAKE_VERSIONS[$last]}
     read -ra opts <<<"$(slurm_release_opts "$last" stall)"
     slurm_workflow "$TEST_TMP/wf-stall"
     local R="$TEST_TMP/remote-stall" pid rc=0

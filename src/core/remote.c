@@ -71,6 +71,10 @@ control_path_for (const char *state_dir, const char *user, const char *host,
       g_checksum_update (sum, (const guchar *) "\n", 1);
       g_checksum_update (sum, (const guchar *) options[i], -1);
     }
+  /* A master per ferry process: each one ends its own (ssh -O exit), which would cut the sessions of
+   * another ferry sharing it (a cancel from a second terminal while run follows the same run). */
+  g_autofree char *pid = g_strdup_printf ("\n%ld", (long) getpid ());
+  g_checksum_update (sum, (const guchar *) pid, -1);
   path = g_strdup_printf ("%s/%.16s", dir, g_checksum_get_string (sum));
   g_assert (strlen (path) < 108);
   return path;
