@@ -66,7 +66,10 @@ r = json.load(open(sys.argv[1]))
 assert r["snakemake_args"] == ["--config", "gate=" + sys.argv[2]] + sys.argv[3:], r
 PY
     assert_eq "$(cat "$R/.ferry/runs/$id/exit")" 0 "local $lv, remote $rv: the run's recorded exit"
-    ok "local snakemake $lv, remote $rv: run pushes, runs there (${extra[*]:-no remote-only flag}), pulls"
+    rm -r results
+    expect_exit 0 with_snakemake "$l" ferry pull "${RO[@]}" results/slow.txt
+    assert_eq "$(cat results/slow.txt)" "gated content" "local $lv, remote $rv: output brought back by pull"
+    ok "local snakemake $lv, remote $rv: run pushes, runs there (${extra[*]:-no remote-only flag}), pulls; pull alone brings it again"
 
     rm -r results
     expect_exit 0 with_snakemake "$l" ferry run "${RO[@]}" --detach --cores 1 results/slow.txt -- \
