@@ -41,10 +41,19 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (opt_reconnect_timeout != NULL && !ferry_parse_duration (opt_reconnect_timeout, &reconnect_s))
     return ferry_usage_error (context, error, "--reconnect-timeout takes seconds, or a number with s, m or h (15m), not \"%s\"",
                               opt_reconnect_timeout);
+  if (argc == 2 && !ferry_run_id_valid (argv[1]))
+    return ferry_usage_error (context, error, "invalid run id \"%s\" (ferry status lists the runs)", argv[1]);
+  /* An instance its run stopped is started to follow and pull, and stopped again after. */
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error)
+      || !ferry_run_wake_instance (inv, opt_host, c, error))
+    return FALSE;
   run = ferry_builtin_run_find (inv, context, opt_host, opt_remote_dir, argc == 2 ? argv[1] : NULL,
                                 &remote, &dir, c, error);
   if (run == NULL)
-    return FALSE;
+    {
+      ferry_run_sleep_instance (inv, c, NULL);
+      return FALSE;
+    }
   if (run->state == FERRY_RUN_RUNNING)
     g_printerr ("attached to run %s on %s:%s (Ctrl-C detaches)\n", run->id, remote->host, dir);
   else if (run->state == FERRY_RUN_EXITED)
@@ -54,5 +63,7 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
   ok = ferry_run_follow_to_end (inv, remote, opt_host, opt_remote_dir, dir, run, &follow, NULL, opt_no_pull, c,
                                 error);
   ferry_remote_close (remote);
+  if (!ok)
+    ferry_run_sleep_instance (inv, NULL, NULL);
   return ok;
 }

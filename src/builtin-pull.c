@@ -40,6 +40,7 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   /* The instance stopped or gone: the saved outputs come from the store. */
   if (opt_from_store || ferry_store_pull_wanted (inv, opt_host))
     {
+      g_autoptr(GError) local_error = NULL;
       plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
       if (plan == NULL)
         return FALSE;
@@ -49,8 +50,20 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
             g_print ("would pull %s from the store\n", plan->outputs[i]);
           return TRUE;
         }
-      return ferry_store_pull_outputs (inv, plan->outputs, c, error);
+      if (ferry_store_pull_outputs (inv, plan->outputs, c, &local_error))
+        return TRUE;
+      /* Not saved, on an instance its run stopped: they are on its volume (below). */
+      if (opt_from_store || !g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
+          || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_clear_pointer (&plan, ferry_plan_free);
     }
+  /* An instance its run stopped is started to pull, and stopped again after. */
+  if (!ferry_run_wake_instance (inv, opt_host, c, error))
+    return FALSE;
   remote = ferry_builtin_remote (inv, opt_host, opt_remote_dir, &dir, error);
   if (remote == NULL)
     return FALSE;
@@ -59,7 +72,10 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
     ferry_remote_connect_early (remote);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
   if (plan == NULL)
-    return FALSE;
+    {
+      ferry_run_sleep_instance (inv, NULL, NULL);
+      return FALSE;
+    }
   if (inv->dry_run)
     {
       for (guint i = 0; plan->outputs[i] != NULL; i++)
@@ -69,8 +85,11 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   ok = ferry_remote_pull (remote, dir, (const char *const *) plan->outputs, &stats, c, error);
   ferry_remote_close (remote);
   if (!ok)
-    return FALSE;
+    {
+      ferry_run_sleep_instance (inv, NULL, NULL);
+      return FALSE;
+    }
   g_print ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", stats.entries, stats.bytes,
            remote->host, dir);
-  return TRUE;
+  return ferry_run_sleep_instance (inv, c, error);
 }

@@ -5,6 +5,7 @@
 #include <gio/gunixoutputstream.h>
 
 #include "ferry-builtins.h"
+#include "core/agent.h"
 #include "core/instance.h"
 #include "core/remote.h"
 #include "core/snakemake.h"
@@ -40,13 +41,22 @@ static const GOptionEntry options[] = {
 };
 
 static gboolean
-after_run (FerryInvocation *inv, gboolean on_host, const char *then, GCancellable *c, GError **error)
+after_run (FerryInvocation *inv, FerryRemote *remote, const char *dir, FerryRun *run, gboolean on_host,
+           const char *then, GCancellable *c, GError **error)
 {
   g_autoptr(json_t) instance = NULL;
   g_autofree char *id = NULL;
   g_autofree char *type = NULL;
+  gboolean done = FALSE;
 
   if (on_host)
+    return TRUE;
+  /* attach started the instance its run had stopped: it goes back to sleep, whatever --then. */
+  if (ferry_run_instance_woken ())
+    return ferry_run_sleep_instance (inv, c, error);
+  if (!ferry_run_then_by_instance (inv, remote, dir, run, &done, c, error))
+    return FALSE;
+  if (done)
     return TRUE;
   id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
   type = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "type");
@@ -196,6 +206,7 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
     return FALSE;
   follow->display = display;
   follow->log = G_OUTPUT_STREAM (log);
+  follow->hold = host_opt == NULL && ferry_agent_by_instance (record);
   if (follow->note == NULL)
     {
       follow->note = note_to_stderr;
@@ -263,7 +274,7 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
     ferry_run_slurm_explain (log_path);
   g_printerr ("snakemake %s on %s (exit %d); log: %s\n", status == 0 ? "succeeded" : "failed",
               remote->host, status, log_path);
-  if (!after_run (inv, host_opt != NULL, then, c, error))
+  if (!after_run (inv, remote, dir, run, host_opt != NULL, then, c, error))
     return FALSE;
   inv->exit_status = status;
   return TRUE;
@@ -281,6 +292,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autoptr(json_t) record = NULL;
   g_autoptr(FerryRun) run = NULL;
+  g_autoptr(json_t) on_end = NULL;
   g_autofree char *id = NULL;
   g_autofree char *attach = NULL;
   g_autofree char *cancel = NULL;
@@ -319,9 +331,16 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                               opt_reconnect_timeout);
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
-  /* --then acts through AWS: a region problem shows now, not after hours of running. */
-  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
+  /* --then acts through AWS: a region problem shows now, not after hours of running; and the
+   * instance learns whether it carries --then out itself. */
+  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !inv->dry_run && opt_host == NULL)
+    {
+      if (!ferry_invocation_use_aws (inv, c, error))
+        return FALSE;
+      on_end = ferry_run_on_end (inv, opt_then, c, error);
+      if (on_end == NULL)
+        return FALSE;
+    }
   if (opt_save && !ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))
     return ferry_usage_error (context, error,
                               "--save needs the deployment's bucket: ferry bootstrap --bucket NAME --iam");
@@ -427,12 +446,12 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
     g_autofree char *who = remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
                                         : g_strdup (remote->host);
     g_autofree char *created = g_date_time_format_iso8601 (now);
-    record = json_pack ("{s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:n, s:b}", "version", 1, "targets",
+    record = json_pack ("{s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:O?, s:b}", "version", 1, "targets",
                         strv_to_json ((const char *const *) argv + 1), "snakemake_args",
                         strv_to_json ((const char *const *) extra), "argv",
                         strv_to_json ((const char *const *) sm_argv), "then",
                         opt_then ? opt_then : "keep", "pull", !opt_no_pull, "host", who, "created",
-                        created, "on_end", "save", opt_save);
+                        created, "on_end", on_end, "save", opt_save);
   }
   id = ferry_run_new_id ();
   run = ferry_remote_run_start (remote, dir, id, record, (const char *const *) sm_argv, c, error);

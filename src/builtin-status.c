@@ -1,5 +1,6 @@
 /* ferry status: what the state holds, and the instance as AWS sees it now. */
 #include "ferry-builtins.h"
+#include "core/agent.h"
 #include "core/instance.h"
 #include "core/pricing.h"
 #include "core/teardown.h"
@@ -127,6 +128,16 @@ print_runs (GPtrArray *runs, const char *where, const char *note)
           break;
         }
       g_print ("  %s  %s: %s\n", run->id, what, targets);
+      if (json_array_size (run->on_end) > 0)
+        {
+          /* The agent's last word: what became of --then on the instance. */
+          json_t *last = json_array_get (run->on_end, json_array_size (run->on_end) - 1);
+          g_autoptr(GDateTime) at = g_date_time_new_from_unix_utc (json_integer_value (json_array_get (last, 0)));
+          g_autofree char *when = at ? g_date_time_format (at, "%H:%M:%S UTC") : g_strdup ("?");
+          g_print ("  %*s  --then %s on the instance, %s: %s %s\n", (int) strlen (run->id), "",
+                   json_string_value (json_object_get (json_object_get (run->record, "on_end"), "then")),
+                   when, json_string_value (json_array_get (last, 1)), json_string_value (json_array_get (last, 2)));
+        }
       {
         g_autofree char *slurm = ferry_run_slurm_status_line (run);
         if (slurm != NULL)
@@ -170,6 +181,11 @@ live_instance (FerryInvocation *inv, const char *id, GCancellable *c, GError **e
   json_object_set_new (
       v, "availability_zone",
       or_null (json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone")));
+  json_object_set_new (v, "state_reason", or_null (json_object_get (instance, "StateTransitionReason")));
+  {
+    g_autofree char *story = ferry_run_instance_story (instance);
+    json_object_set_new (v, "last_run", story ? json_string (story) : json_null ());
+  }
   return v;
 }
 
@@ -234,7 +250,18 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
                hint);
     }
   else if (g_strcmp0 (state, "stopped") == 0 || g_strcmp0 (state, "stopping") == 0)
-    g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
+    {
+      const char *story = json_string_value (json_object_get (live, "last_run"));
+      const char *reason = json_string_value (json_object_get (live, "state_reason"));
+      /* Its run stopped it: the tag its agent left tells the story without starting it. */
+      if (story != NULL)
+        g_print ("  %-17s %s: the instance stopped itself%s%s%s\n"
+                 "  %-17s on the instance's volume: ferry attach brings them home (it starts the instance,"
+                 " pulls, and stops it again)\n",
+                 "last run", story, reason && *reason ? " (" : "", reason ? reason : "",
+                 reason && *reason ? ")" : "", "outputs");
+      g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
+    }
   else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
     g_print ("the instance is %s: ferry bootstrap launches a new one\n", state);
 }

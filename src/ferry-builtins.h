@@ -203,6 +203,25 @@ char *ferry_store_summary (FerryInvocation *inv, json_t **out_json, GCancellable
 gboolean ferry_store_pull_outputs (FerryInvocation *inv, char **outputs, GCancellable *c,
                                    GError **error);
 
+/* --- run --then carried out by the instance (builtin-run-unattended.c) --- */
+
+/* The run record's on_end for `then`: the instance's agent carries out --then stop when the
+ * instance has a role; otherwise the laptop does once it has pulled, which one line on stderr says.
+ * json null for keep. */
+json_t *ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GError **error);
+/* After the pull: a run whose --then is its agent's is let go on (the hold removed), and the
+ * instance is seen to stop itself (*out_done). FALSE *out_done: the laptop carries --then out
+ * (no agent, one that acted already or is gone, an instance that did not stop). */
+gboolean ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const char *dir,
+                                     FerryRun *run, gboolean *out_done, GCancellable *c, GError **error);
+/* attach and pull on the instance: a stopped instance (its run's --then stop, say) is started, after
+ * a line saying so, and waited for until it takes SSH; ferry_run_sleep_instance stops it again. */
+gboolean ferry_run_wake_instance (FerryInvocation *inv, const char *host, GCancellable *c, GError **error);
+gboolean ferry_run_instance_woken (void);
+gboolean ferry_run_sleep_instance (FerryInvocation *inv, GCancellable *c, GError **error);
+/* "run ID ended at TIME (exit N); its --then stop" from a described instance's tag, or NULL. */
+char *ferry_run_instance_story (json_t *instance);
+
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \
                                  GError **error)

@@ -93,12 +93,17 @@ if in_part create; then
     assert_eq "$(jget 'all(j["PublicAccessBlockConfiguration"].values())' <<<"${a[3]}")" True "public access block"
     policy=$(jget 'j["PolicyDocument"]' <<<"${a[4]}")
     assert_eq "$(echo "$policy" | jget 'sorted(set(r for s in j["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])))')" \
-        '["arn:aws:s3:::ferry-boot-bucket", "arn:aws:s3:::ferry-boot-bucket/*"]' "policy resources"
+        '["arn:aws:ec2:eu-central-1:*:instance/*", "arn:aws:s3:::ferry-boot-bucket", "arn:aws:s3:::ferry-boot-bucket/*"]' "policy resources"
+    # The instance may end (stop, terminate) and tag only instances tagged with its deployment's name.
+    assert_eq "$(echo "$policy" | jget 'sorted(set(a for s in j["Statement"] if "ec2" in str(s["Resource"]) for a in s["Action"]))')" \
+        '["ec2:CreateTags", "ec2:StopInstances", "ec2:TerminateInstances"]' "policy actions on instances"
+    assert_eq "$(echo "$policy" | jget 'set(s["Condition"]["StringEquals"]["aws:ResourceTag/ferry:name"] for s in j["Statement"] if "ec2" in str(s["Resource"]))')" \
+        "{'ferry'}" "policy condition on the instances' tag"
     assert_eq "$(jget 'j["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]' <<<"${a[5]}")" \
         ec2.amazonaws.com "trust policy"
     assert_eq "$(jget '[r["RoleName"] for r in j["InstanceProfile"]["Roles"]]' <<<"${a[6]}")" \
         '["ferry-ec2"]' "roles in the profile"
-    ok "bucket private and tagged; role policy names only that bucket; the profile holds the role"
+    ok "bucket private and tagged; role policy names only that bucket and ends only the deployment's instances; the profile holds the role"
 
     # --- a re-run makes nothing -----------------------------------------------------------------------------
     before=$(tagged_leftovers ferry)

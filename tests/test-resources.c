@@ -82,7 +82,7 @@ static void
 test_policy (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(json_t) policy = ferry_role_policy_render ("lab-bucket", &error);
+  g_autoptr(json_t) policy = ferry_role_policy_render ("lab", "eu-central-1", "lab-bucket", &error);
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   json_t *statement, *resource, *one;
   size_t i, j;
@@ -94,15 +94,36 @@ test_policy (void)
     {
       g_assert_cmpstr (json_string_value (json_object_get (statement, "Effect")), ==, "Allow");
       resource = json_object_get (statement, "Resource");
+      /* The instances only to end or tag, and only the deployment's. */
+      if (g_strcmp0 (json_string_value (resource), "arn:aws:ec2:eu-central-1:*:instance/*") == 0)
+        {
+          json_t *cond = json_object_get (statement, "Condition");
+          json_t *action = json_object_get (statement, "Action");
+          json_t *a;
+          size_t k;
+          g_assert_cmpstr (json_string_value (json_object_get (json_object_get (cond, "StringEquals"),
+                                                               "aws:ResourceTag/ferry:name")), ==, "lab");
+          json_array_foreach (action, k, a)
+            g_assert_true (g_str_equal (json_string_value (a), "ec2:StopInstances")
+                           || g_str_equal (json_string_value (a), "ec2:TerminateInstances")
+                           || g_str_equal (json_string_value (a), "ec2:CreateTags"));
+          if (json_array_size (action) == 1)
+            g_assert_cmpstr (json_string_value (json_object_get (
+                                 json_object_get (cond, "ForAllValues:StringEquals"), "aws:TagKeys")
+                                 ? json_array_get (json_object_get (json_object_get (cond, "ForAllValues:StringEquals"),
+                                                                    "aws:TagKeys"), 0)
+                                 : NULL), ==, "ferry:run");
+        }
       if (json_is_string (resource))
         g_hash_table_add (seen, (gpointer) json_string_value (resource));
       else
         json_array_foreach (resource, j, one)
           g_hash_table_add (seen, (gpointer) json_string_value (one));
     }
-  g_assert_cmpuint (g_hash_table_size (seen), ==, 2);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 3);
   g_assert_true (g_hash_table_contains (seen, "arn:aws:s3:::lab-bucket"));
   g_assert_true (g_hash_table_contains (seen, "arn:aws:s3:::lab-bucket/*"));
+  g_assert_true (g_hash_table_contains (seen, "arn:aws:ec2:eu-central-1:*:instance/*"));
 }
 
 static void

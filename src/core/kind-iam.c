@@ -55,12 +55,35 @@ load_json_template (const char *name, GError **error)
   return root;
 }
 
+/* A statement on instances: only stop, terminate or tag, and only those tagged ferry:name=NAME. */
+static gboolean
+instance_statement_scoped (json_t *statement, const char *name)
+{
+  static const char *const allowed[] = { "ec2:StopInstances", "ec2:TerminateInstances", "ec2:CreateTags" };
+  json_t *action = json_object_get (statement, "Action");
+  json_t *equals = json_object_get (json_object_get (statement, "Condition"), "StringEquals");
+  json_t *one;
+  size_t i;
+
+  if (g_strcmp0 (json_string_value (json_object_get (equals, "aws:ResourceTag/ferry:name")), name) != 0)
+    return FALSE;
+  if (json_is_string (action))
+    return g_strv_contains (allowed, json_string_value (action));
+  if (!json_is_array (action) || json_array_size (action) == 0)
+    return FALSE;
+  json_array_foreach (action, i, one)
+    if (!json_is_string (one) || !g_strv_contains (allowed, json_string_value (one)))
+      return FALSE;
+  return TRUE;
+}
+
 json_t *
-ferry_role_policy_render (const char *bucket, GError **error)
+ferry_role_policy_render (const char *name, const char *region, const char *bucket, GError **error)
 {
   g_autoptr(GHashTable) vars = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autofree char *bucket_arn = g_strconcat ("arn:aws:s3:::", bucket, NULL);
   g_autofree char *objects_arn = g_strconcat (bucket_arn, "/*", NULL);
+  g_autofree char *instance_arn = g_strdup_printf ("arn:aws:ec2:%s:*:instance/*", region ? region : "*");
   g_autoptr(json_t) policy = NULL;
   json_t *statement;
   size_t i;
@@ -70,9 +93,12 @@ ferry_role_policy_render (const char *bucket, GError **error)
     return NULL;
   g_hash_table_insert (vars, "@BUCKET_ARN@", g_strdup (bucket_arn));
   g_hash_table_insert (vars, "@OBJECTS_ARN@", g_strdup (objects_arn));
+  g_hash_table_insert (vars, "@INSTANCE_ARN@", g_strdup (instance_arn));
+  g_hash_table_insert (vars, "@NAME@", g_strdup (name));
   substitute (policy, vars);
 
-  /* Whatever the template says, the policy may name this bucket and its objects, nothing else. */
+  /* Whatever the template says, the policy may name this bucket and its objects, and the
+   * deployment's own instances (to end them), nothing else. */
   json_array_foreach (json_object_get (policy, "Statement"), i, statement)
     {
       json_t *resource = json_object_get (statement, "Resource");
@@ -91,12 +117,14 @@ ferry_role_policy_render (const char *bucket, GError **error)
         }
       json_array_foreach (resource, j, one)
         if (g_strcmp0 (json_string_value (one), bucket_arn) != 0
-            && g_strcmp0 (json_string_value (one), objects_arn) != 0)
+            && g_strcmp0 (json_string_value (one), objects_arn) != 0
+            && !(g_strcmp0 (json_string_value (one), instance_arn) == 0
+                 && instance_statement_scoped (statement, name)))
           {
             json_decref (resource);
             return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                                  "template iam-policy.json names a resource other than the "
-                                 "bucket; fix the template"),
+                                 "bucket and the deployment's tagged instances; fix the template"),
                     NULL);
           }
       json_decref (resource);
@@ -261,7 +289,7 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   trust = load_json_template ("iam-trust.json", error);
   if (trust == NULL)
     return FALSE;
-  policy = ferry_role_policy_render (bucket, error);
+  policy = ferry_role_policy_render (ferry_res_name (res), res->aws->region, bucket, error);
   if (policy == NULL)
     return FALSE;
   job.role_name = g_strconcat (ferry_res_name (res), "-ec2", NULL);
@@ -277,7 +305,7 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   ok = ferry_res_run_both (res, role_create, profile_create, &job, cancellable, error)
        && ferry_res_run_both (res, role_put_policy, profile_add_role, &job, cancellable, error);
   if (ok)
-    ferry_res_log (res, "created role %s (policy %s: s3://%s only) in instance profile %s",
+    ferry_res_log (res, "created role %s (policy %s: s3://%s only, and ending its own tagged instance) in instance profile %s",
              job.role_name, job.policy_name, bucket, job.profile_name);
   g_free (job.role_name);
   g_free (job.policy_name);

@@ -6,6 +6,7 @@
 
 #include <gio/gunixinputstream.h>
 
+#include "agent.h"
 #include "remote.h"
 #include "remote-private.h"
 
@@ -19,6 +20,8 @@ ferry_run_free (FerryRun *run)
   g_free (run->id);
   if (run->record != NULL)
     json_decref (run->record);
+  if (run->on_end != NULL)
+    json_decref (run->on_end);
   g_free (run);
 }
 
@@ -104,25 +107,41 @@ run_capture_check (FerryRemote *remote, const char *command, GBytes *input, GByt
 /* The run's own script, kept as DIR/.ferry/runs/ID/run.sh and started there in a new session: it
  * records its pid (= process group = session), runs snakemake in DIR with the log in the record, and
  * writes the exit status when snakemake ends. Its traps only keep it alive to write that status
- * (a trapped signal is reset to the default in snakemake). on-end.sh is room for a later step
- * (the instance uploading its results and stopping itself). */
+ * (a trapped signal is reset to the default in snakemake). With an agent (the record's --then is the
+ * instance's), it writes agent.sh and starts it in a session of its own, and starts it again after
+ * snakemake if it is gone (killed): the agent carries out --then once, whoever started it. */
 static char *
-run_script (const char *id, const char *const *argv)
+run_script (const char *id, const char *const *argv, const char *agent)
 {
   g_autofree char *quoted = ferry_remote_quote_argv (argv);
+  g_autoptr(GString) s = g_string_new (NULL);
 
-  return g_strdup_printf ("# ferry run %s: snakemake in a session of its own (see run.json)\n"
+  g_string_append_printf (s,
+                          "# ferry run %s: snakemake in a session of its own (see run.json)\n"
                           "echo $$ >pid.tmp && mv pid.tmp pid\n"
                           "date +%%s >started\n"
-                          "trap : INT TERM HUP\n"
+                          "trap : INT TERM HUP\n",
+                          id);
+  if (agent != NULL)
+    g_string_append_printf (s,
+                            "cat >agent.sh <<'FERRY_AGENT_END'\n%s%sFERRY_AGENT_END\n"
+                            "ferry_agent() { if setsid -f true >/dev/null 2>&1; then setsid -f /bin/sh"
+                            " agent.sh </dev/null >>agent.log 2>&1; else /bin/sh agent.sh </dev/null"
+                            " >>agent.log 2>&1 & fi; }\n"
+                            "ferry_agent\n",
+                            agent, g_str_has_suffix (agent, "\n") ? "" : "\n");
+  g_string_append_printf (s,
                           "R=" RUNS_DIR "/%s\n"
                           "cd ../../.. || { echo 127 >exit; exit 1; }\n"
                           "%s </dev/null >>\"$R/log\" 2>&1\n"
                           "echo $? >\"$R/exit.tmp\"\n"
                           "date +%%s >\"$R/ended\"\n"
-                          "mv \"$R/exit.tmp\" \"$R/exit\"\n"
-                          "if test -f \"$R/on-end.sh\"; then sh \"$R/on-end.sh\" >>\"$R/on-end.log\" 2>&1; fi\n",
-                          id, id, quoted);
+                          "mv \"$R/exit.tmp\" \"$R/exit\"\n",
+                          id, quoted);
+  if (agent != NULL)
+    g_string_append (s, "a=$(cat \"$R/agent.pid\" 2>/dev/null)\n"
+                        "if test -z \"$a\" || ! kill -0 \"$a\" 2>/dev/null; then cd \"$R\" && ferry_agent; fi\n");
+  return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
 FerryRun *
@@ -138,12 +157,20 @@ ferry_remote_run_start (FerryRemote *remote, const char *remote_dir, const char 
   g_autofree char *rec = NULL;
   g_autofree char *script = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *agent = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (ferry_run_id_valid (id), NULL);
   json_object_set_new (record, "id", json_string (id));
   json_object_set_new (record, "remote_dir", json_string (remote_dir));
+  agent = ferry_agent_render (record, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   rec = json_dumps (record, JSON_COMPACT | JSON_SORT_KEYS);
-  script = run_script (id, argv);
+  script = run_script (id, argv, agent);
   /* The record (one line of JSON) and the script go over stdin: targets are paths, and no list of
    * paths goes into an argv. */
   g_string_append_printf (input, "%s\n%s", rec, script);
@@ -192,6 +219,8 @@ static const char list_body[]
       " echo \"run $d\"; echo \"record $(cat \"$d/run.json\")\";"
       " for k in pid started ended exit; do test -s \"$d/$k\" && echo \"$k $(cat \"$d/$k\")\"; done;"
       " test -e \"$d/cancelled\" && echo cancelled;"
+      " test -s \"$d/on-end\" && sed 's/^/onend /' \"$d/on-end\";"
+      " test -s \"$d/agent.pid\" && kill -s 0 \"$(cat \"$d/agent.pid\")\" 2>/dev/null && echo agent;"
       " test -s \"$d/pid\" && kill -s 0 -- \"-$(cat \"$d/pid\")\" 2>/dev/null && echo alive;"
       " echo \"size $(wc -c <\"$d/log\" 2>/dev/null | tr -d ' ')\"; echo end; done";
 
@@ -239,6 +268,21 @@ parse_runs (const char *text, GError **error)
         cancelled = TRUE;
       else if (g_str_equal (line, "alive"))
         alive = TRUE;
+      else if (g_str_equal (line, "agent"))
+        cur->agent_alive = TRUE;
+      else if (g_str_equal (line, "onend"))
+        {
+          /* EPOCH WORD DETAIL, as the agent wrote it */
+          g_auto(GStrv) f = g_strsplit (value, " ", 3);
+          if (f[0] != NULL && f[1] != NULL)
+            {
+              if (cur->on_end == NULL)
+                cur->on_end = json_array ();
+              json_array_append_new (cur->on_end,
+                                     json_pack ("[I, s, s]", (json_int_t) g_ascii_strtoll (f[0], NULL, 10),
+                                                f[1], f[2] ? f[2] : ""));
+            }
+        }
       else if (g_str_equal (line, "size"))
         cur->log_size = g_ascii_strtoull (value, NULL, 10);
       else if (g_str_equal (line, "end"))
@@ -471,6 +515,10 @@ follow_once (FerryRemote *remote, const char *remote_dir, FerryRun *run, FerryFo
   ferry_remote_cmd_op (cmd, "cd");
   cmd_run_dir (cmd, remote_dir, run->id);
   ferry_remote_cmd_op (cmd, "|| exit 3; touch log;");
+  /* The hold stays fresh while this session lives, and once more when the run has ended. */
+  if (follow->hold)
+    ferry_remote_cmd_op (cmd, "touch hold; (while kill -s 0 $$ 2>/dev/null && sleep 10; do touch hold;"
+                              " done) </dev/null >/dev/null 2>&1 & h=$!;");
   if (follow->tail_lines >= 0 && follow->offset == 0)
     g_string_append_printf (cmd, " sz=$(wc -c <log | tr -d ' '); t=$(head -c \"$sz\" log | tail -n %d"
                                  " | wc -c | tr -d ' '); off=$((sz - t));",
@@ -479,9 +527,15 @@ follow_once (FerryRemote *remote, const char *remote_dir, FerryRun *run, FerryFo
     g_string_append_printf (cmd, " off=%" G_GUINT64_FORMAT ";", follow->offset);
   /* GNU tail: -c +N starts at byte N (1-based); --pid ends it once the run's process is gone,
    * after a last read, so the log is complete when the stream ends. */
-  ferry_remote_cmd_op (cmd, "echo \"ferry-follow $off\"; if test -s exit || ! test -s pid; then exec"
-                            " tail -c +$((off + 1)) log; fi; exec tail -c +$((off + 1)) -s 0.2"
-                            " --pid=\"$(cat pid)\" -f log");
+  if (follow->hold)
+    ferry_remote_cmd_op (cmd, "echo \"ferry-follow $off\"; if test -s exit || ! test -s pid; then"
+                              " tail -c +$((off + 1)) log; else tail -c +$((off + 1)) -s 0.2"
+                              " --pid=\"$(cat pid)\" -f log; fi; r=$?; touch hold; kill $h 2>/dev/null;"
+                              " exit $r");
+  else
+    ferry_remote_cmd_op (cmd, "echo \"ferry-follow $off\"; if test -s exit || ! test -s pid; then exec"
+                              " tail -c +$((off + 1)) log; fi; exec tail -c +$((off + 1)) -s 0.2"
+                              " --pid=\"$(cat pid)\" -f log");
 
   g_main_context_push_thread_default (ctx);
   proc = ferry_remote_spawn_full (remote, FALSE, TRUE, cmd->str, G_SUBPROCESS_FLAGS_STDOUT_PIPE,
@@ -608,6 +662,10 @@ ferry_remote_run_follow (FerryRemote *remote, const char *remote_dir, FerryRun *
                   run->ended = now->ended;
                   run->started = now->started;
                   run->now = now->now;
+                  run->agent_alive = now->agent_alive;
+                  if (run->on_end != NULL)
+                    json_decref (run->on_end);
+                  run->on_end = g_steal_pointer (&now->on_end);
                   return TRUE;
                 }
               /* Not started yet (no pid), or the stream ended early: look again shortly. */
@@ -700,5 +758,7 @@ ferry_run_to_json (FerryRun *run)
                                                         - run->started)
                                         : json_null ());
   json_object_set_new (v, "log_bytes", json_integer ((json_int_t) run->log_size));
+  json_object_set_new (v, "on_end", run->on_end ? json_incref (run->on_end) : json_array ());
+  json_object_set_new (v, "agent_alive", json_boolean (run->agent_alive));
   return v;
 }

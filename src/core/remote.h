@@ -159,7 +159,7 @@ typedef enum
 
 /* A run as its record under DIR/.ferry/runs/ID/ tells it: run.json (written by ferry: id, targets,
  * snakemake_args, argv, then, pull, remote_dir, on_end...), pid, started, log, ended, exit,
- * cancelled. */
+ * cancelled, and with an agent (core/agent.h) agent.sh, agent.pid, on-end, hold. */
 typedef struct
 {
   char *id;
@@ -171,6 +171,8 @@ typedef struct
   gint64 ended;    /* remote clock; 0 while running */
   gint64 now;      /* remote clock when it was listed */
   guint64 log_size;
+  json_t *on_end;       /* the run's agent's record (core/agent.h): [[time, word, detail], ...] */
+  gboolean agent_alive; /* the agent's process is there */
 } FerryRun;
 
 void ferry_run_free (FerryRun *run);
@@ -209,6 +211,9 @@ typedef struct
   char *(*status_line) (FerryRun *run, gpointer hook_data, GCancellable *cancellable);
   guint status_interval_s;
   gpointer hook_data; /* for note and status_line */
+  /* Keep the run's hold fresh while following, so that its agent waits for the pull before it
+   * stops the instance (ferry_agent_release lets it go on). */
+  gboolean hold;
 } FerryFollow;
 
 /* Streams the run's log from follow->offset until the run ends, then fills run's state and exit

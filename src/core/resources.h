@@ -52,9 +52,11 @@ char *ferry_detect_public_cidr (guint timeout_ms, GCancellable *cancellable, GEr
 
 /* --- what the kinds share ----------------------------------------------------------------------- */
 
-/* The inline policy for `bucket`, rendered from templates/iam-policy.json: every Resource names the
- * bucket or its objects and nothing else. */
-json_t *ferry_role_policy_render (const char *bucket, GError **error);
+/* The inline policy of deployment `name` for `bucket`, rendered from templates/iam-policy.json: every
+ * Resource names the bucket or its objects, or the region's instances with a condition on the tag
+ * ferry:name=NAME (and then only to stop, terminate or tag them), and nothing else. */
+json_t *ferry_role_policy_render (const char *name, const char *region, const char *bucket,
+                                  GError **error);
 
 /* The AMI: `ami` when given (checked with describe-images), else the AL2023 SSM parameter, else
  * the newest AL2023 image Amazon owns. *out_root_device is the image's root device name. */
