@@ -28,7 +28,7 @@ static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
   { "host", 0, 0, G_OPTION_ARG_STRING, &opt_host, "Run on this host instead of the instance (no AWS)", "[USER@]HOST" },
   { "remote-dir", 0, 0, G_OPTION_ARG_STRING, &opt_remote_dir, "Directory on the remote (default ~/ferry/NAME)", "DIR" },
-  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through the store in the deployment's bucket (the default with bootstrap --bucket --iam; the instance reads it with its profile) or straight over ssh", "store|ssh" },
+  { "via", 0, 0, G_OPTION_ARG_STRING, &opt_via, "Send through the store in the deployment's bucket (the default with bootstrap --bucket --iam; the instance reads it with its profile) or straight over ssh (s3 is the store too)", "store|ssh|s3" },
   { "no-compress", 0, 0, G_OPTION_ARG_NONE, &opt_no_compress, "Send uncompressed (fast links: the compression costs more than it saves)", NULL },
   { "no-push", 0, 0, G_OPTION_ARG_NONE, &opt_no_push, "Do not push the workflow and inputs first", NULL },
   { "no-pull", 0, 0, G_OPTION_ARG_NONE, &opt_no_pull, "Do not pull the outputs afterwards", NULL },

@@ -10,7 +10,7 @@ static int opt_older_than = -1;
 
 static const GOptionEntry options[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "ls: print the manifests as one JSON document", NULL },
-  { "older-than", 0, 0, G_OPTION_ARG_INT, &opt_older_than, "prune: delete the manifests older than DAYS first", "DAYS" },
+  { "older-than", 0, 0, G_OPTION_ARG_INT, &opt_older_than, "prune: delete the manifests older than DAYS first (0: all of them)", "DAYS" },
   { NULL }
 };
 
@@ -128,7 +128,7 @@ ferry_builtin_store (int argc, char **argv, FerryInvocation *inv, GCancellable *
   {
     guint manifests, objects;
     guint64 bytes;
-    if (!ferry_store_prune (store, MAX (opt_older_than, 0), inv->dry_run, &manifests, &objects,
+    if (!ferry_store_prune (store, opt_older_than, inv->dry_run, &manifests, &objects,
                             &bytes, c, error))
       return FALSE;
     g_print ("%s %u manifests and %u objects (%" G_GUINT64_FORMAT " bytes) from s3://%s/%s\n",

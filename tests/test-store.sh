@@ -232,6 +232,25 @@ PY
         cmp "$f" "$R/$f" || fatal "$f did not reach the new instance"
     done
     ok "a new instance after terminate fetches the inputs from the store: the laptop sends one manifest"
+
+    # What the store holds, seen by store ls, status, ls and teardown; then pruned.
+    objects=$(awsm s3api list-objects-v2 --bucket "$F_BUCKET" --prefix ferry-store/ | jget 'len(j["Contents"])')
+    expect_exit 0 ferry store ls
+    assert_eq "$(grep -c -- '-push-' "$TEST_TMP/out")" 2 "pushes listed by store ls"
+    assert_eq "$(grep -c -- '-save-' "$TEST_TMP/out")" 1 "saves listed by store ls"
+    assert_file_has_content "$TEST_TMP/out" "^s3://$F_BUCKET/ferry-store/: $objects objects, [0-9]+ bytes, 3 manifests$"
+    G_DEBUG=fatal-criticals gdb -batch -ex run -ex bt --args "$FERRY" status "${EC2_OPTS[@]}" >&2 || true
+    expect_exit 0 ferry ls
+    assert_file_has_content "$TEST_TMP/out" "^store in s3://$F_BUCKET/ferry-store/: $objects objects"
+    expect_exit 0 ferry teardown --dry-run
+    assert_file_has_content "$TEST_TMP/out" "the store in s3://$F_BUCKET/ferry-store/: $objects objects, .*kept unless --force"
+    expect_exit 0 ferry store prune
+    assert_file_has_content "$TEST_TMP/out" "^deleted 0 manifests and 0 objects"
+    FERRY_STORE_PRUNE_GRACE_S=0 expect_exit 0 ferry store prune --older-than 0
+    assert_file_has_content "$TEST_TMP/out" "^deleted 3 manifests and $((objects - 3)) objects"
+    n=$(awsm s3api list-objects-v2 --bucket "$F_BUCKET" --prefix ferry-store/ | jget 'len(j.get("Contents", []))')
+    assert_eq "$n" 0 "objects left in the store after pruning every manifest"
+    ok "store ls, status, ls and teardown say what the store holds (the cost unknown without a Pricing API); prune deletes what no kept manifest needs"
 fi
 
 if in_part hostile; then

@@ -4,8 +4,8 @@
  * - Files are addressed whole by SHA-256 (GChecksum). Reference data changes a file at a time, not
  *   a few bytes inside one, so chunking would buy little for a lot of bookkeeping, and a whole-file
  *   hash is what a user can check with sha256sum.
- * - Small files go into packs (a plain tar written by libarchive, members named by their hash), so
- *   100,000 files of 1 KB are a few PUTs; a pack's member list is an object beside it, written
+ * - Files under 16 MiB go into packs (a plain tar written by libarchive, members named by their
+ *   hash), so 100,000 files of 1 KB are a few PUTs, and each object saved is an aws process saved; a pack's member list is an object beside it, written
  *   after it, so a pack cut short is simply unknown. Large files are objects of their own, in
  *   parts above the single-PUT limit, resumable from a record in the state dir.
  * - Content objects are written under their hash, so writing one twice (two laptops, a retry)
@@ -28,7 +28,7 @@
 
 #define MIB (1024 * 1024ULL)
 #define PUT_LIMIT (64 * MIB)     /* above it a file goes up in parts */
-#define PACK_BELOW (1 * MIB)     /* files smaller than this are packed */
+#define PACK_BELOW (16 * MIB)    /* files smaller than this (and than the PUT limit) are packed */
 #define PACK_BYTES (64 * MIB)    /* a pack closes once it holds this much */
 #define MAX_PARTS 10000          /* S3's limit on parts */
 #define UPLOAD_JOBS 6            /* uploads at once */
@@ -846,7 +846,9 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
               c->sha = g_strdup (sha);
               c->size = m->st.st_size;
               g_hash_table_add (queued, c->sha);
-              if (c->size >= PACK_BELOW)
+              /* Every object costs an aws process here and one on the instance: files up to 16 MiB
+               * travel in packs. */
+              if (c->size >= MIN (PACK_BELOW, store->put_limit))
                 {
                   Upload *u = g_new0 (Upload, 1);
                   u->contents = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
@@ -1646,7 +1648,7 @@ delete_keys (FerryStore *store, GPtrArray *keys, GCancellable *cancellable, GErr
 }
 
 gboolean
-ferry_store_prune (FerryStore *store, guint older_than_days, gboolean dry_run,
+ferry_store_prune (FerryStore *store, int older_than_days, gboolean dry_run,
                    guint *out_manifests, guint *out_objects, guint64 *out_bytes,
                    GCancellable *cancellable, GError **error)
 {
@@ -1672,7 +1674,7 @@ ferry_store_prune (FerryStore *store, guint older_than_days, gboolean dry_run,
       json_t *e;
       if (key == NULL || !g_str_has_prefix (key, FERRY_STORE_PREFIX "manifests/"))
         continue;
-      if (older_than_days > 0 && age_seconds (o, now) > (gint64) older_than_days * 86400)
+      if (older_than_days >= 0 && age_seconds (o, now) >= (gint64) older_than_days * 86400)
         {
           g_ptr_array_add (doomed, g_strdup (key));
           (*out_manifests)++;

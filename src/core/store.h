@@ -119,10 +119,11 @@ typedef struct
 gboolean ferry_store_usage (FerryStore *store, FerryStoreUsage *usage, GCancellable *cancellable,
                             GError **error);
 
-/* Deletes the manifests older than older_than_days (0: none), then every object and pack no
- * remaining manifest references and older than a day (a push under way has written its content
- * but not yet its manifest). Counts what went. */
-gboolean ferry_store_prune (FerryStore *store, guint older_than_days, gboolean dry_run,
+/* Deletes the manifests older than older_than_days (< 0: none; 0: all), then every object and
+ * pack no remaining manifest references and older than a day (a push under way has written its
+ * content but not yet its manifest). Counts what went. A manifest that cannot be read stops the
+ * prune: what it references is not known. */
+gboolean ferry_store_prune (FerryStore *store, int older_than_days, gboolean dry_run,
                             guint *out_manifests, guint *out_objects, guint64 *out_bytes,
                             GCancellable *cancellable, GError **error);
 
