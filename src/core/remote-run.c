@@ -331,7 +331,9 @@ list_runs (FerryRemote *remote, const char *remote_dir, const char *id, GPtrArra
     return FALSE;
   if (*out_exit != 0)
     return TRUE;
-  text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  /* No runs dir answers nothing, and GBytes of nothing may hold no data at all. */
+  text = g_strndup (g_bytes_get_size (out) > 0 ? g_bytes_get_data (out, NULL) : "",
+                    g_bytes_get_size (out));
   *out_runs = parse_runs (text, error);
   return *out_runs != NULL;
 }
