@@ -85,16 +85,25 @@ check_job_states (RChecks *checks, const FerryRemoteReport *r, gboolean slurm)
 {
   const FerrySlurmProbe *p = &r->probe;
   g_autofree char *text = NULL;
+  FerrySlurmStates states;
 
   /* Moot while snakemake cannot submit, or SLURM does not answer at all. */
   if (p->snakemake_version == NULL || !ferry_slurm_version_known (p, NULL)
       || (p->major >= 8 && !p->executor_plugin) || p->squeue == NULL || r->squeue_rc != 0)
     return;
-  if (ferry_slurm_job_states (p, NULL, NULL, &text) == FERRY_SLURM_STATES_STUCK)
+  states = ferry_slurm_job_states (p, NULL, NULL, &text);
+  if (states == FERRY_SLURM_STATES_STUCK)
     rcheck (checks, slurm ? RCHECK_FAIL : RCHECK_WARN, "job states",
             "upgrade snakemake-executor-plugin-slurm on the remote (2.0.1 or later reads job states"
             " with --slurm-status-command squeue)",
             "%s: a --slurm run would never end", text);
+  else if (states == FERRY_SLURM_STATES_SQUEUE && r->min_job_age >= 0
+           && r->min_job_age < FERRY_SLURM_SQUEUE_MIN_JOB_AGE)
+    /* The plugin then goes back to sacct, which fails here. */
+    rcheck (checks, RCHECK_WARN, "job states", NULL,
+            "%s, but MinJobAge is %d s, under the %d s the plugin needs to keep to squeue: a --slurm"
+            " run may never end (ask the admins for accounting, or a MinJobAge of %d s or more)",
+            text, r->min_job_age, FERRY_SLURM_SQUEUE_MIN_JOB_AGE, FERRY_SLURM_SQUEUE_MIN_JOB_AGE);
   else
     rcheck (checks, RCHECK_OK, "job states", NULL, "%s", text);
 }

@@ -332,6 +332,39 @@ test_probe (void)
   g_assert_false (ferry_slurm_help_has_executor (""));
 }
 
+/* check --host's answer: the probe's lines, each SLURM command's, MinJobAge, the free space. */
+static void
+test_report_parse (void)
+{
+  static const char out[]
+    = "shell=/bin/tcsh\nsnakemake=9.16.3\nsbatch=/usr/bin/sbatch\nsqueue=/usr/bin/squeue\n"
+      "scancel=/usr/bin/scancel\nsinfo=/usr/bin/sinfo\nsacct=/usr/bin/sacct\nsacct.rc=1\n"
+      "sacct.err=" NO_ACCOUNTING "\nsinfo.rc=0\nsinfo: debug*|up|1:00:00|1|0/2/0/2\nsqueue.rc=0\n"
+      "minjobage=60\ndir=/home/u\ndirup=1\n"
+      "df: /dev/sda1 1000 10 990 1% /\n--help--\n  --executor {slurm,local}\n"
+      "  --slurm-status-command VALUE\n";
+  g_auto(FerryRemoteReport) r = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *script = ferry_remote_report_script ("~/ferry/x");
+
+  g_assert_null (strchr (script, '\n'));
+  g_assert_nonnull (strstr (script, "scontrol show config"));
+  g_assert_true (ferry_remote_report_parse (out, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (r.min_job_age, ==, 60);
+  g_assert_cmpint (r.probe.sacct_rc, ==, 1);
+  g_assert_true (r.probe.status_command);
+  g_assert_cmpint (r.squeue_rc, ==, 0);
+  g_assert_cmpint (r.dir_avail_kb, ==, 990);
+  g_assert_cmpint (ferry_slurm_job_states (&r.probe, NULL, NULL, &text), ==, FERRY_SLURM_STATES_SQUEUE);
+  g_assert_cmpstr (text, ==, "squeue (no accounting: sacct failed: " NO_ACCOUNTING ")");
+
+  /* No scontrol answer: unknown. */
+  g_assert_true (ferry_remote_report_parse ("snakemake=7.21.0\nminjobage=\n", &r, &error));
+  g_assert_cmpint (r.min_job_age, ==, -1);
+}
+
 static void
 test_queue_parse (void)
 {
@@ -421,6 +454,7 @@ main (int argc, char **argv)
   g_test_add_func ("/slurm/job-states", test_job_states);
   g_test_add_func ("/slurm/options-check", test_options_check);
   g_test_add_func ("/slurm/probe", test_probe);
+  g_test_add_func ("/slurm/report-parse", test_report_parse);
   g_test_add_func ("/slurm/queue-parse", test_queue_parse);
   g_test_add_func ("/slurm/queue-command", test_queue_command);
   g_test_add_func ("/slurm/argv-is-slurm", test_argv_is_slurm);

@@ -144,6 +144,15 @@ part_releases() {
     assert_eq "$rc" 1 "ferry run's exit status after cancel"
     assert_eq "$(grep -c "snakemake is still waiting" "$TEST_TMP/stall.err")" 1 "lines saying that snakemake still waits"
     ok "snakemake $v with the user's --slurm-status-command sacct and no accounting: kept as given; its run, stuck, is said to wait on jobs that all left the queue, once; cancel ends it"
+
+    # A MinJobAge under 120 s sends the plugin back to sacct, even when told squeue: check warns.
+    sed -i 's/^MinJobAge=.*/MinJobAge=60/' "$SLURM_CONF"
+    scontrol reconfigure || fatal "scontrol reconfigure failed"
+    wait_until 30 'scontrol show config | grep -q "^MinJobAge *= *60 "'
+    cd "$TEST_TMP"
+    expect_exit 0 ferry check "${opts[@]}" --slurm
+    assert_file_has_content "$TEST_TMP/out" "^warn job states: squeue \(no accounting: sacct failed: $NO_ACCOUNTING\), but MinJobAge is 60 s, under the 120 s the plugin needs to keep to squeue: a --slurm run may never end"
+    ok "snakemake $v on a cluster without accounting whose MinJobAge is 60 s: check warns that the plugin would go back to sacct"
 }
 
 part_acct() {

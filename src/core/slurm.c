@@ -692,6 +692,7 @@ ferry_remote_report_script (const char *remote_dir)
                       ASK ("squeue", "squeue -h -u \"$u\" -o %i", "1")
                       ASK ("sbatch", "sbatch --test-only -o /dev/null --wrap true", "1")
                       ASK ("scancel", "scancel --version", "1")
+                      "scontrol show config 2>/dev/null | sed -n 's/^MinJobAge *= *\\([0-9]*\\).*/minjobage=\\1/p'; "
                       "d=");
   /* Quoted on its own: the word must follow d= with no space. */
   ferry_remote_cmd_path (path, remote_dir);
@@ -756,6 +757,7 @@ ferry_remote_report_parse (const char *out, FerryRemoteReport *report, GError **
   ferry_remote_report_clear (report);
   report->sinfo_rc = report->squeue_rc = report->sbatch_rc = report->scancel_rc = -1;
   report->dir_avail_kb = -1;
+  report->min_job_age = -1;
   report->partitions = g_ptr_array_new_with_free_func (partition_free);
   if (!ferry_slurm_probe_parse (out, &report->probe, error))
     return FALSE;
@@ -765,6 +767,8 @@ ferry_remote_report_parse (const char *out, FerryRemoteReport *report, GError **
         set_line (&report->login_shell, *l + 6);
       else if (g_str_has_prefix (*l, "dir="))
         set_line (&report->dir, *l + 4);
+      else if (g_str_has_prefix (*l, "minjobage=") && g_ascii_isdigit ((*l)[10]))
+        report->min_job_age = (int) MIN (g_ascii_strtoll (*l + 10, NULL, 10), G_MAXINT);
       else if (g_str_has_prefix (*l, "dirup="))
         report->dir_is_parent = (*l)[6] != '\0';
       else if (g_str_has_prefix (*l, "df: "))

@@ -156,6 +156,8 @@ typedef struct
   char *dir;             /* the remote dir, or its nearest existing parent */
   gboolean dir_is_parent;
   gint64 dir_avail_kb;   /* free space there; -1 unknown */
+  int min_job_age;       /* slurmctld's MinJobAge in seconds (how long squeue shows an ended job);
+                          * -1 unknown */
 } FerryRemoteReport;
 
 void ferry_remote_report_clear (FerryRemoteReport *report);
@@ -167,6 +169,10 @@ gboolean ferry_remote_report_parse (const char *out, FerryRemoteReport *report, 
 /* Runs the script on the remote and parses its answer. */
 gboolean ferry_remote_report (FerryRemote *remote, const char *remote_dir, FerryRemoteReport *report,
                               GCancellable *cancellable, GError **error);
+/* snakemake-executor-plugin-slurm 2.x reads job states with squeue only while MinJobAge is at least
+ * three times its first pause (40 s by default); below that it goes back to sacct. */
+#define FERRY_SLURM_SQUEUE_MIN_JOB_AGE 120
+
 /* The default partition (marked by sinfo), or NULL. */
 const FerrySlurmPartition *ferry_remote_report_default_partition (const FerryRemoteReport *report);
 
