@@ -38,7 +38,7 @@ export SSHD_EXTRA_CONFIG
 sshd_start
 
 runs_gated_workflow "$TEST_TMP/wf"
-cd "$TEST_TMP/wf"
+cd "$TEST_TMP/wf" || exit 1
 fixture_deployment solo .ferry
 sshd_authorize .ferry/solo.pem
 # The fixture's state has no address yet (bootstrap records it once the instance runs).
