@@ -145,6 +145,21 @@ part_releases() {
     assert_eq "$(grep -c "snakemake is still waiting" "$TEST_TMP/stall.err")" 1 "lines saying that snakemake still waits"
     ok "snakemake $v with the user's --slurm-status-command sacct and no accounting: kept as given; its run, stuck, is said to wait on jobs that all left the queue, once; cancel ends it"
 
+    # cancel of a detached run whose job waits in the queue: the plugin's jobs (named after its SLURM
+    # run id) are scancelled, and no snakemake is left.
+    mkdir -p "$TEST_TMP/gated"
+    cp "$FERRY_SOURCE_DIR/tests/data/slurm-gated/Snakefile" "$TEST_TMP/gated/"
+    cd "$TEST_TMP/gated"
+    local G="$TEST_TMP/remote-gated" gate="$SLURM_DIR/gate-$last"
+    expect_exit 0 ferry run "${opts[@]}" --remote-dir "$G" --slurm --jobs 2 --detach all -- --config "gate=$gate"
+    wait_until 300 '[ -n "$(squeue -h -t R -o %i)" ]'
+    expect_exit 0 ferry cancel "${opts[@]}" --remote-dir "$G"
+    q=$(slurm_queue) || fatal "squeue failed after cancel"
+    assert_eq "$q" "" "the queue right after cancel"
+    if pgrep -f "snakemake.*gate=$gate" >/dev/null; then fatal "a snakemake of the run is still there"; fi
+    assert_not_exists out/gated.txt
+    ok "snakemake $v on the remote: cancel of a detached run whose SLURM job is running leaves squeue empty and no snakemake"
+
     # A MinJobAge under 120 s sends the plugin back to sacct, even when told squeue: check warns.
     sed -i 's/^MinJobAge=.*/MinJobAge=60/' "$SLURM_CONF"
     scontrol reconfigure || fatal "scontrol reconfigure failed"
