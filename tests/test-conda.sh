@@ -5,7 +5,9 @@
 # conda channel is reachable here and Debian packages no conda, so the remote's "conda" below is a
 # stand-in that records its calls and fails them (a fault injector): building an environment is not
 # tested, what ferry passes to snakemake is.
+# shellcheck source=tests/libtest.sh
 source "$(dirname "$0")/libtest.sh"
+# shellcheck source=tests/lib-remote.sh
 source "$(dirname "$0")/lib-remote.sh"
 SSHD_EXTRA_CONFIG="PermitUserEnvironment yes"
 sshd_start
