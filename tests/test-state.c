@@ -1,5 +1,10 @@
 /* Unit tests for state: atomic save and load, validation, a corrupt file left untouched, the lock. */
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "core/state.h"
 #include "test-init.h"
@@ -158,6 +163,93 @@ test_umask (void)
   g_assert_cmpint (st.st_mode & 077, ==, 0);
 }
 
+/* The child of /state/killed-mid-save: saves the state again and again, a counter one higher each
+ * time, next to a large padding (so that each save takes many writes and an fsync), until killed. */
+static void G_GNUC_NORETURN
+save_forever (const char *dir, const char *padding)
+{
+  g_autoptr(FerryState) s = ferry_state_new (dir, "demo");
+  json_int_t n;
+
+  if (!ferry_state_open (s, TRUE, TRUE, NULL))
+    _exit (2);
+  n = json_integer_value (ferry_state_dup_setting (s, "counter"));
+  if (!ferry_state_set_setting (s, "padding", json_string (padding), NULL))
+    _exit (3);
+  for (;;)
+    if (!ferry_state_set_setting (s, "counter", json_integer (++n), NULL))
+      _exit (4);
+}
+
+/* SIGKILL a process in the middle of its saves, many times: every time, the state on disk is whole
+ * (parses, validates, the padding intact) and no older than the last one seen. The temporary a kill
+ * left behind shows that the kills did land mid-save. */
+static void
+test_killed_mid_save (void)
+{
+  g_autofree char *base = tmpdir ();
+  g_autofree char *dir = g_build_filename (base, "st", NULL);
+  g_autofree char *path = g_build_filename (dir, "state.json", NULL);
+  g_autofree char *padding = NULL;
+  json_int_t last = -1;
+  guint mid_save = 0;
+
+  padding = g_malloc (128 * 1024 + 1);
+  memset (padding, 'x', 128 * 1024);
+  padding[128 * 1024] = '\0';
+  for (guint round = 0; round < 60; round++)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(json_t) root = NULL;
+      g_autoptr(GDir) d = NULL;
+      const char *name;
+      gsize len = 0;
+      int status = 0;
+      pid_t pid = fork ();
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        save_forever (dir, padding);
+      g_usleep (g_test_rand_int_range (5, 120) * 1000);
+      g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+
+      if (!g_file_get_contents (path, &text, &len, NULL))
+        {
+          /* Killed before its first save ever finished: no state yet, never half a one. */
+          g_assert_cmpint (last, ==, -1);
+          continue;
+        }
+      root = ferry_state_parse (text, len, &error);
+      g_assert_no_error (error);
+      g_assert_true (ferry_state_validate (root, &error));
+      g_assert_no_error (error);
+      if (json_object_get (json_object_get (root, "settings"), "counter") != NULL)
+        {
+          json_int_t n = json_integer_value (json_object_get (json_object_get (root, "settings"), "counter"));
+          g_assert_cmpstr (json_string_value (json_object_get (json_object_get (root, "settings"), "padding")), ==, padding);
+          g_assert_cmpint (n, >=, last);
+          last = n;
+        }
+
+      d = g_dir_open (dir, 0, &error);
+      g_assert_no_error (error);
+      while ((name = g_dir_read_name (d)) != NULL)
+        if (g_str_has_prefix (name, "state.json."))
+          {
+            g_autofree char *tmp = g_build_filename (dir, name, NULL);
+            mid_save++;
+            g_assert_cmpint (g_remove (tmp), ==, 0);
+          }
+    }
+  g_test_message ("%u of 60 kills landed mid-save; the last counter saved was %" JSON_INTEGER_FORMAT,
+                  mid_save, last);
+  g_assert_cmpint (last, >, 0);
+  g_assert_cmpuint (mid_save, >, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -168,5 +260,6 @@ main (int argc, char **argv)
   g_test_add_func ("/state/lock", test_lock);
   g_test_add_func ("/state/unlocked-change", test_unlocked_change);
   g_test_add_func ("/state/umask", test_umask);
+  g_test_add_func ("/state/killed-mid-save", test_killed_mid_save);
   return g_test_run ();
 }
