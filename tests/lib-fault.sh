@@ -1,7 +1,8 @@
 # Fault injection for the integration tests: an aws wrapper first on PATH (tests/fault-aws).
 # shellcheck shell=bash
 
-# fault_install MODE N: from now on, call N of aws gets fault MODE (fail, throttle, throttle-all, garbage).
+# fault_install MODE N: from now on, call N of aws (or each call of operation N) gets fault MODE (fail,
+# throttle, throttle-all, garbage, server-error, kill-after).
 fault_install() {
     export FAULT_DIR="$TEST_TMP/fault" FAULT_MODE=$1 FAULT_AT=$2
     mkdir -p "$FAULT_DIR/bin"

@@ -7,6 +7,7 @@
 #   test-faults.sh            all of it
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-fault.sh"
+source "$(dirname "$0")/lib-lifecycle.sh"
 PART=${1:-all}
 MATRIX_SLICES=3
 cd "$TEST_TMP"
@@ -21,8 +22,27 @@ leftovers() { awsb counts ferry || fatal "counting what AWS holds failed"; }
 live_instances() { local c; c=$(leftovers) && echo "${c##*instances=}"; }
 NOTHING="sg=0 keypairs=0 buckets=0 roles=0 profiles=0 instances=0"
 
+# A finished bootstrap's configuration, as AWS says: the bucket's public access blocked (all four
+# settings), exactly one ingress rule (22/tcp from the --cidr) on the group, one live instance.
+assert_configured() { # WHAT
+    local a
+    awsb_calls a 's3api GetPublicAccessBlock {"Bucket": "ferry-faults-bucket"}' \
+        'ec2 DescribeSecurityGroups {"Filters": [{"Name": "tag:ferry:name", "Values": ["ferry"]}]}'
+    assert_eq "$(jget 'sorted(j["PublicAccessBlockConfiguration"].items())' <<<"${a[0]}")" \
+        '[["BlockPublicAcls", true], ["BlockPublicPolicy", true], ["IgnorePublicAcls", true], ["RestrictPublicBuckets", true]]' \
+        "the bucket's public access block ($1)"
+    assert_eq "$(jget '[(p["IpProtocol"], p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]], len(p.get("Ipv6Ranges", [])), len(p.get("UserIdGroupPairs", []))) for g in j["SecurityGroups"] for p in g["IpPermissions"]]' <<<"${a[1]}")" \
+        '[["tcp", 22, 22, ["203.0.113.7/32"], 0, 0]]' "the ingress rules ($1)"
+    assert_eq "$(live_instances)" 1 "instances ($1)"
+}
+
+# The calls of this bootstrap whose failure ferry may get past: the AMI's SSM parameter (ferry falls back
+# to describe-images). Any other call is mandatory: failing it fails the bootstrap, exit 1.
+FALLBACK_CALLS="ssm get-parameters"
+
 fresh() {
     fault_remove
+    fault_op_remove
     moto_reset
     rm -rf .ferry
 }
@@ -32,6 +52,7 @@ fault_install fail 0
 ferry "${BOOT[@]}" >/dev/null 2>"$TEST_TMP/boot.err" || { cat "$TEST_TMP/boot.err" >&2; fatal "a clean bootstrap failed"; }
 total=$(fault_calls)
 assert_ne "$total" 0 "aws calls of a bootstrap"
+assert_configured "a clean bootstrap"
 ok "a full bootstrap makes $total aws calls"
 
 # What a teardown leaves in the state dir: its files, modes and contents (but user-data.sh, which every
@@ -48,7 +69,7 @@ if [[ $PART == matrix-* || $PART == all ]]; then
     assert_eq "$(leftovers)" "$NOTHING" "what is left after a clean bootstrap's teardown"
     clean_state=$(state_after_teardown)
     expect_exit 0 ferry "${BOOT[@]}"
-    assert_eq "$(live_instances)" 1 "instances after a bootstrap from the state a clean teardown leaves"
+    assert_configured "a bootstrap from the state a clean teardown leaves"
     ok "teardown of a clean bootstrap leaves nothing; a bootstrap from the state it leaves makes one instance"
 fi
 
@@ -71,9 +92,14 @@ if [[ $PART == matrix-* || $PART == all ]]; then
         rc=0
         ferry "${BOOT[@]}" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || rc=$?
         call=$(sed -n "${n}p" "$FAULT_DIR/calls.log" | cut -d' ' -f2-4)
-        if [ "$rc" -ne 0 ]; then
+        op=$(cut -d' ' -f1-2 <<<"$call")
+        if [ "$rc" -ne 0 ] || [[ " $FALLBACK_CALLS " != *" $op "* ]]; then
             assert_eq "$rc" 1 "exit status with call $n ($call) failing"
             assert_one_error_line
+            assert_file_has_content "$TEST_TMP/err" "$op"
+        else
+            # Got past the failure: the deployment is whole all the same.
+            assert_configured "call $n ($call) failing"
         fi
         fault_remove
         expect_exit 0 ferry teardown --yes
@@ -123,6 +149,64 @@ if [[ $PART == kill || $PART == all ]]; then
             ok "SIGKILL after call $at ($call), then teardown: nothing left"
         fi
     done
+
+    # The client token: SIGKILL right after run-instances has made the instance, before ferry records it
+    # (call 12 of 13 in this bootstrap, whichever number it gets). The instance exists, the state has only
+    # the token; a re-run finds the instance by tag and launches none.
+    fresh
+    fault_install kill-after run-instances
+    rc=0
+    ferry "${BOOT[@]}" >/dev/null 2>&1 || rc=$?
+    assert_eq "$rc" 137 "exit status of the ferry killed after run-instances"
+    at=$(awk '$3 == "run-instances" {print $1}' "$FAULT_DIR/calls.log")
+    assert_eq "$at" "$(fault_calls)" "run-instances is the last call before the kill"
+    fault_remove
+    wait_orphans
+    made=$(awsm ec2 describe-instances --filters Name=tag:ferry:name,Values=ferry \
+        Name=instance-state-name,Values=pending,running --query 'Reservations[].Instances[].InstanceId' --output text)
+    [[ $made =~ ^i-[0-9a-f]+$ ]] || fatal "the killed run-instances made no single instance: '$made'"
+    assert_eq "$(jget 'j["resources"].get("instance", {}).get("id")' <.ferry/state.json)" None "the instance in the state after the kill"
+    assert_ne "$(jget 'j["settings"].get("launch_token")' <.ferry/state.json)" None "the client token in the state after the kill"
+    fault_install fail 0
+    expect_exit 0 ferry "${BOOT[@]}" -v
+    assert_file_has_content "$TEST_TMP/err" "found instance $made from an interrupted launch"
+    assert_eq "$(awk '$3 == "run-instances"' "$FAULT_DIR/calls.log" | wc -l)" 0 "run-instances calls of the re-run"
+    fault_remove
+    assert_configured "a re-run after SIGKILL just after run-instances"
+    assert_eq "$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)" "$made" "the instance recorded by the re-run"
+    expect_exit 0 ferry teardown --yes
+    assert_eq "$(leftovers)" "$NOTHING" "left after the re-run and teardown"
+    ok "SIGKILL right after run-instances (call $at): a re-run finds that instance and makes none; teardown leaves nothing"
+
+    # The budget kind: its calls failing (the account id, the create; the delete in teardown) fail the
+    # command, exit 1, and a re-run finishes the work: one budget, recorded, then none.
+    account=$(awsm sts get-caller-identity --query Account --output text)
+    budgets() { awsm budgets describe-budgets --account-id "$account" | jget '[b["BudgetName"] for b in j.get("Budgets", [])]'; }
+    for op in get-caller-identity create-budget; do
+        fresh
+        fault_op_install "$op:InjectedFault:1"
+        expect_exit 1 ferry "${BOOT[@]}" --budget 50
+        assert_one_error_line
+        assert_file_has_content "$TEST_TMP/err" "$op"
+        assert_eq "$(fault_op_count "$op")" 1 "calls of $op"
+        assert_eq "$(budgets)" '[]' "budgets after $op failed"
+        expect_exit 0 ferry "${BOOT[@]}" --budget 50
+        assert_eq "$(budgets)" '["ferry"]' "budgets after a re-run ($op failed first)"
+        assert_eq "$(jget 'j["resources"]["budget"]["id"]' <.ferry/state.json)" ferry "the budget in the state"
+        assert_configured "a re-run after $op failed"
+        ok "the budget's $op failing: bootstrap exit 1, nothing budgeted; a re-run makes one budget"
+    done
+    fault_op_install delete-budget:InjectedFault:1
+    expect_exit 1 ferry teardown --yes
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "delete-budget"
+    assert_eq "$(budgets)" '["ferry"]' "budgets after delete-budget failed"
+    assert_eq "$(jget 'j["resources"]["budget"]["id"]' <.ferry/state.json)" ferry "the budget still in the state"
+    fault_op_remove
+    expect_exit 0 ferry teardown --yes
+    assert_eq "$(budgets)" '[]' "budgets after teardown again"
+    assert_eq "$(leftovers)" "$NOTHING" "left after teardown again"
+    ok "delete-budget failing: teardown exit 1, the budget still recorded; teardown again deletes it"
 
     # Two ferries on one state dir: one waits or fails clearly; never two instances.
     fresh
