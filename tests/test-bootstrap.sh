@@ -114,6 +114,23 @@ if in_part create; then
     assert_eq "$(tagged_leftovers ferry)" "$before" "tagged resources after a re-run"
     ok "a re-run creates nothing and keeps the instance"
 
+    # A role made by an earlier ferry, whose policy lacks what this one allows (the instance stopping
+    # itself) and whose state has no record of the policy's hash: a re-run puts the policy again, once.
+    awsm iam put-role-policy --role-name ferry-ec2 --policy-name ferry-s3 --policy-document \
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::ferry-boot-bucket","arn:aws:s3:::ferry-boot-bucket/*"]}]}'
+    python3 - .ferry/state.json <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["resources"]["role"].pop("policy_sha256"), s["resources"]["role"]
+json.dump(s, open(sys.argv[1], "w"))
+PY
+    # shellcheck disable=SC2046
+    expect_exit 0 ferry bootstrap $(sshd_ferry_opts)
+    awsm iam get-role-policy --role-name ferry-ec2 --policy-name ferry-s3 >"$TEST_TMP/policy.json"
+    grep -q 'ec2:StopInstances' "$TEST_TMP/policy.json" || fatal "the re-run did not put the policy again"
+    assert_eq "$(jget 'len(j["resources"]["role"]["policy_sha256"])' <.ferry/state.json)" 64 "the policy's hash, recorded again"
+    ok "a role from an earlier ferry gets the current policy at the next bootstrap, once"
+
     expect_exit 0 ferry status --json
     assert_eq "$(jget 'j["deployment"]["resources"]["instance"]["id"]' <out)" "$instance" "status --json instance id"
     ok "status --json parses"

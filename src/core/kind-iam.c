@@ -193,6 +193,7 @@ typedef struct
   char *desc;
   char *trust_text;
   char *policy_text;
+  char *policy_sha256; /* of policy_text: a role whose recorded one differs gets the policy again */
   json_t *profile; /* the profile as created or found (its Roles) */
 } RoleJob;
 
@@ -246,7 +247,9 @@ role_put_policy (FerryResources *res, gpointer data, GCancellable *cancellable, 
                            "--policy-document", job->policy_text, NULL);
   out = ferry_res_call (res, "iam", "put-role-policy", b, cancellable, error);
   return out != NULL
-         && ferry_res_update (res, FERRY_KIND_ROLE, "policy", json_string (job->policy_name), error);
+         && ferry_res_update (res, FERRY_KIND_ROLE, "policy", json_string (job->policy_name), error)
+         && ferry_res_update (res, FERRY_KIND_ROLE, "policy_sha256", json_string (job->policy_sha256),
+                              error);
 }
 
 static gboolean
@@ -274,6 +277,9 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   const char *bucket = spec->bucket;
   g_autofree char *known_policy = ferry_state_dup_resource_string (res->state, FERRY_KIND_ROLE,
                                                                    "policy");
+  g_autofree char *known_sha256 = ferry_state_dup_resource_string (res->state, FERRY_KIND_ROLE,
+                                                                   "policy_sha256");
+  gboolean had_role = ferry_state_has_resource (res->state, FERRY_KIND_ROLE);
   g_autoptr(json_t) trust = NULL, policy = NULL;
   RoleJob job = { 0 };
   gboolean ok;
@@ -282,16 +288,28 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
     return TRUE;
   if (!ferry_bucket_name_validate (bucket, error))
     return FALSE;
-  if (known_policy != NULL
-      && ferry_state_has_resource (res->state, FERRY_KIND_INSTANCE_PROFILE))
-    return TRUE;
-
-  trust = load_json_template ("iam-trust.json", error);
-  if (trust == NULL)
-    return FALSE;
   policy = ferry_role_policy_render (ferry_res_name (res), res->aws->region, bucket, error);
   if (policy == NULL)
     return FALSE;
+  job.policy_text = json_dumps (policy, JSON_COMPACT | JSON_SORT_KEYS);
+  job.policy_sha256 = g_compute_checksum_for_string (G_CHECKSUM_SHA256, job.policy_text, -1);
+  /* A role made by an earlier ferry may lack what this one's policy allows (the instance stopping
+   * itself): it gets the policy again, once. */
+  if (known_policy != NULL && g_strcmp0 (known_sha256, job.policy_sha256) == 0
+      && ferry_state_has_resource (res->state, FERRY_KIND_INSTANCE_PROFILE))
+    {
+      g_free (job.policy_text);
+      g_free (job.policy_sha256);
+      return TRUE;
+    }
+
+  trust = load_json_template ("iam-trust.json", error);
+  if (trust == NULL)
+    {
+      g_free (job.policy_text);
+      g_free (job.policy_sha256);
+      return FALSE;
+    }
   job.role_name = g_strconcat (ferry_res_name (res), "-ec2", NULL);
   job.policy_name = g_strconcat (ferry_res_name (res), "-s3", NULL);
   job.profile_name = g_strconcat (ferry_res_name (res), "-profile", NULL);
@@ -299,12 +317,14 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   job.desc = g_strconcat ("ferry ", ferry_res_name (res), ": the instance's access to s3://", bucket,
                           NULL);
   job.trust_text = json_dumps (trust, JSON_COMPACT);
-  job.policy_text = json_dumps (policy, JSON_COMPACT);
 
   /* The role and the profile do not need each other; the policy and the membership need both. */
   ok = ferry_res_run_both (res, role_create, profile_create, &job, cancellable, error)
        && ferry_res_run_both (res, role_put_policy, profile_add_role, &job, cancellable, error);
-  if (ok)
+  if (ok && had_role)
+    ferry_res_log (res, "updated the policy %s of role %s (s3://%s only, and ending its own tagged instance)",
+                   job.policy_name, job.role_name, bucket);
+  else if (ok)
     ferry_res_log (res, "created role %s (policy %s: s3://%s only, and ending its own tagged instance) in instance profile %s",
              job.role_name, job.policy_name, bucket, job.profile_name);
   g_free (job.role_name);
@@ -314,6 +334,7 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   g_free (job.desc);
   g_free (job.trust_text);
   g_free (job.policy_text);
+  g_free (job.policy_sha256);
   json_decref (job.profile);
   return ok;
 }
