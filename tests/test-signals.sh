@@ -149,8 +149,8 @@ assert_file_has_content "$TEST_TMP/err" "^error: unpacking on .* failed \(exit 2
 ok "a remote tar that dies mid-push: one error line with its stderr, exit 1"
 
 # --- a signal during a push ------------------------------------------------------------------------
-# Promised: exit 128+signal with one line; the remote tar gone; the remote manifest, written last, never claims what did not arrive, so the next push leaves
-# the remote's files equal to ours.
+# Promised: exit 128+signal with one line; the remote tar gone; the remote manifest, written last,
+# never claims what did not arrive, so the next push leaves the remote's files equal to ours.
 : >"$TEST_TMP/badtar/signal"
 "$FERRY" push "${REMOTE_OPTS[@]}" --remote-dir "$TEST_TMP/remote" --no-compress results/big.sum \
     >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
