@@ -154,7 +154,6 @@ expect_exit() {
 
 # The one-line error contract: exactly one line on stderr, starting with "error: ".
 assert_one_error_line() {
-    _assert_args assert_one_error_line 'no arguments' 0 0 $#
     local n
     n=$(wc -l <"$TEST_TMP/err")
     assert_eq "$n" 1 "stderr lines (one clear error line)"

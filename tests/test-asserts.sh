@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The asserts of libtest.sh themselves: each one fails on a broken property, passes on a kept one, and
 # refuses to be misused (a missing argument, a pattern grep would read as an option).
+# shellcheck source=tests/libtest.sh
 source "$(dirname "$0")/libtest.sh"
-cd "$TEST_TMP"
+cd "$TEST_TMP" || exit 1
 
 # Runs a snippet in a subshell that sources libtest.sh; prints "pass" or "FAIL" (the helper's fatal
 # exit), and keeps its output in snippet.log.
