@@ -197,6 +197,7 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
   json_t *record = run->record;
   const char *then = json_string_value (json_object_get (record, "then"));
   gboolean save;
+  g_autoptr(GError) save_error = NULL;
   int status;
 
   if (g_mkdir_with_parents (logs, 0700) != 0)
@@ -261,14 +262,30 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
             return FALSE;
           outputs = plan->outputs;
         }
-      if (save && !ferry_store_save_outputs (inv, remote, dir, run->id, outputs, c, error))
+      gboolean pull = !no_pull && !json_is_false (json_object_get (record, "pull"));
+
+      /* A store that fails (its bucket gone, say) does not keep the outputs from coming home by
+       * the direct path; once they are home, a --then terminate loses nothing. */
+      if (save && !ferry_store_save_outputs (inv, remote, dir, run->id, outputs, c, &save_error))
+        {
+          if (!pull)
+            {
+              g_propagate_error (error, g_steal_pointer (&save_error));
+              return FALSE;
+            }
+          g_printerr ("warning: %s; the outputs come home over ssh instead\n", save_error->message);
+        }
+      if (pull && !ferry_remote_pull (remote, dir, (const char *const *) outputs, &st, c, error))
         return FALSE;
-      if (!no_pull && !json_is_false (json_object_get (record, "pull"))
-          && !ferry_remote_pull (remote, dir, (const char *const *) outputs, &st, c, error))
-        return FALSE;
-      if (!no_pull && !json_is_false (json_object_get (record, "pull")))
-      g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries, st.bytes,
-                  remote->host, dir);
+      if (pull)
+        g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from %s:%s\n", st.entries,
+                    st.bytes, remote->host, dir);
+      /* --save asked for the store: its failure is the run's, once the outputs are home. */
+      if (save_error != NULL && json_is_true (json_object_get (record, "save")))
+        {
+          g_propagate_error (error, g_steal_pointer (&save_error));
+          return FALSE;
+        }
     }
   if (status != 0)
     ferry_run_slurm_explain (log_path);

@@ -9,6 +9,10 @@ source "$(dirname "$0")/lib-remote.sh"
 export FERRY_POLL_MS=50
 TEST_REGION=eu-central-1
 moto_start
+# The instance's own aws (its role, on a real instance) reaches the same moto: with a bucket and a
+# role, a run's inputs go through the store.
+SSHD_EXTRA_CONFIG="SetEnv PATH=$(dirname "$(command -v aws)"):/usr/local/bin:/usr/bin:/bin AWS_CONFIG_FILE=$AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE=$AWS_SHARED_CREDENTIALS_FILE PYENV_VERSION=${PYENV_VERSION:-}"
+export SSHD_EXTRA_CONFIG
 sshd_start
 remote_example_workflow "$TEST_TMP/wf"
 cd "$TEST_TMP/wf" || exit 1
@@ -72,7 +76,7 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 pgrep -f "while \[ ! -e " >/dev/null || { cat "$TEST_TMP/run.err" >&2; fatal "the slow job did not start"; }
-expect_exit 0 ferry teardown --yes
+expect_exit 0 ferry teardown --yes --force # the bucket holds the store
 assert_eq "$(tagged_leftovers lab)" "" "tagged resources after teardown"
 touch "$TEST_TMP/go"
 rc=0
