@@ -276,7 +276,10 @@ cd "$u/wf"
 if [ "$(id -u)" = 0 ]; then
     command -v setpriv >/dev/null || fatal "setpriv (util-linux) is needed to drop root for this test"
     chown -R nobody "$u/wf" && chown root "$u/wf/d/secret.txt" && chmod 000 "$u/wf/d/secret.txt"
-    as_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME="$u/wf" FERRY_TEMPLATES_DIR="$u/templates")
+    # nobody's own temp dir: the suite's TMPDIR is root's alone.
+    mkdir "$u/tmp" && chown nobody "$u/tmp"
+    as_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME="$u/wf" TMPDIR="$u/tmp"
+        FERRY_TEMPLATES_DIR="$u/templates")
 else
     chmod 000 "$u/wf/d/secret.txt"
     as_user=(env FERRY_TEMPLATES_DIR="$u/templates")
