@@ -52,12 +52,26 @@ assert_eq "$(echo "$sg" | jget 'j["SecurityGroups"][0]["IpPermissions"][0]["From
 ok "the security group opens 22/tcp to one /32 only"
 
 pol=${answers[1]}
-resources=$(echo "$pol" | jget 'sorted(set(r for s in j["PolicyDocument"]["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])))')
-assert_eq "$resources" '["arn:aws:s3:::ferry-secrets-bucket", "arn:aws:s3:::ferry-secrets-bucket/*"]' "policy resources"
+res() { # the resources of the statements whose actions start with $1
+    echo "$pol" | jget 'sorted(set(r for s in j["PolicyDocument"]["Statement"] if all(a.startswith("'"$1"'") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])) for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])))'
+}
+assert_eq "$(res s3:)" '["arn:aws:s3:::ferry-secrets-bucket", "arn:aws:s3:::ferry-secrets-bucket/*"]' "the S3 statements' resources"
+assert_eq "$(res ec2:)" '["arn:aws:ec2:eu-central-1:*:instance/*"]' "the EC2 statements' resources"
+# Every statement is S3 on that bucket, or EC2 on instances carrying the deployment's tag only.
+echo "$pol" | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["PolicyDocument"]["Statement"]:
+    acts = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+    if all(a.startswith("s3:") for a in acts):
+        continue
+    assert set(acts) <= {"ec2:StopInstances", "ec2:TerminateInstances", "ec2:CreateTags"}, s
+    conds = json.dumps(s.get("Condition", {}))
+    assert "ferry:name" in conds and "\"ferry\"" in conds, s
+' || fatal "a statement of the role's policy reaches beyond the bucket and the deployment's tagged instances"
 n=$(jget 'len(j["PolicyNames"])' <<<"${answers[2]}")
 m=$(jget 'len(j["AttachedPolicies"])' <<<"${answers[3]}")
 assert_eq "$n/$m" "1/0" "inline/attached policies of the role"
-ok "the role's only policy names the bucket and its objects"
+ok "the role's only policy names the bucket and its objects, and the deployment's tagged instances"
 
 expect_exit 0 ferry teardown --yes
 assert_not_exists "$pem"
