@@ -502,9 +502,12 @@ ferry_pricing_on_demand (FerryAws *aws, const char *region, const char *type,
   return g_steal_pointer (&prices);
 }
 
-gboolean
-ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
-                   GCancellable *cancellable, GError **error)
+/* A storage product's price per GB-month in `region`: the service, and the attribute that names the
+ * product (gp3 volumes: volumeApiName=gp3; S3 Standard: volumeType=Standard). */
+static gboolean
+storage_price (FerryAws *aws, const char *region, const char *service, const char *key,
+               const char *value, double *out_usd_gb_month, GCancellable *cancellable,
+               GError **error)
 {
   g_autoptr(FerryAws) p = pricing_aws (aws);
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
@@ -513,11 +516,11 @@ ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
 
   if (region == NULL)
     return ferry_throw (error, FERRY_ERROR_CONFIG, "no AWS region is set");
-  g_strv_builder_add_many (b, "--service-code", "AmazonEC2", "--format-version", "aws_v1",
+  g_strv_builder_add_many (b, "--service-code", service, "--format-version", "aws_v1",
                            "--filters", NULL);
   add_filter (b, "regionCode", region);
   add_filter (b, "productFamily", "Storage");
-  add_filter (b, "volumeApiName", "gp3");
+  add_filter (b, key, value);
   args = g_strv_builder_end (b);
   doc = ferry_aws_call (p, "pricing", "get-products", (const char *const *) args, cancellable, error);
   if (doc == NULL)
@@ -529,29 +532,19 @@ ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
 }
 
 gboolean
+ferry_pricing_gp3 (FerryAws *aws, const char *region, double *out_usd_gb_month,
+                   GCancellable *cancellable, GError **error)
+{
+  return storage_price (aws, region, "AmazonEC2", "volumeApiName", "gp3", out_usd_gb_month,
+                        cancellable, error);
+}
+
+gboolean
 ferry_pricing_s3_standard (FerryAws *aws, const char *region, double *out_usd_gb_month,
                            GCancellable *cancellable, GError **error)
 {
-  g_autoptr(FerryAws) p = pricing_aws (aws);
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autoptr(json_t) doc = NULL;
-  g_auto(GStrv) args = NULL;
-
-  if (region == NULL)
-    return ferry_throw (error, FERRY_ERROR_CONFIG, "no AWS region is set");
-  g_strv_builder_add_many (b, "--service-code", "AmazonS3", "--format-version", "aws_v1",
-                           "--filters", NULL);
-  add_filter (b, "regionCode", region);
-  add_filter (b, "productFamily", "Storage");
-  add_filter (b, "volumeType", "Standard");
-  args = g_strv_builder_end (b);
-  doc = ferry_aws_call (p, "pricing", "get-products", (const char *const *) args, cancellable, error);
-  if (doc == NULL)
-    {
-      pricing_failed (p, error ? *error : NULL);
-      return FALSE;
-    }
-  return ferry_pricing_parse_storage (doc, out_usd_gb_month, error);
+  return storage_price (aws, region, "AmazonS3", "volumeType", "Standard", out_usd_gb_month,
+                        cancellable, error);
 }
 
 /* --- spot prices --------------------------------------------------------------------------------- */
