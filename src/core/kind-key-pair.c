@@ -28,7 +28,11 @@ generate_key (FerryResources *res, const char *pem, GCancellable *cancellable, G
     }
   if (!ferry_spawn_check (argv, NULL, NULL, NULL, cancellable, error))
     {
+      /* ssh-keygen stopped (a sibling step failed, Ctrl-C) may have written both halves. */
+      g_autofree char *pub = g_strconcat (pem, ".pub", NULL);
+
       g_unlink (pem);
+      g_unlink (pub);
       return FALSE;
     }
   if (g_chmod (pem, 0400) != 0)
