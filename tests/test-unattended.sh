@@ -99,7 +99,7 @@ PY
     wait_stopped
     stopped_at=$(date +%s)
     assert_eq "$(cat "$d/exit")" 0 "the run's exit status"
-    echo "# the instance stopped $((stopped_at - $(cat "$d/ended"))) s after the run's end"
+    took=$((stopped_at - $(cat "$d/ended")))
     agent_said "$id" tagged "ferry:run=$id exit=0 ended=" || fatal "no tag in the agent's record: $(cat "$d/on-end")"
     agent_said "$id" stopping "$F_INSTANCE" || fatal "no stop in the agent's record: $(cat "$d/on-end")"
     if agent_said "$id" waiting; then fatal "the agent waited for a laptop that never followed"; fi
