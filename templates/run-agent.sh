@@ -1,20 +1,38 @@
 # ferry run agent: carries out the run's --then on the instance itself when its snakemake ends,
 # whether the laptop follows, sleeps, or was never there. ferry puts the settings above this line
-# (each value shell-quoted) and run.sh starts it in the run's directory, in a session of its own; if
-# it is gone when snakemake ends, run.sh starts another. Its record is the file on-end, one line an
-# event: "EPOCH WORD DETAIL" (lost, waiting, released, tagged, retry, failed, stopping, kept).
+# (each value shell-quoted) and run.sh starts it in the run's directory, in a session of its own;
+# when snakemake ends, run.sh starts another, which takes over if the first is gone (killed). Its
+# record is the file on-end, one line an event: "EPOCH WORD DETAIL" (lost, waiting, released,
+# tagged, retry, failed, stopping, kept).
 export AWS_PAGER=
-
-echo $$ >agent.pid.tmp && mv agent.pid.tmp agent.pid
 
 note() { echo "$(date +%s) $*" >>on-end; }
 nap() { sleep "$1" 2>/dev/null || sleep 1; }
 
+# Whether PID is a live agent of this run. kill -0 alone is not enough: a killed agent stays a zombie
+# until whoever inherited it reaps it (a loaded init takes seconds), and its pid may be reused since.
+# A zombie has no working directory and an empty command line.
+agent_live() {
+    test -n "$1" && kill -0 "$1" 2>/dev/null || return 1
+    test -d /proc/self || return 0
+    test "/proc/$1/cwd" -ef . && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'agent\.sh'
+}
+
+# One agent watches: run.sh starts another when snakemake ends, which leaves at once if the first is live.
+other=$(cat agent.pid 2>/dev/null)
+if test "$other" != $$ && agent_live "$other"; then
+    exit 0
+fi
+echo $$ >"agent.pid.$$" && mv "agent.pid.$$" agent.pid
+
 # One aws call with the instance's own credentials, in the run's region (and endpoint, when the
-# laptop named one); a failure (a throttle, a broken network) is tried again with backoff.
-aws_call() {
+# laptop named one). A failure (a throttle, a broken network, a refusal) is tried again, the delay
+# doubling up to a minute: TRIES times, or with TRIES 0 until it is accepted (the lifetime cap stays
+# the last resort), the tries past FERRY_AWS_TRIES going unrecorded.
+aws_call() { # WHAT TRIES ARGS...
     what=$1
-    shift
+    tries=$2
+    shift 2
     delay=1
     n=0
     while :; do
@@ -25,11 +43,15 @@ aws_call() {
             out=$(aws "$@" --region "$FERRY_REGION" --output json 2>&1 </dev/null)
         fi && return 0
         last=$(printf '%s\n' "$out" | grep -v '^ *$' | tail -n 1)
-        if test "$n" -ge "$FERRY_AWS_TRIES"; then
+        if test "$tries" -gt 0 && test "$n" -ge "$tries"; then
             note failed "$what after $n tries: $last"
             return 1
         fi
-        note retry "$what (try $n): $last"
+        if test "$n" -lt "$FERRY_AWS_TRIES"; then
+            note retry "$what (try $n): $last"
+        elif test "$n" = "$FERRY_AWS_TRIES"; then
+            note retry "$what (try $n): $last; trying again every $delay s from now on"
+        fi
         nap "$delay"
         delay=$((delay * 2))
         test "$delay" -le 60 || delay=60
@@ -58,13 +80,15 @@ while ! test -s exit; do
 done
 
 # --- 2. one agent acts, once ---------------------------------------------------------------------
-if ! mkdir on-end.lock 2>/dev/null; then
-    other=$(cat on-end.lock/pid 2>/dev/null)
-    if test -n "$other" && test "$other" != $$ && kill -0 "$other" 2>/dev/null; then
+# The lock is a symlink to its holder's pid, made in one step (a directory and a pid file in it left
+# a moment where the holder was unknown). A holder that is not a live agent (killed) is replaced.
+if ! ln -s "$$" on-end.lock 2>/dev/null; then
+    if agent_live "$(readlink on-end.lock 2>/dev/null)"; then
         exit 0
     fi
+    rm -f on-end.lock
+    ln -s "$$" on-end.lock 2>/dev/null || exit 0
 fi
-echo $$ >on-end.lock/pid
 if grep -qE '^[0-9]+ (stopping|kept) ' on-end 2>/dev/null; then
     exit 0
 fi
@@ -92,14 +116,11 @@ case "$FERRY_THEN" in
 stop)
     # The instance's tag tells the story while it is stopped (ferry status reads it from AWS).
     story="$FERRY_RUN_ID exit=${status:-none} ended=${ended:-0} then=stop"
-    if aws_call "tagging $FERRY_INSTANCE_ID" ec2 create-tags --resources "$FERRY_INSTANCE_ID" \
+    if aws_call "tagging $FERRY_INSTANCE_ID" "$FERRY_AWS_TRIES" ec2 create-tags --resources "$FERRY_INSTANCE_ID" \
         --tags "[{\"Key\": \"ferry:run\", \"Value\": \"$story\"}]"; then
         note tagged "ferry:run=$story"
     fi
-    until aws_call "stopping $FERRY_INSTANCE_ID" ec2 stop-instances --instance-ids "$FERRY_INSTANCE_ID"; do
-        # Throttled or refused for minutes: keep trying (the lifetime cap stays the last resort).
-        nap 300
-    done
+    aws_call "stopping $FERRY_INSTANCE_ID" 0 ec2 stop-instances --instance-ids "$FERRY_INSTANCE_ID"
     note stopping "$FERRY_INSTANCE_ID: stop-instances accepted"
     ;;
 *)

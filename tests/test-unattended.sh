@@ -70,7 +70,8 @@ detached_stop_run() {
 wait_stopped() {
     local deadline=$(($(date +%s) + 300))
     until [ "$(instance_state "$F_INSTANCE")" = stopped ]; do
-        [ "$(date +%s)" -le "$deadline" ] || fatal "the instance is not stopped 5 minutes after the run's end"
+        [ "$(date +%s)" -le "$deadline" ] || fatal "the instance is not stopped 5 minutes after the run's end;" \
+            "the agents' records: $(tail -n +1 "$R"/.ferry/runs/*/on-end "$R"/.ferry/runs/*/agent.log 2>&1)"
         sleep 0.5
     done
 }
@@ -204,13 +205,20 @@ if in_part faults; then
     wait_until 60 'grep -q "waiting for the gate" "$dk/log"'
     first=$(cat "$dk/agent.pid")
     kill -KILL "$first"
+    # Its pid is another process's by the run's end (reused; a zombie not yet reaped answers kill -0
+    # the same way): the replacement is not fooled by it.
+    sleep 600 &
+    squatter=$!
+    on_exit "kill $squatter"
+    echo "$squatter" >"$dk/agent.pid"
     touch "$G"
     wait_stopped
-    assert_ne "$(cat "$dk/agent.pid")" "$first" "the agent after the first was killed"
+    kill "$squatter"
+    assert_ne "$(cat "$dk/agent.pid")" "$squatter" "the agent after the first was killed"
     agent_said "$idk" stopping || fatal "no stop after the agent was killed"
     assert_eq "$(cat "$R/results/slow.txt")" "gated content" "the output on the instance's volume"
     rm "$R/results/slow.txt"
-    ok "SIGKILL of the run's agent: another carries out --then at the run's end; the output is on its volume"
+    ok "SIGKILL of the run's agent, its pid taken by another process: another agent carries out --then at the run's end; the output is on its volume"
 
     # SIGKILL of the run's script (run.sh) while snakemake goes on: the agent waits for what is left of
     # the run, records it as lost, and stops the instance; pull brings the output home.

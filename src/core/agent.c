@@ -8,7 +8,8 @@ ferry_agent_on_end (const char *then, const char *instance_id, const char *regio
 {
   if (why_not != NULL)
     return json_pack ("{s:s, s:s, s:s}", "then", then, "by", "laptop", "why", why_not);
-  return json_pack ("{s:s, s:s, s:s, s:s, s:s?, s:i}", "then", then, "by", "instance", "instance_id",
+  /* s* leaves a NULL out: the agent's settings read a key that is there as a string. */
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s*, s:i}", "then", then, "by", "instance", "instance_id",
                     instance_id, "region", region, "endpoint_url", endpoint_url, "hold_s",
                     FERRY_AGENT_HOLD_S);
 }

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  * the story of a stopped instance, read from AWS without starting it. */
 #define FERRY_AGENT_TAG_KEY "ferry:run"
 
-/* The record's on_end: {"then", "by": "instance", "instance_id", "region", "endpoint_url" (or null),
+/* The record's on_end: {"then", "by": "instance", "instance_id", "region", "endpoint_url" (absent without one),
  * "hold_s"}, or with why_not set {"then", "by": "laptop", "why"}: --then is the laptop's when it
  * next pulls. */
 json_t *ferry_agent_on_end (const char *then, const char *instance_id, const char *region,

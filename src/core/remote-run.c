@@ -108,8 +108,9 @@ run_capture_check (FerryRemote *remote, const char *command, GBytes *input, GByt
  * records its pid (= process group = session), runs snakemake in DIR with the log in the record, and
  * writes the exit status when snakemake ends. Its traps only keep it alive to write that status
  * (a trapped signal is reset to the default in snakemake). With an agent (the record's --then is the
- * instance's), it writes agent.sh and starts it in a session of its own, and starts it again after
- * snakemake if it is gone (killed): the agent carries out --then once, whoever started it. */
+ * instance's), it writes agent.sh and starts it in a session of its own, and starts another after
+ * snakemake, which leaves at once unless the first is gone (killed): the agent tells a live agent
+ * from a dead one, and carries out --then once, whoever started it. */
 static char *
 run_script (const char *id, const char *const *argv, const char *agent)
 {
@@ -139,8 +140,7 @@ run_script (const char *id, const char *const *argv, const char *agent)
                           "mv \"$R/exit.tmp\" \"$R/exit\"\n",
                           id, quoted);
   if (agent != NULL)
-    g_string_append (s, "a=$(cat \"$R/agent.pid\" 2>/dev/null)\n"
-                        "if test -z \"$a\" || ! kill -0 \"$a\" 2>/dev/null; then cd \"$R\" && ferry_agent; fi\n");
+    g_string_append (s, "cd \"$R\" && ferry_agent\n");
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
@@ -220,7 +220,8 @@ static const char list_body[]
       " for k in pid started ended exit; do test -s \"$d/$k\" && echo \"$k $(cat \"$d/$k\")\"; done;"
       " test -e \"$d/cancelled\" && echo cancelled;"
       " test -s \"$d/on-end\" && sed 's/^/onend /' \"$d/on-end\";"
-      " test -s \"$d/agent.pid\" && kill -s 0 \"$(cat \"$d/agent.pid\")\" 2>/dev/null && echo agent;"
+      " a=$(cat \"$d/agent.pid\" 2>/dev/null); test -n \"$a\" && kill -s 0 \"$a\" 2>/dev/null && { test ! -d"
+      " /proc/self || grep -q 'agent\\.sh' \"/proc/$a/cmdline\" 2>/dev/null; } && echo agent;"
       " test -s \"$d/pid\" && kill -s 0 -- \"-$(cat \"$d/pid\")\" 2>/dev/null && echo alive;"
       " echo \"size $(wc -c <\"$d/log\" 2>/dev/null | tr -d ' ')\"; echo end; done";
 
