@@ -47,6 +47,30 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error)
       || !ferry_run_wake_instance (inv, opt_host, c, error))
     return FALSE;
+  /* The instance is gone: AWS took it back mid-run (spot), and the run goes on on a new one; or its
+   * run's agent terminated it after saving the outputs. */
+  if (ferry_run_instance_gone (inv, opt_host) && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(json_t) interrupted = ferry_run_find_interrupted (inv, argc == 2 ? argv[1] : NULL, NULL, c,
+                                                                  &local_error);
+      g_auto(GStrv) targets = NULL;
+      g_auto(GStrv) extra = NULL;
+
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (interrupted == NULL)
+        return opt_no_pull || ferry_run_attach_from_store (inv, argc == 2 ? argv[1] : NULL, c, error);
+      targets = ferry_run_record_strv (interrupted, "targets");
+      extra = ferry_run_record_strv (interrupted, "snakemake_args");
+      return ferry_run_again (inv, (const char *const *) targets,
+                              json_string_value (json_object_get (interrupted, "cores")),
+                              json_string_value (json_object_get (interrupted, "then")), extra, opt_remote_dir, c,
+                              error);
+    }
   run = ferry_builtin_run_find (inv, context, opt_host, opt_remote_dir, argc == 2 ? argv[1] : NULL,
                                 &remote, &dir, c, error);
   if (run == NULL)

@@ -37,7 +37,10 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
     return FALSE;
   if (opt_from_store && opt_host != NULL)
     return ferry_usage_error (context, error, "--from-store and --host exclude each other");
-  /* The instance stopped or gone: the saved outputs come from the store. */
+  /* The instance stopped or gone (its run's agent may have done it): the saved outputs come from
+   * the store. */
+  if (!opt_from_store && !ferry_run_refresh_instance (inv, opt_host, NULL, c, error))
+    return FALSE;
   if (opt_from_store || ferry_store_pull_wanted (inv, opt_host))
     {
       g_autoptr(GError) local_error = NULL;
@@ -54,7 +57,7 @@ ferry_builtin_pull (int argc, char **argv, FerryInvocation *inv, GCancellable *c
         return TRUE;
       /* Not saved, on an instance its run stopped: they are on its volume (below). */
       if (opt_from_store || !g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)
-          || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
+          || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE) || ferry_run_instance_gone (inv, opt_host))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;

@@ -17,10 +17,19 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
   const char *hold_env = g_getenv ("FERRY_AGENT_HOLD_S"); /* tests only */
   g_autoptr(json_t) root = NULL;
   g_autofree char *cap = NULL;
+  g_autofree char *bucket = NULL;
   json_t *on_end;
 
-  if (then == NULL || g_str_equal (then, "keep"))
+  g_autoptr(json_t) recorded = ferry_state_dup_resource (inv->state, FERRY_KIND_INSTANCE);
+  gboolean spot = json_is_true (json_object_get (recorded, "spot"));
+
+  if (then == NULL)
+    then = "keep";
+  /* A spot instance's agent watches for the interruption notice whatever --then. */
+  if (g_str_equal (then, "keep") && !spot)
     return json_null ();
+  if (!ferry_invocation_use_aws (inv, c, error))
+    return NULL;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
     return NULL;
@@ -35,13 +44,28 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
                            json_integer_value (json_object_get (
                                json_object_get (json_object_get (root, "resources"), FERRY_KIND_INSTANCE),
                                "max_hours")));
-  if (g_str_equal (then, "stop") && json_is_string (profile))
+  bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  /* stop needs the role; terminate needs the bucket too, for the outputs to outlive the disk, and
+   * so does a spot instance, for what is finished when the notice comes. */
+  if (json_is_string (profile) && (g_str_equal (then, "stop") || bucket != NULL))
     {
-      on_end = ferry_agent_on_end (then, id, inv->region, inv->endpoint_url, NULL);
+      on_end = ferry_agent_on_end (then, id, inv->region, inv->endpoint_url,
+                                   g_str_equal (then, "terminate") || spot ? bucket : NULL, inv->name, NULL);
       if (hold_env != NULL)
         json_object_set_new (on_end, "hold_s", json_integer (g_ascii_strtoll (hold_env, NULL, 10)));
+      if (spot && bucket != NULL)
+        {
+          const char *imds = g_getenv ("FERRY_IMDS_URL"); /* tests only */
+          json_object_set_new (on_end, "imds", json_string (imds ? imds : FERRY_AGENT_IMDS_URL));
+        }
       return on_end;
     }
+  if (spot)
+    g_printerr ("note: spot instance %s has %s to save finished outputs with when AWS takes it back"
+                " (ferry bootstrap --bucket B --iam gives it both): an interruption loses what is on its disk\n",
+                id, json_is_string (profile) ? "no bucket" : bucket != NULL ? "no role" : "no role and no bucket");
+  if (g_str_equal (then, "keep"))
+    return json_null ();
   /* Without a role the instance cannot stop itself (powering off would terminate it: that is its
    * shutdown behaviour, for the lifetime cap), and it never terminates with outputs on its disk
    * only: the laptop carries --then out once it has pulled. */
@@ -50,10 +74,14 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
                 " --then stop happens when ferry attach brings the outputs home; until then it bills%s\n",
                 id, cap ? cap : "");
   else
-    g_printerr ("note: --then terminate happens once ferry attach has brought the outputs home"
-                " (the instance never terminates with outputs only on its disk); until then it bills\n");
-  return ferry_agent_on_end (then, id, NULL, NULL,
-                             json_is_string (profile) ? "terminate: the outputs are on the disk only"
+    g_printerr ("note: instance %s has %s to save the outputs with before it goes (ferry bootstrap --bucket B --iam"
+                " gives it both): --then terminate happens when ferry attach brings the outputs home (the instance never"
+                " terminates with outputs only on its disk); until then it bills%s\n",
+                id,
+                json_is_string (profile) ? "no bucket" : bucket != NULL ? "no role" : "no role and no bucket",
+                cap ? cap : "");
+  return ferry_agent_on_end (then, id, NULL, NULL, NULL, NULL,
+                             json_is_string (profile) ? "terminate: no bucket for the outputs"
                                                       : "the instance has no role");
 }
 
@@ -64,12 +92,15 @@ ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const cha
   g_autoptr(GError) local_error = NULL;
   g_autoptr(json_t) instance = NULL;
   g_autofree char *id = NULL;
+  const char *then = json_string_value (json_object_get (json_object_get (run->record, "on_end"), "then"));
+  gboolean released;
 
   *out_done = FALSE;
   /* No agent, or one that acted already (the instance was started again since): the laptop's. */
   if (!ferry_agent_by_instance (run->record) || ferry_agent_acted (run))
     return TRUE;
-  if (!ferry_agent_release (remote, dir, run, c, &local_error))
+  released = ferry_agent_release (remote, dir, run, c, &local_error);
+  if (!released)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -80,7 +111,9 @@ ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const cha
                   local_error->message, FERRY_AGENT_HOLD_S);
       g_clear_error (&local_error);
     }
-  else if (!run->agent_alive)
+  if (g_strcmp0 (then, "keep") == 0)
+    return TRUE; /* a spot instance's agent: it only watched for the notice */
+  if (released && !run->agent_alive)
     {
       g_printerr ("the agent of run %s is gone from the instance (killed?): carrying out --then from here\n",
                   run->id);
@@ -91,7 +124,7 @@ ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const cha
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
     return FALSE;
-  instance = ferry_instance_wait_state (inv->aws, id, "stopped", FERRY_SELF_STOP_WAIT_S, c, &local_error);
+  instance = ferry_instance_wait_state (inv->aws, id, FERRY_INSTANCE_ENDED, FERRY_SELF_STOP_WAIT_S, c, &local_error);
   if (instance == NULL)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -99,15 +132,20 @@ ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const cha
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      g_printerr ("instance %s did not stop itself (%s; its agent's record: %s/.ferry/runs/%s/on-end):"
-                  " stopping it from here\n",
-                  id, local_error->message, dir, run->id);
+      g_printerr ("instance %s did not %s itself (%s; its agent's record: %s/.ferry/runs/%s/on-end):"
+                  " %s it from here\n",
+                  id, then, local_error->message, dir, run->id, then);
       return TRUE;
     }
   if (!ferry_instance_record (inv->state, instance, error))
     return FALSE;
-  g_printerr ("instance %s stopped itself when run %s ended; its volume still bills (ferry start resumes it)\n",
-              id, run->id);
+  if (g_str_equal (ferry_instance_state_name (instance), "terminated"))
+    g_printerr ("instance %s terminated itself when run %s ended, its outputs saved in the store first;"
+                " nothing of it bills\n",
+                id, run->id);
+  else
+    g_printerr ("instance %s stopped itself when run %s ended; its volume still bills (ferry start resumes it)\n",
+                id, run->id);
   *out_done = TRUE;
   return TRUE;
 }
@@ -121,9 +159,9 @@ ferry_run_instance_woken (void)
   return woken_id != NULL;
 }
 
-/* "run ID ended at TIME (exit N) and stopped it" from the instance's ferry:run tag, or NULL. */
-char *
-ferry_run_instance_story (json_t *instance)
+/* The words of the instance's ferry:run tag ("RUN exit=N ended=EPOCH then=T [saved=KEY]"), or NULL. */
+static GStrv
+run_tag_words (json_t *instance)
 {
   json_t *tag;
   size_t i;
@@ -131,27 +169,88 @@ ferry_run_instance_story (json_t *instance)
   json_array_foreach (json_object_get (instance, "Tags"), i, tag)
     if (g_strcmp0 (json_string_value (json_object_get (tag, "Key")), FERRY_AGENT_TAG_KEY) == 0
         && json_is_string (json_object_get (tag, "Value")))
-      {
-        g_auto(GStrv) f = g_strsplit (json_string_value (json_object_get (tag, "Value")), " ", -1);
-        const char *exit_s = NULL, *ended_s = NULL, *then = NULL;
-        g_autoptr(GDateTime) ended = NULL;
-        g_autofree char *when = NULL;
-
-        for (guint k = 1; f[0] != NULL && f[k] != NULL; k++)
-          if (g_str_has_prefix (f[k], "exit="))
-            exit_s = f[k] + 5;
-          else if (g_str_has_prefix (f[k], "ended="))
-            ended_s = f[k] + 6;
-          else if (g_str_has_prefix (f[k], "then="))
-            then = f[k] + 5;
-        if (f[0] == NULL || exit_s == NULL || ended_s == NULL)
-          return NULL;
-        ended = g_date_time_new_from_unix_utc (g_ascii_strtoll (ended_s, NULL, 10));
-        when = ended ? g_date_time_format (ended, "%Y-%m-%d %H:%M:%S UTC") : g_strdup ("?");
-        return g_strdup_printf ("run %s ended at %s (exit %s)%s%s", f[0], when, exit_s,
-                                then ? "; its --then " : "", then ? then : "");
-      }
+      return g_strsplit (json_string_value (json_object_get (tag, "Value")), " ", -1);
   return NULL;
+}
+
+static const char *
+tag_field (GStrv words, const char *key)
+{
+  gsize n = strlen (key);
+
+  for (guint k = 1; words != NULL && words[0] != NULL && words[k] != NULL; k++)
+    if (strncmp (words[k], key, n) == 0 && words[k][n] == '=')
+      return words[k] + n + 1;
+  return NULL;
+}
+
+char *
+ferry_run_instance_story (json_t *instance)
+{
+  g_auto(GStrv) f = run_tag_words (instance);
+  const char *exit_s = tag_field (f, "exit"), *ended_s = tag_field (f, "ended"), *then = tag_field (f, "then");
+  g_autoptr(GDateTime) ended = NULL;
+  g_autofree char *when = NULL;
+
+  if (f == NULL || f[0] == NULL || exit_s == NULL || ended_s == NULL)
+    return NULL;
+  ended = g_date_time_new_from_unix_utc (g_ascii_strtoll (ended_s, NULL, 10));
+  when = ended ? g_date_time_format (ended, "%Y-%m-%d %H:%M:%S UTC") : g_strdup ("?");
+  return g_strdup_printf ("run %s ended at %s (exit %s)%s%s", f[0], when, exit_s, then ? "; its --then " : "",
+                          then ? then : "");
+}
+
+char *
+ferry_run_instance_tag_field (json_t *instance, const char *key)
+{
+  g_auto(GStrv) f = run_tag_words (instance);
+
+  return g_strdup (tag_field (f, key));
+}
+
+gboolean
+ferry_run_refresh_instance (FerryInvocation *inv, const char *host, json_t **out_instance, GCancellable *c,
+                            GError **error)
+{
+  g_autofree char *id = NULL;
+  g_autoptr(json_t) instance = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (out_instance != NULL)
+    *out_instance = NULL;
+  if (host != NULL || inv->dry_run || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
+    return TRUE;
+  if (!ferry_invocation_use_aws (inv, c, error))
+    return FALSE;
+  id = ferry_instance_dup_id (inv->state, error);
+  if (id == NULL)
+    return FALSE;
+  instance = ferry_instance_describe (inv->aws, id, c, &local_error);
+  if (instance == NULL)
+    {
+      /* Terminated long enough ago that AWS forgot it. */
+      if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        return ferry_state_update (inv->state, FERRY_KIND_INSTANCE, "state", json_string ("gone"), error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!ferry_instance_record (inv->state, instance, error))
+    return FALSE;
+  if (out_instance != NULL)
+    *out_instance = g_steal_pointer (&instance);
+  return TRUE;
+}
+
+gboolean
+ferry_run_instance_gone (FerryInvocation *inv, const char *host)
+{
+  g_autofree char *state = NULL;
+
+  if (host != NULL)
+    return FALSE;
+  state = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "state");
+  return g_strcmp0 (state, "terminated") == 0 || g_strcmp0 (state, "shutting-down") == 0
+         || g_strcmp0 (state, "gone") == 0;
 }
 
 gboolean
@@ -162,15 +261,12 @@ ferry_run_wake_instance (FerryInvocation *inv, const char *host, GCancellable *c
   g_autoptr(json_t) instance = NULL;
   const char *state;
 
-  if (host != NULL || inv->dry_run || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
-    return TRUE;
-  if (!ferry_invocation_use_aws (inv, c, error))
+  if (!ferry_run_refresh_instance (inv, host, &instance, c, error))
     return FALSE;
+  if (instance == NULL)
+    return TRUE;
   id = ferry_instance_dup_id (inv->state, error);
   if (id == NULL)
-    return FALSE;
-  instance = ferry_instance_describe (inv->aws, id, c, error);
-  if (instance == NULL)
     return FALSE;
   state = ferry_instance_state_name (instance);
   if (!g_str_equal (state, "stopped") && !g_str_equal (state, "stopping"))
@@ -192,6 +288,47 @@ ferry_run_wake_instance (FerryInvocation *inv, const char *host, GCancellable *c
 }
 
 gboolean
+ferry_run_attach_from_store (FerryInvocation *inv, const char *run_id, GCancellable *c, GError **error)
+{
+  g_autoptr(FerryStore) store = ferry_builtin_store_open (inv, c, error);
+  g_autoptr(json_t) list = NULL;
+  g_autofree char *instance_id = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "id");
+  g_autofree char *state = ferry_state_dup_resource_string (inv->state, FERRY_KIND_INSTANCE, "state");
+  json_t *found = NULL;
+  FerryPullStats stats;
+
+  if (store == NULL)
+    return FALSE;
+  list = ferry_store_list (store, c, error);
+  if (list == NULL)
+    return FALSE;
+  /* The newest save of the run (any run's, without RUN) that its agent made before the end. */
+  for (size_t i = json_array_size (list); i > 0 && found == NULL; i--)
+    {
+      json_t *o = json_array_get (list, i - 1);
+      const char *run = json_string_value (json_object_get (o, "run"));
+      if (g_strcmp0 (json_string_value (json_object_get (o, "kind")), "save") == 0 && run != NULL
+          && (run_id == NULL || g_str_equal (run, run_id)))
+        found = o;
+    }
+  if (found == NULL)
+    return ferry_throw (error, FERRY_ERROR_NOT_FOUND,
+                        "instance %s is %s, and the store in s3://%s holds no outputs saved by %s%s: they are lost"
+                        " unless they are home already (ferry status)",
+                        instance_id, state, ferry_store_get_bucket (store), run_id ? "run " : "any run",
+                        run_id ? run_id : "");
+  if (!ferry_store_pull (store, json_string_value (json_object_get (found, "key")), NULL, &stats, c, error))
+    return FALSE;
+  g_printerr ("run %s has ended (exit %" JSON_INTEGER_FORMAT "), and instance %s is %s: its outputs come from the store\n",
+              json_string_value (json_object_get (found, "run")), json_integer_value (json_object_get (found, "exit")),
+              instance_id, state);
+  g_printerr ("pulled %u entries (%" G_GUINT64_FORMAT " bytes) from the store, s3://%s/%s\n", stats.entries,
+              stats.bytes, ferry_store_get_bucket (store), json_string_value (json_object_get (found, "key")));
+  inv->exit_status = (int) json_integer_value (json_object_get (found, "exit"));
+  return TRUE;
+}
+
+gboolean
 ferry_run_sleep_instance (FerryInvocation *inv, GCancellable *c, GError **error)
 {
   g_autofree char *id = g_steal_pointer (&woken_id);
@@ -201,5 +338,105 @@ ferry_run_sleep_instance (FerryInvocation *inv, GCancellable *c, GError **error)
   if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, TRUE, 900, NULL, c, error))
     return FALSE;
   g_printerr ("stopped instance %s again; its volume still bills (ferry start resumes it)\n", id);
+  return TRUE;
+}
+
+/* --- spot interruptions: the run recovered on a replacement --------------------------------------- */
+
+json_t *
+ferry_run_find_interrupted (FerryInvocation *inv, const char *run_id, const char *const *targets,
+                            GCancellable *c, GError **error)
+{
+  g_autoptr(FerryStore) store = ferry_builtin_store_open (inv, c, error);
+  g_autoptr(json_t) list = NULL;
+  g_autoptr(json_t) want = json_array ();
+
+  if (store == NULL)
+    return NULL;
+  list = ferry_store_list (store, c, error);
+  if (list == NULL)
+    return NULL;
+  for (guint i = 0; targets != NULL && targets[i] != NULL; i++)
+    json_array_append_new (want, json_string (targets[i]));
+  /* The newest save by a run of these targets (or by RUN) decides: interrupted or not. */
+  for (size_t i = json_array_size (list); i > 0; i--)
+    {
+      json_t *o = json_array_get (list, i - 1);
+      const char *run = json_string_value (json_object_get (o, "run"));
+      if (run == NULL || g_strcmp0 (json_string_value (json_object_get (o, "kind")), "save") != 0)
+        continue;
+      if (run_id != NULL ? !g_str_equal (run, run_id) : !json_equal (json_object_get (o, "targets"), want))
+        continue;
+      if (!json_is_true (json_object_get (o, "interrupted")))
+        break;
+      return json_incref (o);
+    }
+  return NULL;
+}
+
+gboolean
+ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int max_interruptions,
+                         gboolean spot, json_t **out_interrupted, GCancellable *c, GError **error)
+{
+  g_autoptr(json_t) found = NULL;
+  g_autoptr(GError) local_error = NULL;
+  FerryLaunchOptions opts;
+  FerryResources res;
+  json_int_t n;
+
+  *out_interrupted = NULL;
+  if (!ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET)
+      || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
+    return TRUE;
+  if (!ferry_run_refresh_instance (inv, NULL, NULL, c, error))
+    return FALSE;
+  if (!ferry_run_instance_gone (inv, NULL))
+    return TRUE;
+  found = ferry_run_find_interrupted (inv, NULL, targets, c, &local_error);
+  if (found == NULL)
+    {
+      if (local_error == NULL)
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  n = json_integer_value (json_object_get (found, "interruptions"));
+  if (n >= max_interruptions)
+    return ferry_throw (error, FERRY_ERROR_FAILED,
+                        "run %s was interrupted %" JSON_INTEGER_FORMAT " times (AWS took its spot instance back;"
+                        " --max-interruptions %d): not retrying, and nothing of it bills; the outputs it finished"
+                        " are in the store (ferry pull TARGET), and ferry run TARGET --no-spot-retry goes on"
+                        " on demand",
+                        json_string_value (json_object_get (found, "run")), n, max_interruptions);
+  g_printerr ("run %s was interrupted (AWS took its spot instance back; interruption %" JSON_INTEGER_FORMAT
+              " of at most %d): recovering it on a new %s instance, with the outputs it finished\n",
+              json_string_value (json_object_get (found, "run")), n, max_interruptions,
+              spot ? "spot" : "on-demand");
+  if (!ferry_resources_open (inv, error)
+      || !ferry_resources_launch_options (inv, &opts, NULL, G_MININT64, G_MININT64, spot, NULL, error))
+    return FALSE;
+  opts.spot = spot;
+  ferry_resources_init (inv, &res);
+  if (!ferry_kind_ensure (FERRY_KIND_INSTANCE, &res, &(FerrySpec){ .launch = &opts }, c, error)
+      || !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600, res.log,
+                          res.log_data, c, error))
+    return FALSE;
+  *out_interrupted = g_steal_pointer (&found);
+  return TRUE;
+}
+
+gboolean
+ferry_run_recover_restore (FerryInvocation *inv, FerryRemote *remote, const char *dir, json_t *interrupted,
+                           GCancellable *c, GError **error)
+{
+  g_autoptr(FerryStore) store = ferry_builtin_store_open (inv, c, error);
+  FerryStoreRestoreStats st;
+
+  if (store == NULL
+      || !ferry_store_restore_remote (store, remote, dir, json_string_value (json_object_get (interrupted, "key")),
+                                      &st, c, error))
+    return FALSE;
+  g_printerr ("restored %u outputs that run %s finished, from the store (%u fetched)\n", st.files,
+              json_string_value (json_object_get (interrupted, "run")), st.fetched);
   return TRUE;
 }

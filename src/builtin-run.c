@@ -23,6 +23,8 @@ static gboolean opt_save;
 static int opt_ready_timeout = 900;
 static gboolean opt_detach;
 static char *opt_reconnect_timeout;
+static int opt_max_interruptions = 3;
+static gboolean opt_no_spot_retry;
 
 static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
@@ -37,6 +39,8 @@ static const GOptionEntry options[] = {
   { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &opt_ready_timeout, "Seconds to wait for a new instance to be ready (default 900)", "S" },
   { "detach", 0, 0, G_OPTION_ARG_NONE, &opt_detach, "Start the run and return at once (ferry attach follows it)", NULL },
   { "reconnect-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_reconnect_timeout, "How long to keep reconnecting after the connection drops (default 15m)", "DURATION" },
+  { "max-interruptions", 0, 0, G_OPTION_ARG_INT, &opt_max_interruptions, "A run whose spot instance AWS took back is recovered on a new one this many times at most (default 3)", "N" },
+  { "no-spot-retry", 0, 0, G_OPTION_ARG_NONE, &opt_no_spot_retry, "Recover an interrupted spot run on an on-demand instance", NULL },
   { NULL }
 };
 
@@ -167,9 +171,8 @@ strv_to_json (const char *const *v)
   return a;
 }
 
-/* The record's string array (targets, snakemake_args) as a GStrv. */
-static GStrv
-record_strv (json_t *record, const char *key)
+GStrv
+ferry_run_record_strv (json_t *record, const char *key)
 {
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
   json_t *v;
@@ -248,14 +251,15 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
   save = status == 0
          && (json_is_true (json_object_get (record, "save"))
              || (then != NULL && g_str_equal (then, "terminate") && host_opt == NULL
+                 && !ferry_agent_by_instance (record)
                  && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET)));
   if (save || (!no_pull && !json_is_false (json_object_get (record, "pull"))))
     {
       FerryPullStats st;
       if (outputs == NULL)
         {
-          g_auto(GStrv) targets = record_strv (record, "targets");
-          g_auto(GStrv) extra = record_strv (record, "snakemake_args");
+          g_auto(GStrv) targets = ferry_run_record_strv (record, "targets");
+          g_auto(GStrv) extra = ferry_run_record_strv (record, "snakemake_args");
           plan = ferry_snakemake_plan_remote ((const char *const *) targets,
                                               (const char *const *) extra, c, error);
           if (plan == NULL)
@@ -297,10 +301,11 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
   return TRUE;
 }
 
-gboolean
-ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
+/* run once its options are parsed: argv[1..] are the targets, extra what follows `--`. */
+static gboolean
+run_targets (GOptionContext *context, int argc, char **argv, char **extra, guint reconnect_s, FerryInvocation *inv,
+             GCancellable *c, GError **error)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
   g_autoptr(FerryRemote) remote = NULL;
   g_autoptr(FerryPlan) plan = NULL;
   g_autoptr(GStrvBuilder) sm = g_strv_builder_new ();
@@ -314,46 +319,19 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
   g_autofree char *attach = NULL;
   g_autofree char *cancel = NULL;
   FerryFollow follow = { 0 };
-  guint reconnect_s = 15 * 60;
-  char **extra = NULL;
+  g_autoptr(json_t) interrupted = NULL;
   gboolean ok;
 
-  g_option_context_set_summary (context, "Push the workflow and TARGET's inputs, start snakemake on the remote as a run\n"
-                                         "that lives there (in a session of its own, recorded under DIR/.ferry/runs/ID),\n"
-                                         "show its log live (kept in STATE-DIR/logs), pull the outputs, and exit with\n"
-                                         "snakemake's status. A lost connection is retried; Ctrl-C only detaches\n"
-                                         "(ferry attach follows the run again, ferry cancel stops it). Arguments after\n"
-                                         "-- go to the remote snakemake; the local dry run that decides what to push\n"
-                                         "takes only those that shape the jobs (--config, --forceall...; see ferry(1)),\n"
-                                         "so a flag only the remote knows (--slurm-status-command) is fine.");
-  /* What follows `--` is snakemake's, untouched by option parsing. */
-  extra = ferry_split_double_dash (&argc, argv);
-  g_option_context_add_group (context, ferry_run_slurm_group ());
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
-    return FALSE;
-  if (!ferry_run_slurm_check (context, error))
-    return FALSE;
-  if (argc < 2)
-    return ferry_usage_error (context, error, "run needs at least one TARGET (see ferry run --help)");
-  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !g_str_equal (opt_then, "stop")
-      && !g_str_equal (opt_then, "terminate"))
-    return ferry_usage_error (context, error, "--then takes keep, stop or terminate, not \"%s\"", opt_then);
-  if (opt_then != NULL && opt_host != NULL && !g_str_equal (opt_then, "keep"))
-    return ferry_usage_error (context, error, "--then %s acts on the instance; it does not go with --host", opt_then);
-  if (opt_cores != NULL && !g_str_equal (opt_cores, "all")
-      && !g_regex_match_simple ("^[1-9][0-9]{0,4}$", opt_cores, 0, 0))
-    return ferry_usage_error (context, error, "--cores takes a number or \"all\", not \"%s\"", opt_cores);
-  if (opt_reconnect_timeout != NULL && !ferry_parse_duration (opt_reconnect_timeout, &reconnect_s))
-    return ferry_usage_error (context, error, "--reconnect-timeout takes seconds, or a number with s, m or h (15m), not \"%s\"",
-                              opt_reconnect_timeout);
-  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+  /* AWS took back the spot instance of this target's last run: a replacement, then the outputs that
+   * run finished come back from the store before snakemake starts. */
+  if (!inv->dry_run && opt_host == NULL
+      && !ferry_run_recover_start (inv, (const char *const *) argv + 1, opt_max_interruptions,
+                                   !opt_no_spot_retry, &interrupted, c, error))
     return FALSE;
   /* --then acts through AWS: a region problem shows now, not after hours of running; and the
    * instance learns whether it carries --then out itself. */
-  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !inv->dry_run && opt_host == NULL)
+  if (!inv->dry_run && opt_host == NULL)
     {
-      if (!ferry_invocation_use_aws (inv, c, error))
-        return FALSE;
       on_end = ferry_run_on_end (inv, opt_then, c, error);
       if (on_end == NULL)
         return FALSE;
@@ -459,6 +437,22 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
       ferry_remote_close (remote);
       return FALSE;
     }
+  if (interrupted != NULL && !ferry_run_recover_restore (inv, remote, dir, interrupted, c, error))
+    {
+      ferry_remote_close (remote);
+      return FALSE;
+    }
+  /* --then terminate by the instance, or a spot instance's notice: its agent saves the outputs with
+   * the store's script. */
+  if (json_is_string (json_object_get (on_end, "bucket")))
+    {
+      g_autoptr(FerryStore) store = ferry_builtin_store_open (inv, c, error);
+      if (store == NULL || !ferry_store_install_remote (store, remote, dir, c, error))
+        {
+          ferry_remote_close (remote);
+          return FALSE;
+        }
+    }
   {
     g_autofree char *who = remote->user ? g_strdup_printf ("%s@%s", remote->user, remote->host)
                                         : g_strdup (remote->host);
@@ -469,6 +463,13 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                         strv_to_json ((const char *const *) sm_argv), "then",
                         opt_then ? opt_then : "keep", "pull", !opt_no_pull, "host", who, "created",
                         created, "on_end", on_end, "save", opt_save);
+    if (json_is_string (json_object_get (on_end, "bucket")))
+      json_object_set_new (record, "outputs", strv_to_json ((const char *const *) plan->outputs));
+    if (interrupted != NULL)
+      {
+        json_object_set (record, "recovers", json_object_get (interrupted, "run"));
+        json_object_set (record, "interruptions", json_object_get (interrupted, "interruptions"));
+      }
   }
   id = ferry_run_new_id ();
   run = ferry_remote_run_start (remote, dir, id, record, (const char *const *) sm_argv, c, error);
@@ -496,4 +497,66 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                                 plan->outputs, opt_no_pull, c, error);
   ferry_remote_close (remote);
   return ok;
+}
+
+gboolean
+ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c, GError **error)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
+  guint reconnect_s = 15 * 60;
+  char **extra = NULL;
+
+  g_option_context_set_summary (context, "Push the workflow and TARGET's inputs, start snakemake on the remote as a run\n"
+                                         "that lives there (in a session of its own, recorded under DIR/.ferry/runs/ID),\n"
+                                         "show its log live (kept in STATE-DIR/logs), pull the outputs, and exit with\n"
+                                         "snakemake's status. A lost connection is retried; Ctrl-C only detaches\n"
+                                         "(ferry attach follows the run again, ferry cancel stops it). Arguments after\n"
+                                         "-- go to the remote snakemake; the local dry run that decides what to push\n"
+                                         "takes only those that shape the jobs (--config, --forceall...; see ferry(1)),\n"
+                                         "so a flag only the remote knows (--slurm-status-command) is fine.");
+  /* What follows `--` is snakemake's, untouched by option parsing. */
+  extra = ferry_split_double_dash (&argc, argv);
+  g_option_context_add_group (context, ferry_run_slurm_group ());
+  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c, error))
+    return FALSE;
+  if (!ferry_run_slurm_check (context, error))
+    return FALSE;
+  if (argc < 2)
+    return ferry_usage_error (context, error, "run needs at least one TARGET (see ferry run --help)");
+  if (opt_then != NULL && !g_str_equal (opt_then, "keep") && !g_str_equal (opt_then, "stop")
+      && !g_str_equal (opt_then, "terminate"))
+    return ferry_usage_error (context, error, "--then takes keep, stop or terminate, not \"%s\"", opt_then);
+  if (opt_then != NULL && opt_host != NULL && !g_str_equal (opt_then, "keep"))
+    return ferry_usage_error (context, error, "--then %s acts on the instance; it does not go with --host", opt_then);
+  if (opt_cores != NULL && !g_str_equal (opt_cores, "all")
+      && !g_regex_match_simple ("^[1-9][0-9]{0,4}$", opt_cores, 0, 0))
+    return ferry_usage_error (context, error, "--cores takes a number or \"all\", not \"%s\"", opt_cores);
+  if (opt_reconnect_timeout != NULL && !ferry_parse_duration (opt_reconnect_timeout, &reconnect_s))
+    return ferry_usage_error (context, error, "--reconnect-timeout takes seconds, or a number with s, m or h (15m), not \"%s\"",
+                              opt_reconnect_timeout);
+  if (opt_max_interruptions < 0)
+    return ferry_usage_error (context, error, "--max-interruptions takes a number, not %d", opt_max_interruptions);
+  if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
+    return FALSE;
+  return run_targets (context, argc, argv, extra, reconnect_s, inv, c, error);
+}
+
+gboolean
+ferry_run_again (FerryInvocation *inv, const char *const *targets, const char *cores, const char *then,
+                 char **extra, const char *remote_dir, GCancellable *c, GError **error)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+
+  g_strv_builder_add (b, "run");
+  g_strv_builder_addv (b, (const char **) targets);
+  argv = g_strv_builder_end (b);
+  g_free (opt_cores);
+  opt_cores = g_strdup (cores);
+  g_free (opt_then);
+  opt_then = g_strdup (then);
+  g_free (opt_remote_dir);
+  opt_remote_dir = g_strdup (remote_dir);
+  return run_targets (context, (int) g_strv_length (argv), argv, extra, 15 * 60, inv, c, error);
 }

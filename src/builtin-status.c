@@ -184,7 +184,12 @@ live_instance (FerryInvocation *inv, const char *id, GCancellable *c, GError **e
   json_object_set_new (v, "state_reason", or_null (json_object_get (instance, "StateTransitionReason")));
   {
     g_autofree char *story = ferry_run_instance_story (instance);
+    g_autofree char *saved = ferry_run_instance_tag_field (instance, "saved");
+    g_autofree char *interrupted = ferry_run_instance_tag_field (instance, "interrupted");
     json_object_set_new (v, "last_run", story ? json_string (story) : json_null ());
+    json_object_set_new (v, "saved", saved ? json_string (saved) : json_null ());
+    json_object_set_new (v, "interruption",
+                         interrupted ? json_integer (g_ascii_strtoll (interrupted, NULL, 10)) : json_null ());
   }
   return v;
 }
@@ -262,8 +267,28 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
                  reason && *reason ? ")" : "", "outputs");
       g_print ("stopped: its volume still bills (ferry start resumes it, ferry terminate ends it)\n");
     }
-  else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0)
-    g_print ("the instance is %s: ferry bootstrap launches a new one\n", state);
+  else if (g_strcmp0 (state, "gone") == 0 || g_strcmp0 (state, "terminated") == 0
+           || g_strcmp0 (state, "shutting-down") == 0)
+    {
+      const char *story = json_string_value (json_object_get (live, "last_run"));
+      const char *saved = json_string_value (json_object_get (live, "saved"));
+      const char *reason = json_string_value (json_object_get (live, "state_reason"));
+      g_autofree char *bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+      /* Its run ended it, or AWS took it back (spot): the tag its agent left says where the outputs
+       * went. */
+      if (story != NULL && json_is_integer (json_object_get (live, "interruption")))
+        g_print ("  %-17s %s: AWS took the spot instance back (interruption %" JSON_INTEGER_FORMAT ")\n"
+                 "  %-17s those finished, in the store, s3://%s/%s: ferry attach recovers the run on a new"
+                 " instance\n",
+                 "last run", story, json_integer_value (json_object_get (live, "interruption")), "outputs",
+                 bucket ? bucket : "?", saved ? saved : "?");
+      else if (story != NULL && saved != NULL)
+        g_print ("  %-17s %s: the instance terminated itself%s%s%s\n"
+                 "  %-17s in the store, s3://%s/%s: ferry attach (or ferry pull TARGET) brings them home\n",
+                 "last run", story, reason && *reason ? " (" : "", reason ? reason : "",
+                 reason && *reason ? ")" : "", "outputs", bucket ? bucket : "?", saved);
+      g_print ("the instance is %s: nothing of it bills; ferry bootstrap launches a new one\n", state);
+    }
 }
 
 /* Uptime and cost so far of the live instance, and its volume's price a month. */

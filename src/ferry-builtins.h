@@ -206,21 +206,55 @@ gboolean ferry_store_pull_outputs (FerryInvocation *inv, char **outputs, GCancel
 /* --- run --then carried out by the instance (builtin-run-unattended.c) --- */
 
 /* The run record's on_end for `then`: the instance's agent carries out --then stop when the
- * instance has a role; otherwise the laptop does once it has pulled, which one line on stderr says.
- * json null for keep. */
+ * instance has a role, and --then terminate when it has a bucket too (the agent saves the outputs
+ * there first); otherwise the laptop does once it has pulled, which one line on stderr says. json
+ * null for keep. */
 json_t *ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GError **error);
 /* After the pull: a run whose --then is its agent's is let go on (the hold removed), and the
  * instance is seen to stop itself (*out_done). FALSE *out_done: the laptop carries --then out
  * (no agent, one that acted already or is gone, an instance that did not stop). */
 gboolean ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const char *dir,
                                      FerryRun *run, gboolean *out_done, GCancellable *c, GError **error);
+/* A run record's (or a saved manifest's) string array (targets, snakemake_args) as a GStrv. */
+GStrv ferry_run_record_strv (json_t *record, const char *key);
+/* ferry run of TARGETS again, as attach does to recover an interrupted run (builtin-run.c). */
+gboolean ferry_run_again (FerryInvocation *inv, const char *const *targets, const char *cores, const char *then,
+                          char **extra, const char *remote_dir, GCancellable *c, GError **error);
+/* The newest save in the store by a run (`run_id`, or of `targets` when NULL) that its agent made
+ * on a spot interruption notice (its list entry: "key", "run", "interruptions", "targets",
+ * "cores", "then", "snakemake_args"), or NULL, with no error, when that run was not interrupted. */
+json_t *ferry_run_find_interrupted (FerryInvocation *inv, const char *run_id, const char *const *targets,
+                                    GCancellable *c, GError **error);
+/* Before a run of `targets` on the instance: when it is gone and the target's last run was
+ * interrupted, says so and launches a replacement (spot unless !spot), or refuses past
+ * max_interruptions; *out_interrupted gets the interrupted save (NULL when there is none). */
+gboolean ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int max_interruptions,
+                                  gboolean spot, json_t **out_interrupted, GCancellable *c, GError **error);
+/* On the replacement: the outputs the interrupted run finished come back from the store. */
+gboolean ferry_run_recover_restore (FerryInvocation *inv, FerryRemote *remote, const char *dir,
+                                    json_t *interrupted, GCancellable *c, GError **error);
+/* Describes the instance and records its state (stopped or terminated by its run's agent while
+ * nobody watched; "gone" when AWS no longer knows it), handing the description on when asked.
+ * Nothing to do (TRUE, no description) with a --host, a dry run, or no instance. */
+gboolean ferry_run_refresh_instance (FerryInvocation *inv, const char *host, json_t **out_instance,
+                                     GCancellable *c, GError **error);
+/* Whether the recorded instance is terminated or gone: its outputs can only come from the store. */
+gboolean ferry_run_instance_gone (FerryInvocation *inv, const char *host);
 /* attach and pull on the instance: a stopped instance (its run's --then stop, say) is started, after
- * a line saying so, and waited for until it takes SSH; ferry_run_sleep_instance stops it again. */
+ * a line saying so, and waited for until it takes SSH; ferry_run_sleep_instance stops it again. A
+ * terminated one is recorded so (ferry_run_instance_gone). */
 gboolean ferry_run_wake_instance (FerryInvocation *inv, const char *host, GCancellable *c, GError **error);
+/* attach when the instance is gone: the outputs that run `run_id` (NULL: the newest run) saved in
+ * the store before its instance went come home; the exit status is the run's. */
+gboolean ferry_run_attach_from_store (FerryInvocation *inv, const char *run_id, GCancellable *c, GError **error);
 gboolean ferry_run_instance_woken (void);
 gboolean ferry_run_sleep_instance (FerryInvocation *inv, GCancellable *c, GError **error);
-/* "run ID ended at TIME (exit N); its --then stop" from a described instance's tag, or NULL. */
+/* "run ID ended at TIME (exit N); its --then stop" from a described instance's tag (its agent's
+ * story), or NULL. */
 char *ferry_run_instance_story (json_t *instance);
+/* A field of the agent's story: "saved" (the store manifest where the outputs went before the
+ * instance did), "interrupted" (the how-manieth spot interruption), or NULL. */
+char *ferry_run_instance_tag_field (json_t *instance, const char *key);
 
 #define FERRY_BUILTIN(verb)                                                                         \
   gboolean ferry_builtin_##verb (int argc, char **argv, FerryInvocation *inv, GCancellable *c,      \

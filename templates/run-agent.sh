@@ -3,7 +3,7 @@
 # (each value shell-quoted) and run.sh starts it in the run's directory, in a session of its own;
 # when snakemake ends, run.sh starts another, which takes over if the first is gone (killed). Its
 # record is the file on-end, one line an event: "EPOCH WORD DETAIL" (lost, waiting, released,
-# tagged, retry, failed, stopping, kept).
+# retry, failed, saved, instead, tagged, stopping, terminating, kept, interrupted).
 export AWS_PAGER=
 
 note() { echo "$(date +%s) $*" >>on-end; }
@@ -43,6 +43,13 @@ aws_call() { # WHAT TRIES ARGS...
             out=$(aws "$@" --region "$FERRY_REGION" --output json 2>&1 </dev/null)
         fi && return 0
         last=$(printf '%s\n' "$out" | grep -v '^ *$' | tail -n 1)
+        # Errors that another try cannot change: the instance is gone already, or the role may not.
+        case $last in
+        *IncorrectInstanceState* | *InvalidInstanceID* | *UnauthorizedOperation*)
+            note failed "$what: $last"
+            return 1
+            ;;
+        esac
         if test "$tries" -gt 0 && test "$n" -ge "$tries"; then
             note failed "$what after $n tries: $last"
             return 1
@@ -58,6 +65,70 @@ aws_call() { # WHAT TRIES ARGS...
     done
 }
 
+# Stores the outputs that the run's record lists in the deployment's bucket (templates/ferry-store,
+# installed by ferry, with the instance's own credentials; an output snakemake marks incomplete is
+# left out) and prints the manifest's key. $1: members the manifest adds ("exit": N, ...).
+save_outputs() {
+    rec=$(pwd)/run.json
+    n=0
+    while :; do
+        n=$((n + 1))
+        out=$(cd ../../.. && python3 .ferry/ferry-store save --bucket "$FERRY_BUCKET" \
+            --prefix "$FERRY_STORE_PREFIX" --dir . --region "$FERRY_REGION" \
+            ${FERRY_ENDPOINT_URL:+--endpoint-url "$FERRY_ENDPOINT_URL"} --outputs-of "$rec" \
+            --meta "{$1}" </dev/null 2>&1)
+        key=$(printf '%s\n' "$out" | tail -n 1 | sed -n 's/^{"manifest": "\([^"]*\)".*/\1/p')
+        if test -n "$key"; then
+            echo "$key"
+            return 0
+        fi
+        last=$(printf '%s\n' "$out" | grep -v '^ *$' | tail -n 1)
+        if test "$n" -ge 3; then
+            note failed "saving the outputs after $n tries: $last"
+            return 1
+        fi
+        note retry "saving the outputs (try $n): $last"
+        nap $((n * 10))
+    done
+}
+
+# The instance's ferry:run tag: the run's story, read by ferry status once the instance is stopped or
+# gone (optional: a failure is recorded, and the end goes on).
+tag_story() {
+    aws_call "tagging $FERRY_INSTANCE_ID" "$FERRY_AWS_TRIES" ec2 create-tags --resources "$FERRY_INSTANCE_ID" \
+        --tags "[{\"Key\": \"ferry:run\", \"Value\": \"$1\"}]" && note tagged "ferry:run=$1"
+}
+
+# The two-minute notice of a spot instance (IMDSv2 spot/instance-action answers 404 until AWS
+# takes the instance back): prints the notice.
+spot_notice() {
+    token=$(curl -sf -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$FERRY_IMDS/latest/api/token") &&
+        curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" "$FERRY_IMDS/latest/meta-data/spot/instance-action"
+}
+
+# On the notice: snakemake stops its jobs (SIGINT, as ferry cancel sends; their outputs are marked
+# incomplete), what is finished goes to the store, and the run is recorded as interrupted. The
+# instance is AWS's to take: --then is not carried out.
+interrupted() {
+    note interrupted "spot notice: $1"
+    kill -s INT -- "-$wrapper" 2>/dev/null
+    i=0
+    while ! test -s exit && test $i -lt 60; do
+        i=$((i + 1))
+        nap 1
+    done
+    status=$(cat exit 2>/dev/null)
+    n=$((FERRY_INTERRUPTIONS + 1))
+    saved=
+    if saved=$(save_outputs "\"exit\": ${status:-null}, \"interrupted\": true, \"interruptions\": $n"); then
+        note saved "$saved"
+    fi
+    # The story for ferry status once the instance is gone.
+    story="$FERRY_RUN_ID exit=${status:-none} ended=$(cat ended 2>/dev/null || date +%s) then=$FERRY_THEN interrupted=$n${saved:+ saved=$saved}"
+    tag_story "$story"
+    exit 0
+}
+
 # --- 1. snakemake's end ----------------------------------------------------------------------------
 i=0
 while ! test -s pid && test $i -lt 600; do
@@ -65,11 +136,16 @@ while ! test -s pid && test $i -lt 600; do
     nap 0.1
 done
 wrapper=$(cat pid 2>/dev/null)
+tick=0
 while ! test -s exit; do
+    tick=$((tick + 1))
+    if test -n "$FERRY_IMDS" && test $((tick % 5)) = 1 && notice=$(spot_notice); then
+        interrupted "$notice"
+    fi
     if test -z "$wrapper" || ! kill -0 "$wrapper" 2>/dev/null; then
         # run.sh is gone without writing snakemake's status (killed): what is left of its group
         # finishes first, then the run counts as ended.
-        while test -n "$wrapper" && kill -0 -- "-$wrapper" 2>/dev/null; do nap 1; done
+        while test -n "$wrapper" && kill -s 0 -- "-$wrapper" 2>/dev/null; do nap 1; done
         if ! test -s exit; then
             test -s ended || date +%s >ended
             note lost "run.sh ended without snakemake's exit status"
@@ -89,7 +165,7 @@ if ! ln -s "$$" on-end.lock 2>/dev/null; then
     rm -f on-end.lock
     ln -s "$$" on-end.lock 2>/dev/null || exit 0
 fi
-if grep -qE '^[0-9]+ (stopping|kept) ' on-end 2>/dev/null; then
+if grep -qE '^[0-9]+ (stopping|terminating|kept|interrupted) ' on-end 2>/dev/null; then
     exit 0
 fi
 
@@ -99,7 +175,9 @@ fi
 if test -e hold; then
     note waiting "for the laptop following the run to pull the outputs"
     while test -e hold; do
-        age=$(($(date +%s) - $(stat -c %Y hold 2>/dev/null || echo 0)))
+        # The laptop may remove the hold between the test and the stat: then it is released.
+        held=$(stat -c %Y hold 2>/dev/null) || continue
+        age=$(($(date +%s) - held))
         if test "$age" -gt "$FERRY_HOLD_S"; then
             note released "the laptop's hold was not refreshed for $age s"
             break
@@ -112,16 +190,33 @@ fi
 # --- 4. --then -----------------------------------------------------------------------------------
 status=$(cat exit 2>/dev/null)
 ended=$(cat ended 2>/dev/null)
-case "$FERRY_THEN" in
-stop)
-    # The instance's tag tells the story while it is stopped (ferry status reads it from AWS).
-    story="$FERRY_RUN_ID exit=${status:-none} ended=${ended:-0} then=stop"
-    if aws_call "tagging $FERRY_INSTANCE_ID" "$FERRY_AWS_TRIES" ec2 create-tags --resources "$FERRY_INSTANCE_ID" \
-        --tags "[{\"Key\": \"ferry:run\", \"Value\": \"$story\"}]"; then
-        note tagged "ferry:run=$story"
+then=$FERRY_THEN
+saved=
+# The instance goes only once the target's outputs are in the store. A failed run (its log and
+# partial outputs are worth a look), or outputs that cannot be stored, stop it instead.
+if test "$then" = terminate; then
+    if test "$status" != 0; then
+        note instead "stop, not terminate: the run ended with exit ${status:-none}; its log and outputs stay on the volume"
+        then=stop
+    elif saved=$(save_outputs "\"exit\": $status"); then
+        note saved "$saved"
+    else
+        note instead "stop, not terminate: the outputs could not be stored; they stay on the volume"
+        then=stop
     fi
-    aws_call "stopping $FERRY_INSTANCE_ID" 0 ec2 stop-instances --instance-ids "$FERRY_INSTANCE_ID"
-    note stopping "$FERRY_INSTANCE_ID: stop-instances accepted"
+fi
+case "$then" in
+stop | terminate)
+    # The instance's tag tells the story once it is stopped or gone (ferry status reads it from AWS).
+    story="$FERRY_RUN_ID exit=${status:-none} ended=${ended:-0} then=$then${saved:+ saved=$saved}"
+    tag_story "$story"
+    if test "$then" = stop; then
+        aws_call "stopping $FERRY_INSTANCE_ID" 0 ec2 stop-instances --instance-ids "$FERRY_INSTANCE_ID" &&
+            note stopping "$FERRY_INSTANCE_ID: stop-instances accepted"
+    else
+        aws_call "terminating $FERRY_INSTANCE_ID" 0 ec2 terminate-instances --instance-ids "$FERRY_INSTANCE_ID" &&
+            note terminating "$FERRY_INSTANCE_ID: terminate-instances accepted"
+    fi
     ;;
 *)
     note kept "--then $FERRY_THEN: nothing to do on the instance"

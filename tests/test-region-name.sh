@@ -68,14 +68,18 @@ rule slow:
     shell: "while [ ! -e {config[go]:q} ]; do sleep 0.2; done; echo done > {output:q}"
 SMK
 on_exit "touch '$TEST_TMP/go'" # a failed check must not leave the job waiting
+# The run's --then terminate is its agent's (a role and a bucket): it ends with the test.
+on_exit "for p in '$TEST_TMP/remote'/.ferry/runs/*/agent.pid; do kill -KILL \"\$(cat \"\$p\")\"; done"
 ferry run --remote-dir "$TEST_TMP/remote" --cores 1 --then terminate slow.txt -- --config "go=$TEST_TMP/go" \
     >"$TEST_TMP/run.out" 2>"$TEST_TMP/run.err" &
 run_pid=$!
+# This test's job: other tests' gated jobs (run side by side) wait on other files.
+job="while \\[ ! -e .*$TEST_TMP/go"
 for _ in $(seq 1 300); do
-    pgrep -f "while \[ ! -e " >/dev/null && break
+    pgrep -f "$job" >/dev/null && break
     sleep 0.1
 done
-pgrep -f "while \[ ! -e " >/dev/null || { cat "$TEST_TMP/run.err" >&2; fatal "the slow job did not start"; }
+pgrep -f "$job" >/dev/null || { cat "$TEST_TMP/run.err" >&2; fatal "the slow job did not start"; }
 expect_exit 0 ferry teardown --yes --force # the bucket holds the store
 assert_eq "$(tagged_leftovers lab)" "" "tagged resources after teardown"
 touch "$TEST_TMP/go"

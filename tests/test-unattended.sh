@@ -6,7 +6,9 @@
 # and pull start a self-stopped instance, pull, and stop it again; without a role the laptop says so
 # at run and applies --then after its pull; the fault matrix of the self-stop path (an aws failure at
 # each of its calls, SIGKILL of the agent or of the run's script) ends with the instance stopped and
-# the outputs there.
+# the outputs there. Part terminate: --then terminate by the instance saves the outputs in the store
+# first, and attach and pull bring them home from there; without a role, one line at run, and the
+# instance stays with the outputs on its disk.
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-lifecycle.sh"
 source "$(dirname "$0")/lib-remote.sh"
@@ -67,14 +69,15 @@ detached_stop_run() {
 # Waits for moto to say the instance is stopped. The bound is liveness only (a loaded machine, and the
 # faults' backoff, stretch the time): how fast the agent stops it is measured by scripts/bench/unattended
 # (aim: 60 s), not asserted here.
-wait_stopped() {
+wait_state() { # STATE
     local deadline=$(($(date +%s) + 300))
-    until [ "$(instance_state "$F_INSTANCE")" = stopped ]; do
-        [ "$(date +%s)" -le "$deadline" ] || fatal "the instance is not stopped 5 minutes after the run's end;" \
+    until [ "$(instance_state "$F_INSTANCE")" = "$1" ]; do
+        [ "$(date +%s)" -le "$deadline" ] || fatal "the instance is not $1 5 minutes after the run's end;" \
             "the agents' records: $(tail -n +1 "$R"/.ferry/runs/*/on-end "$R"/.ferry/runs/*/agent.log 2>&1)"
         sleep 0.5
     done
 }
+wait_stopped() { wait_state stopped; }
 
 # A detached --then stop run needs a running instance: start it when an earlier case left it stopped.
 running() { [ "$(instance_state "$F_INSTANCE")" = running ] || expect_exit 0 ferry start; }
@@ -239,6 +242,183 @@ if in_part faults; then
     assert_eq "$(instance_state "$F_INSTANCE")" stopped "the instance after pull"
     ok "SIGKILL of the run's script: the run counts as lost, the instance stops itself, pull brings the output home"
 
+fi
+
+if in_part terminate; then
+    # --- no role: one line at run, and the instance is not terminated with the output on its disk ----------
+    assoc=$(awsm ec2 describe-iam-instance-profile-associations --filters "Name=instance-id,Values=$F_INSTANCE")
+    profile_arn=$(jget 'j["IamInstanceProfileAssociations"][0]["IamInstanceProfile"]["Arn"]' <<<"$assoc")
+    awsm ec2 disassociate-iam-instance-profile \
+        --association-id "$(jget 'j["IamInstanceProfileAssociations"][0]["AssociationId"]' <<<"$assoc")" >/dev/null
+    G="$TEST_TMP/gate-norole"
+    touch "$G"
+    expect_exit 0 ferry run "${O[@]}" --detach --then terminate --cores 1 results/slow.txt -- --config "gate=$G"
+    idn=$(run_id "$TEST_TMP/out")
+    [ "$(grep -c '^note: ' "$TEST_TMP/err")" = 1 ] || fatal "not one line about the missing role: $(cat "$TEST_TMP/err")"
+    assert_file_has_content "$TEST_TMP/err" "^note: instance $F_INSTANCE has no role to save the outputs with before it goes .*: --then terminate happens when ferry attach brings the outputs home \(the instance never terminates with outputs only on its disk\); until then it bills"
+    assert_eq "$(jget 'j["on_end"]["by"]' <"$(run_dir "$idn")/run.json")" laptop "who carries out --then terminate without a role"
+    assert_not_exists "$(run_dir "$idn")/agent.sh"
+    wait_until 120 '[ -s "$(run_dir "$idn")/exit" ]'
+    assert_eq "$(cat "$R/results/slow.txt")" "gated content" "the output on the instance's disk"
+    assert_eq "$(instance_state "$F_INSTANCE")" running "the instance after a run without a role"
+    ok "no role: one line at run says what will happen; the run's end leaves the instance running with the output on its disk"
+    rm "$R/results/slow.txt"
+    awsm ec2 associate-iam-instance-profile --instance-id "$F_INSTANCE" --iam-instance-profile "Arn=$profile_arn" >/dev/null
+
+    # --- detached, --then terminate, a bucket and a role: the outputs go to the store, then the instance ----
+    G="$TEST_TMP/gate-terminate"
+    expect_exit 0 ferry run "${O[@]}" --detach --then terminate --cores 1 results/slow.txt -- --config "gate=$G"
+    if grep -q '^note: ' "$TEST_TMP/err"; then fatal "a note at run with a role and a bucket: $(cat "$TEST_TMP/err")"; fi
+    idt=$(run_id "$TEST_TMP/out")
+    dt=$(run_dir "$idt")
+    python3 - "$dt/run.json" "$F_BUCKET" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+e = r["on_end"]
+assert e["then"] == "terminate" and e["by"] == "instance" and e["bucket"] == sys.argv[2], e
+assert r["outputs"] == ["results/slow.txt"], r["outputs"]
+PY
+    touch "$G"
+    wait_state terminated
+    agent_said "$idt" saved "ferry-store/manifests/" || fatal "no save in the agent's record: $(cat "$dt/on-end")"
+    agent_said "$idt" terminating "$F_INSTANCE" || fatal "no terminate in the agent's record: $(cat "$dt/on-end")"
+    [ "$(grep -nE '^[0-9]+ saved' "$dt/on-end" | cut -d: -f1)" -lt "$(grep -nE '^[0-9]+ terminating' "$dt/on-end" | cut -d: -f1)" ] ||
+        fatal "terminated before the save: $(cat "$dt/on-end")"
+    key=$(sed -n 's/^[0-9]* saved //p' "$dt/on-end")
+    manifest=$(awsm s3 cp "s3://$F_BUCKET/$key" -)
+    assert_eq "$(jget 'j["run"]' <<<"$manifest")" "$idt" "the run named in the saved manifest"
+    assert_eq "$(jget '[e["path"] for e in j["entries"] if e["type"] == "file"]' <<<"$manifest")" '["results/slow.txt"]' "what the run saved"
+    tag=$(awsm ec2 describe-instances --instance-ids "$F_INSTANCE" | jget '{t["Key"]: t["Value"] for t in j["Reservations"][0]["Instances"][0]["Tags"]}.get("ferry:run")')
+    case "$tag" in "$idt exit=0 ended="*" then=terminate saved=$key") ;; *) fatal "the instance's ferry:run tag is '$tag'" ;; esac
+    ok "detached run, --then terminate, no laptop: the agent saved the output in the store, then terminated the instance"
+
+    expect_exit 0 ferry status "${O[@]}"
+    assert_file_has_content "$TEST_TMP/out" "instance +$F_INSTANCE: terminated"
+    assert_file_has_content "$TEST_TMP/out" "last run +run $idt ended at [0-9-]+ [0-9:]+ UTC \(exit 0\); its --then terminate: the instance terminated itself"
+    assert_file_has_content "$TEST_TMP/out" "outputs +in the store, s3://$F_BUCKET/$key: ferry attach"
+    assert_file_has_content "$TEST_TMP/out" "nothing of it bills"
+    ok "status tells the story of the terminated instance: the run's end, its exit status, the self-termination, where the outputs are"
+
+    expect_exit 0 ferry attach "${O[@]}" "$idt"
+    assert_file_has_content "$TEST_TMP/err" "run $idt has ended \(exit 0\), and instance $F_INSTANCE is terminated: its outputs come from the store"
+    assert_file_has_content "$TEST_TMP/err" "pulled 1 entries .* from the store"
+    assert_eq "$(cat results/slow.txt)" "gated content" "the output attach brought home from the store"
+    snakemake -n --cores 1 results/slow.txt >"$TEST_TMP/n" 2>&1
+    assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
+    ok "attach after the instance terminated itself brings the outputs home from the store; snakemake -n has nothing to do"
+
+    rm -r results
+    expect_exit 0 ferry pull "${O[@]}" results/slow.txt
+    assert_file_has_content "$TEST_TMP/out" "pulled 1 entries .* from the store"
+    assert_eq "$(cat results/slow.txt)" "gated content" "the output pull brought home from the store"
+    ok "pull after the instance terminated itself brings the outputs home from the store"
+fi
+
+if in_part spot; then
+    # --- a spot instance: the agent watches IMDSv2 for the interruption notice ------------------------------
+    # The notice comes from a small IMDS on loopback (a fault injector, like the aws stubs): a token for
+    # a PUT, and spot/instance-action for a GET with that token, 404 until $TEST_TMP/imds-notice exists.
+    imds_port=$(free_port)
+    python3 - "$imds_port" "$TEST_TMP/imds-notice" >"$TEST_TMP/imds.log" 2>&1 <<'PY' &
+import http.server, os, sys
+port, notice = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, body=b""):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_PUT(self):
+        ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+        self.answer(200 if ok else 400, b"test-token" if ok else b"")
+    def do_GET(self):
+        if self.headers.get("X-aws-ec2-metadata-token") != "test-token":
+            return self.answer(401)
+        if self.path == "/latest/meta-data/spot/instance-action" and os.path.exists(notice):
+            return self.answer(200, open(notice, "rb").read())
+        self.answer(404)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+    imds_pid=$!
+    on_exit "kill $imds_pid"
+    wait_for_port "$imds_port" 30 || fatal "the test's IMDS did not start: $(cat "$TEST_TMP/imds.log")"
+    export FERRY_IMDS_URL="http://127.0.0.1:$imds_port"
+    python3 - <<'PY'
+import json
+s = json.load(open(".ferry/state.json"))
+s["resources"]["instance"]["spot"] = True
+json.dump(s, open(".ferry/state.json", "w"))
+PY
+    cat >>Snakefile <<'SMK'
+
+rule first:
+    output:
+        "results/first.txt",
+    shell:
+        "echo first > {output:q}"
+
+rule second:
+    input:
+        "results/first.txt",
+    output:
+        "results/second.txt",
+    params:
+        gate=config.get("gate", "gate"),
+    shell:
+        "echo 'waiting for the gate'; while [ ! -e {params.gate:q} ]; do sleep 0.1; done; cat {input:q} > {output:q}"
+SMK
+    G="$TEST_TMP/gate-spot"
+    expect_exit 0 ferry run "${O[@]}" --detach --cores 1 results/second.txt -- --config "gate=$G"
+    ids=$(run_id "$TEST_TMP/out")
+    ds=$(run_dir "$ids")
+    assert_eq "$(jget 'j["on_end"]["imds"]' <"$ds/run.json")" "$FERRY_IMDS_URL" "the IMDS the agent watches"
+    wait_until 120 'grep -q "waiting for the gate" "$ds/log"'
+    assert_eq "$(cat "$R/results/first.txt")" first "the job finished before the notice"
+    echo '{"action": "terminate", "time": "2026-12-03T18:00:00Z"}' >"$TEST_TMP/imds-notice"
+    wait_until 180 'agent_said "$ids" saved || agent_said "$ids" failed'
+    agent_said "$ids" interrupted 'spot notice: \{"action": "terminate"' || fatal "no interruption in the agent's record: $(cat "$ds/on-end")"
+    agent_said "$ids" saved "ferry-store/manifests/" || fatal "no save in the agent's record: $(cat "$ds/on-end")"
+    [ -s "$ds/exit" ] && [ "$(cat "$ds/exit")" != 0 ] || fatal "snakemake was not stopped by the notice"
+    assert_not_exists "$R/results/second.txt"
+    key=$(sed -n 's/^[0-9]* saved //p' "$ds/on-end")
+    manifest=$(awsm s3 cp "s3://$F_BUCKET/$key" -)
+    assert_eq "$(jget 'j["interrupted"]' <<<"$manifest")" True "the saved manifest says interrupted"
+    assert_eq "$(jget '[e["path"] for e in j["entries"] if e["type"] == "file"]' <<<"$manifest")" '["results/first.txt"]' "what the interrupted run saved"
+    ok "spot notice mid-run: snakemake stops, the output finished so far goes to the store, the run is recorded as interrupted"
+
+    # AWS takes the instance back, and its disk with it.
+    rm "$TEST_TMP/imds-notice"
+    awsm ec2 terminate-instances --instance-ids "$F_INSTANCE" >/dev/null
+    wait_until 60 '[ "$(instance_state "$F_INSTANCE")" = terminated ]'
+    rm -rf "$R"
+    expect_exit 0 ferry status "${O[@]}"
+    assert_file_has_content "$TEST_TMP/out" "last run +run $ids ended at .*: AWS took the spot instance back \(interruption 1\)"
+    assert_file_has_content "$TEST_TMP/out" "outputs +those finished, in the store, s3://$F_BUCKET/$key: ferry attach recovers the run"
+    ok "status shows the interruption and where the finished outputs are"
+
+    expect_exit 1 ferry run "${O[@]}" --max-interruptions 1 --cores 1 results/second.txt -- --config "gate=$G"
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "run $ids was interrupted 1 times .*--max-interruptions 1\): not retrying, and nothing of it bills"
+    assert_eq "$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)" "$F_INSTANCE" "the instance in the state after the refusal"
+    [ "$(awsm ec2 describe-instances --filters Name=instance-state-name,Values=pending,running | jget 'sum(len(r["Instances"]) for r in j["Reservations"])')" = 0 ] ||
+        fatal "an instance runs after --max-interruptions refused the recovery"
+    ok "--max-interruptions reached: one clear line, no replacement launched, nothing billing"
+
+    touch "$G"
+    expect_exit 0 ferry attach "${O[@]}" "$ids"
+    assert_file_has_content "$TEST_TMP/err" "run $ids was interrupted \(AWS took its spot instance back; interruption 1 of at most 3\): recovering it on a new spot instance"
+    assert_file_has_content "$TEST_TMP/err" "restored 1 outputs that run $ids finished, from the store"
+    new=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
+    assert_ne "$new" "$F_INSTANCE" "the instance after the recovery"
+    assert_eq "$(cat results/second.txt)" first "the output of the recovered run, pulled"
+    idr=$(ls "$R/.ferry/runs" | tail -1)
+    assert_eq "$(jget 'j["recovers"]' <"$R/.ferry/runs/$idr/run.json")" "$ids" "the run the new one recovers"
+    assert_eq "$(grep -c '^rule second:' "$R/.ferry/runs/$idr/log")" 1 "jobs of rule second in the recovered run"
+    assert_eq "$(grep -c '^rule first:' "$R/.ferry/runs/$idr/log" || true)" 0 "jobs of rule first in the recovered run (restored)"
+    snakemake -n --cores 1 results/second.txt >"$TEST_TMP/n" 2>&1
+    assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
+    ok "attach recovers the interrupted run on a new spot instance: the finished output restored from the store, only the job left runs"
+    awsm ec2 terminate-instances --instance-ids "$new" >/dev/null
 fi
 
 done_testing

@@ -1,17 +1,19 @@
 /* The run's agent on the instance (templates/run-agent.sh): what the record tells it, its script,
  * and the laptop's side of it: the hold while a follower pulls, and the agent's record read back. */
 #include "agent.h"
+#include "store.h"
 
 json_t *
 ferry_agent_on_end (const char *then, const char *instance_id, const char *region,
-                    const char *endpoint_url, const char *why_not)
+                    const char *endpoint_url, const char *bucket, const char *deployment,
+                    const char *why_not)
 {
   if (why_not != NULL)
     return json_pack ("{s:s, s:s, s:s}", "then", then, "by", "laptop", "why", why_not);
   /* s* leaves a NULL out: the agent's settings read a key that is there as a string. */
-  return json_pack ("{s:s, s:s, s:s, s:s, s:s*, s:i}", "then", then, "by", "instance", "instance_id",
-                    instance_id, "region", region, "endpoint_url", endpoint_url, "hold_s",
-                    FERRY_AGENT_HOLD_S);
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s*, s:i, s:s*, s:s*}", "then", then, "by", "instance",
+                    "instance_id", instance_id, "region", region, "endpoint_url", endpoint_url,
+                    "hold_s", FERRY_AGENT_HOLD_S, "bucket", bucket, "deployment", deployment);
 }
 
 gboolean
@@ -36,7 +38,8 @@ ferry_agent_render (json_t *record, GError **error)
 {
   json_t *on_end = json_object_get (record, "on_end");
   const char *id = json_string_value (json_object_get (record, "id"));
-  const char *then = NULL, *instance_id = NULL, *region = NULL, *endpoint = NULL;
+  const char *then = NULL, *instance_id = NULL, *region = NULL, *endpoint = NULL, *bucket = NULL;
+  const char *imds = NULL;
   json_int_t hold_s = FERRY_AGENT_HOLD_S;
   g_autoptr(GString) out = g_string_new ("#!/bin/sh\n");
   g_autofree char *body = NULL;
@@ -45,8 +48,9 @@ ferry_agent_render (json_t *record, GError **error)
 
   if (!ferry_agent_by_instance (record))
     return NULL;
-  if (json_unpack_ex (on_end, &jerr, 0, "{s:s, s:s, s:s, s?:s, s?:I}", "then", &then, "instance_id",
-                      &instance_id, "region", &region, "endpoint_url", &endpoint, "hold_s", &hold_s)
+  if (json_unpack_ex (on_end, &jerr, 0, "{s:s, s:s, s:s, s?:s, s?:I, s?:s, s?:s}", "then", &then,
+                      "instance_id", &instance_id, "region", &region, "endpoint_url", &endpoint, "hold_s",
+                      &hold_s, "bucket", &bucket, "imds", &imds)
           != 0
       || id == NULL)
     return (ferry_throw (error, FERRY_ERROR_INVALID_DATA, "the run's on_end: %s", jerr.text), NULL);
@@ -60,6 +64,14 @@ ferry_agent_render (json_t *record, GError **error)
   add_setting (out, "FERRY_ENDPOINT_URL", endpoint);
   add_setting (out, "FERRY_HOLD_S", hold);
   add_setting (out, "FERRY_AWS_TRIES", "8");
+  add_setting (out, "FERRY_BUCKET", bucket);
+  add_setting (out, "FERRY_STORE_PREFIX", FERRY_STORE_PREFIX);
+  add_setting (out, "FERRY_IMDS", imds);
+  {
+    g_autofree char *n = g_strdup_printf ("%" JSON_INTEGER_FORMAT,
+                                          json_integer_value (json_object_get (record, "interruptions")));
+    add_setting (out, "FERRY_INTERRUPTIONS", n);
+  }
   g_string_append (out, body);
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
@@ -86,7 +98,8 @@ ferry_agent_event (FerryRun *run, const char *word, const char **out_detail)
 gboolean
 ferry_agent_acted (FerryRun *run)
 {
-  return ferry_agent_event (run, "stopping", NULL) > 0 || ferry_agent_event (run, "kept", NULL) > 0;
+  return ferry_agent_event (run, "stopping", NULL) > 0 || ferry_agent_event (run, "terminating", NULL) > 0
+         || ferry_agent_event (run, "kept", NULL) > 0;
 }
 
 gboolean

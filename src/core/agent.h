@@ -7,6 +7,10 @@
 
 G_BEGIN_DECLS
 
+/* Where an instance asks about itself (IMDSv2), for the spot interruption notice; the record's
+ * on_end "imds" names it (FERRY_IMDS_URL, for tests only, sets another). */
+#define FERRY_AGENT_IMDS_URL "http://169.254.169.254"
+
 /* Seconds a hold counts after its last refresh, once the laptop that kept it is gone. */
 #define FERRY_AGENT_HOLD_S 300
 
@@ -15,10 +19,12 @@ G_BEGIN_DECLS
 #define FERRY_AGENT_TAG_KEY "ferry:run"
 
 /* The record's on_end: {"then", "by": "instance", "instance_id", "region", "endpoint_url" (absent without one),
- * "hold_s"}, or with why_not set {"then", "by": "laptop", "why"}: --then is the laptop's when it
- * next pulls. */
+ * "hold_s", "bucket" and "deployment" (--then terminate: where the agent saves the outputs that
+ * the record lists as "outputs" before the instance goes)}, or with why_not set {"then", "by":
+ * "laptop", "why"}: --then is the laptop's when it next pulls. */
 json_t *ferry_agent_on_end (const char *then, const char *instance_id, const char *region,
-                            const char *endpoint_url, const char *why_not);
+                            const char *endpoint_url, const char *bucket, const char *deployment,
+                            const char *why_not);
 
 /* Whether the record's --then is the instance's to carry out (its on_end says by instance). */
 gboolean ferry_agent_by_instance (json_t *record);
@@ -31,7 +37,8 @@ char *ferry_agent_render (json_t *record, GError **error);
  * ("stopping", "kept", "waiting"...), the last such, or 0 when there is none. */
 gint64 ferry_agent_event (FerryRun *run, const char *word, const char **out_detail);
 
-/* Whether the agent has carried out --then (stop-instances accepted, or nothing to do). */
+/* Whether the agent has carried out --then (stop- or terminate-instances accepted, or nothing to
+ * do). */
 gboolean ferry_agent_acted (FerryRun *run);
 
 /* Lets the agent go on once the outputs are home: removes the hold the laptop kept while it

@@ -43,7 +43,8 @@ ferry_instance_wait_state (FerryAws *aws, const char *id, const char *want, guin
       if (instance == NULL)
         return NULL;
       state = ferry_instance_state_name (instance);
-      if (g_str_equal (state, want))
+      if (g_str_equal (state, want) || (g_str_equal (want, FERRY_INSTANCE_ENDED)
+                                        && (g_str_equal (state, "stopped") || g_str_equal (state, "terminated"))))
         return g_steal_pointer (&instance);
       if (g_str_equal (state, "terminated"))
         return (ferry_throw (error, FERRY_ERROR_FAILED,

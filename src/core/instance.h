@@ -13,9 +13,13 @@ json_t *ferry_instance_describe (FerryAws *aws, const char *id, GCancellable *ca
 /* The instance's state name ("pending", "running", ...); borrowed from `instance`. */
 const char *ferry_instance_state_name (json_t *instance);
 
+/* `want` of ferry_instance_wait_state: stopped or terminated, whichever comes. */
+#define FERRY_INSTANCE_ENDED "stopped|terminated"
+
 /* Polls describe-instances (at once, then every 2 s backing off to 10 s; $FERRY_POLL_MS overrides the
- * first interval) until the instance reaches `want`, for at most timeout_s seconds. A terminated
- * instance never reaches another state, which is an error at once. Returns the last description. */
+ * first interval) until the instance reaches `want` (a state, or FERRY_INSTANCE_ENDED), for at most
+ * timeout_s seconds. A terminated instance never reaches another state, which is an error at once.
+ * Returns the last description. */
 json_t *ferry_instance_wait_state (FerryAws *aws, const char *id, const char *want, guint timeout_s,
                                    GCancellable *cancellable, GError **error);
 

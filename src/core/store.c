@@ -1525,12 +1525,17 @@ ferry_store_list (FerryStore *store, GCancellable *cancellable, GError **error)
           continue;
         }
       json_array_append_new (
-          out, json_pack ("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "key", key, "kind",
-                          json_object_get (m, "kind"), "created", json_object_get (m, "created"),
-                          "targets", json_object_get (m, "targets"), "files",
+          out, json_pack ("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O*, s:O*, s:O*, s:O*, s:O*,"
+                          " s:O*, s:O*}",
+                          "key", key, "kind", json_object_get (m, "kind"), "created",
+                          json_object_get (m, "created"), "targets", json_object_get (m, "targets"), "files",
                           json_object_get (m, "files"), "bytes", json_object_get (m, "bytes"),
                           "last_modified", json_object_get (o, "LastModified"), "deployment",
-                          json_object_get (m, "deployment")));
+                          json_object_get (m, "deployment"), "run", json_object_get (m, "run"), "exit",
+                          json_object_get (m, "exit"), "interrupted", json_object_get (m, "interrupted"),
+                          "interruptions", json_object_get (m, "interruptions"), "cores",
+                          json_object_get (m, "cores"), "then", json_object_get (m, "then"),
+                          "snakemake_args", json_object_get (m, "snakemake_args")));
     }
   return g_steal_pointer (&out);
 }

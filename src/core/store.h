@@ -100,7 +100,9 @@ gboolean ferry_store_pull (FerryStore *store, const char *key, const char *const
                            FerryPullStats *stats, GCancellable *cancellable, GError **error);
 
 /* The manifests, oldest first: each {"key", "kind", "created", "targets", "files", "bytes",
- * "last_modified"} (read from the manifest, cached in STATE_DIR/store/manifests/). */
+ * "last_modified", and what a run's agent adds: "run", "exit", "then", "cores", "snakemake_args",
+ * and after a spot notice "interrupted" and "interruptions"} (read from the manifest,
+ * cached in STATE_DIR/store/manifests/). */
 json_t *ferry_store_list (FerryStore *store, GCancellable *cancellable, GError **error);
 
 /* The newest "save" manifest holding every path of `paths` (a file, or a directory's entries),
