@@ -215,21 +215,27 @@ ferry_store_summary (FerryInvocation *inv, json_t **out_json, GCancellable *c)
       return g_strdup_printf ("s3://%s/%s: unknown (%s)", bucket, FERRY_STORE_PREFIX, local->message);
     }
   g_clear_error (&local);
-  if (!ferry_pricing_s3_standard (inv->aws, inv->region, &usd_gb, c, &local))
-    usd_gb = -1;
-  if (usd_gb >= 0)
+  /* An empty store costs nothing at any price: no Pricing call (one aws process) for it. */
+  if (usage.bytes == 0)
+    cost = g_strdup ("nothing a month");
+  else if (ferry_pricing_s3_standard (inv->aws, inv->region, &usd_gb, c, &local) && usd_gb >= 0)
     {
       g_autofree char *month = ferry_format_usd (usd_gb * usage.bytes / 1e9);
       g_autofree char *rate = ferry_format_usd (usd_gb);
       cost = g_strdup_printf ("%s a month at %s per GB-month (S3 Standard)", month, rate);
     }
   else
-    cost = g_strdup_printf ("unknown a month (%s)", local ? local->message : "no S3 price");
+    {
+      usd_gb = -1;
+      cost = g_strdup_printf ("unknown a month (%s)", local ? local->message : "no S3 price");
+    }
   if (out_json)
     *out_json = json_pack ("{s:s, s:I, s:I, s:I, s:o}", "bucket", bucket, "objects",
                            (json_int_t) usage.objects, "bytes", (json_int_t) usage.bytes,
                            "manifests", (json_int_t) usage.manifests, "usd_per_month",
-                           usd_gb >= 0 ? json_real (usd_gb * usage.bytes / 1e9) : json_null ());
+                           usage.bytes == 0 ? json_real (0)
+                           : usd_gb >= 0    ? json_real (usd_gb * usage.bytes / 1e9)
+                                            : json_null ());
   return g_strdup_printf ("s3://%s/%s: %u objects, %" G_GUINT64_FORMAT " bytes, %u manifests; %s",
                           bucket, FERRY_STORE_PREFIX, usage.objects, usage.bytes, usage.manifests,
                           cost);
