@@ -246,6 +246,18 @@ ferry_run_follow_to_end (FerryInvocation *inv, FerryRemote *remote, const char *
                         "run %s on %s ended without an exit status (the remote rebooted, or its "
                         "process was killed); log: %s",
                         run->id, remote->host, log_path);
+  /* A spot notice came: the agent saves what is finished, and AWS takes the instance. */
+  {
+    const char *notice = NULL;
+    if (host_opt == NULL && ferry_agent_event (run, "interrupted", &notice) > 0)
+      {
+        g_autofree char *again = ferry_run_hint (inv, "attach", run->id, host_opt, dir_opt);
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "run %s was interrupted: AWS is taking its spot instance back (%s); its agent saves"
+                            " the outputs it finished in the store, and %s recovers it on a new instance",
+                            run->id, notice, again);
+      }
+  }
   status = run->exit_status;
   /* run --save, and always before a --then terminate: the outputs go into the store first. */
   save = status == 0

@@ -368,13 +368,22 @@ rule second:
         "echo 'waiting for the gate'; while [ ! -e {params.gate:q} ]; do sleep 0.1; done; cat {input:q} > {output:q}"
 SMK
     G="$TEST_TMP/gate-spot"
-    expect_exit 0 ferry run "${O[@]}" --detach --cores 1 results/second.txt -- --config "gate=$G"
-    ids=$(run_id "$TEST_TMP/out")
+    # The laptop follows the run.
+    ferry run "${O[@]}" --cores 1 results/second.txt -- --config "gate=$G" >"$TEST_TMP/spot.out" 2>"$TEST_TMP/spot.err" &
+    run_pid=$!
+    on_exit "jobs -p | grep -qx $run_pid && kill $run_pid" # still this shell's job: not a reused pid
+    wait_until 120 '[ -n "$(run_id "$TEST_TMP/spot.err")" ]'
+    ids=$(run_id "$TEST_TMP/spot.err")
     ds=$(run_dir "$ids")
     assert_eq "$(jget 'j["on_end"]["imds"]' <"$ds/run.json")" "$FERRY_IMDS_URL" "the IMDS the agent watches"
     wait_until 120 'grep -q "waiting for the gate" "$ds/log"'
     assert_eq "$(cat "$R/results/first.txt")" first "the job finished before the notice"
     echo '{"action": "terminate", "time": "2026-12-03T18:00:00Z"}' >"$TEST_TMP/imds-notice"
+    rc=0
+    wait "$run_pid" || rc=$?
+    assert_eq "$rc" 1 "the exit of ferry run when the notice came"
+    [ "$(grep -c '^error: ' "$TEST_TMP/spot.err")" = 1 ] || fatal "not one error line: $(cat "$TEST_TMP/spot.err")"
+    assert_file_has_content "$TEST_TMP/spot.err" "^error: run $ids was interrupted: AWS is taking its spot instance back \(spot notice: .*ferry attach $ids .*recovers it on a new instance$"
     wait_until 180 'agent_said "$ids" saved || agent_said "$ids" failed'
     agent_said "$ids" interrupted 'spot notice: \{"action": "terminate"' || fatal "no interruption in the agent's record: $(cat "$ds/on-end")"
     agent_said "$ids" saved "ferry-store/manifests/" || fatal "no save in the agent's record: $(cat "$ds/on-end")"
@@ -384,7 +393,7 @@ SMK
     manifest=$(awsm s3 cp "s3://$F_BUCKET/$key" -)
     assert_eq "$(jget 'j["interrupted"]' <<<"$manifest")" True "the saved manifest says interrupted"
     assert_eq "$(jget '[e["path"] for e in j["entries"] if e["type"] == "file"]' <<<"$manifest")" '["results/first.txt"]' "what the interrupted run saved"
-    ok "spot notice mid-run: snakemake stops, the output finished so far goes to the store, the run is recorded as interrupted"
+    ok "spot notice mid-run: snakemake stops, the output finished so far goes to the store, the run is recorded as interrupted; the laptop following it says so in one line"
 
     # AWS takes the instance back, and its disk with it.
     rm "$TEST_TMP/imds-notice"
@@ -410,6 +419,7 @@ SMK
     assert_file_has_content "$TEST_TMP/err" "restored 1 outputs that run $ids finished, from the store"
     new=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
     assert_ne "$new" "$F_INSTANCE" "the instance after the recovery"
+    assert_eq "$(awsm ec2 describe-instances --instance-ids "$new" | jget 'j["Reservations"][0]["Instances"][0].get("InstanceLifecycle")')" spot "the replacement's market"
     assert_eq "$(cat results/second.txt)" first "the output of the recovered run, pulled"
     idr=$(ls "$R/.ferry/runs" | tail -1)
     assert_eq "$(jget 'j["recovers"]' <"$R/.ferry/runs/$idr/run.json")" "$ids" "the run the new one recovers"
