@@ -440,3 +440,18 @@ ferry_run_recover_restore (FerryInvocation *inv, FerryRemote *remote, const char
               json_string_value (json_object_get (interrupted, "run")), st.fetched);
   return TRUE;
 }
+
+json_t *
+ferry_run_interruptions (FerryInvocation *inv, GCancellable *c)
+{
+  g_autoptr(FerryStore) store = ferry_builtin_store_open (inv, c, NULL);
+  g_autoptr(json_t) list = store != NULL ? ferry_store_list (store, c, NULL) : NULL;
+  json_t *out = json_array ();
+  json_t *o;
+  size_t i;
+
+  json_array_foreach (list, i, o)
+    if (json_is_true (json_object_get (o, "interrupted")))
+      json_array_append (out, o);
+  return out;
+}

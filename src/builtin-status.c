@@ -323,6 +323,7 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_autoptr(json_t) cost_json = NULL;
   g_autofree char *store = NULL;
   g_autoptr(json_t) store_json = NULL;
+  g_autoptr(json_t) interruptions = NULL;
   g_autoptr(GPtrArray) runs = NULL;
   g_autofree char *runs_where = NULL;
   g_autofree char *runs_note = NULL;
@@ -358,6 +359,9 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   if (exists && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET)
       && ferry_invocation_use_aws (inv, c, NULL))
     store = ferry_store_summary (inv, &store_json, c);
+  /* Each spot interruption, from the saves the runs' agents made. */
+  if (json_integer_value (json_object_get (store_json, "manifests")) > 0)
+    interruptions = ferry_run_interruptions (inv, c);
   runs = remote_runs (inv, live, &runs_where, &runs_note, c);
 
   if (opt_json)
@@ -368,6 +372,7 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
                        cost_json);
       if (store_json != NULL)
         json_object_set (doc, "store", store_json);
+      json_object_set (doc, "interruptions", interruptions ? interruptions : json_null ());
       if (runs != NULL || runs_note != NULL)
         {
           json_t *a = json_array ();
@@ -417,6 +422,17 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
     g_print ("  %-17s %s\n", "cost", cost);
   if (store != NULL)
     g_print ("  %-17s %s\n", "store", store);
+  {
+    json_t *o;
+    size_t i;
+    json_array_foreach (interruptions, i, o)
+      g_print ("  %-17s run %s at %s (interruption %" JSON_INTEGER_FORMAT "): %" JSON_INTEGER_FORMAT
+               " finished files saved in %s\n",
+               "interrupted", json_string_value (json_object_get (o, "run")),
+               json_string_value (json_object_get (o, "created")),
+               json_integer_value (json_object_get (o, "interruptions")),
+               json_integer_value (json_object_get (o, "files")), json_string_value (json_object_get (o, "key")));
+  }
   if (live == NULL)
     g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");
   print_runs (runs, runs_where, runs_note);

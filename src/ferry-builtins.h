@@ -230,6 +230,9 @@ json_t *ferry_run_find_interrupted (FerryInvocation *inv, const char *run_id, co
  * max_interruptions; *out_interrupted gets the interrupted save (NULL when there is none). */
 gboolean ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int max_interruptions,
                                   gboolean spot, json_t **out_interrupted, GCancellable *c, GError **error);
+/* Every save a run's agent made on a spot notice, oldest first (ferry_store_list's entries; empty
+ * when the store cannot be read). */
+json_t *ferry_run_interruptions (FerryInvocation *inv, GCancellable *c);
 /* On the replacement: the outputs the interrupted run finished come back from the store. */
 gboolean ferry_run_recover_restore (FerryInvocation *inv, FerryRemote *remote, const char *dir,
                                     json_t *interrupted, GCancellable *c, GError **error);

@@ -403,6 +403,7 @@ SMK
     expect_exit 0 ferry status "${O[@]}"
     assert_file_has_content "$TEST_TMP/out" "last run +run $ids ended at .*: AWS took the spot instance back \(interruption 1\)"
     assert_file_has_content "$TEST_TMP/out" "outputs +those finished, in the store, s3://$F_BUCKET/$key: ferry attach recovers the run"
+    assert_file_has_content "$TEST_TMP/out" "interrupted +run $ids at [0-9T:Z-]+ \(interruption 1\): 1 finished files saved in $key"
     ok "status shows the interruption and where the finished outputs are"
 
     expect_exit 1 ferry run "${O[@]}" --max-interruptions 1 --cores 1 results/second.txt -- --config "gate=$G"
