@@ -263,6 +263,14 @@ ferry_archive_writer_free (FerryArchiveWriter *w)
   g_free (w);
 }
 
+/* Big blocks: libarchive's default 10 KiB costs a write(2) every 10 KiB; the last one unpadded. */
+static void
+set_blocks (FerryArchiveWrite *a)
+{
+  archive_write_set_bytes_per_block (a, CHUNK);
+  archive_write_set_bytes_in_last_block (a, 1);
+}
+
 FerryArchiveWriter *
 ferry_archive_writer_new (int fd, FerryArchiveFormat format, int level, GError **error)
 {
@@ -303,12 +311,20 @@ ferry_archive_writer_new (int fd, FerryArchiveFormat format, int level, GError *
       g_snprintf (value, sizeof value, "%d", level);
       archive_write_set_filter_option (w->a, NULL, "compression-level", value);
     }
-  /* Big blocks: libarchive's default 10 KiB costs a write(2) every 10 KiB. */
-  archive_write_set_bytes_per_block (w->a, CHUNK);
-  archive_write_set_bytes_in_last_block (w->a, 1);
+  set_blocks (w->a);
   if (!ferry_archive_check (w->a, archive_write_open_fd (w->a, fd), "starting the archive", error))
     return NULL;
   return g_steal_pointer (&w);
+}
+
+gboolean
+ferry_archive_open_raw (FerryArchiveWrite *a, void *data, archive_write_callback *write_cb,
+                        const char *what, GError **error)
+{
+  archive_write_set_format_pax_restricted (a);
+  set_blocks (a);
+  return ferry_archive_check (a, archive_write_open2 (a, data, NULL, write_cb, NULL, NULL), what,
+                              error);
 }
 
 void
@@ -588,15 +604,14 @@ path_allowed (const char *path, GHashTable *allowed)
   return allowed == NULL || ferry_archive_path_under (path, allowed);
 }
 
-/* A link target may not reach out of the tree: no absolute target, no `..`. */
-static gboolean
-link_target_ok (const char *target)
+gboolean
+ferry_archive_path_inside (const char *path)
 {
   g_auto(GStrv) parts = NULL;
 
-  if (target == NULL || *target == '\0' || g_path_is_absolute (target))
+  if (path == NULL || *path == '\0' || g_path_is_absolute (path))
     return FALSE;
-  parts = g_strsplit (target, "/", -1);
+  parts = g_strsplit (path, "/", -1);
   for (guint i = 0; parts[i] != NULL; i++)
     if (g_str_equal (parts[i], ".."))
       return FALSE;
@@ -653,7 +668,7 @@ ferry_archive_extract_fd_full (int fd, const char *const *allowed_paths, FerryEx
         return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                             "refusing \"%s\" from the remote: not one of the requested outputs",
                             path ? path : "");
-      if ((link != NULL && !link_target_ok (link)) || (hard != NULL && !path_allowed (hard, allowed)))
+      if ((link != NULL && !ferry_archive_path_inside (link)) || (hard != NULL && !path_allowed (hard, allowed)))
         return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                             "refusing \"%s\" from the remote: a link leading out of the workflow",
                             path);

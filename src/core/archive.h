@@ -65,12 +65,20 @@ gboolean ferry_archive_writer_close (FerryArchiveWriter *w, GError **error);
 void ferry_archive_writer_free (FerryArchiveWriter *w);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryArchiveWriter, ferry_archive_writer_free)
 
+/* Opens `a` as an uncompressed restricted-pax writer in the same 1 MiB blocks, onto `write_cb`
+ * (a sink that does more than write: the store's packs hash what they write). */
+gboolean ferry_archive_open_raw (FerryArchiveWrite *a, void *data, archive_write_callback *write_cb,
+                                 const char *what, GError **error);
+
 /* Writes `set` to `path` in the format its name asks for: into a temporary file next to it, renamed
  * into place once complete, so a failed or interrupted export leaves no partial archive. An
  * existing `path` is refused unless `force`. `best` trades time for the smallest archive. */
 gboolean ferry_archive_write_file (const char *path, FerryFileSet *set, gboolean force, gboolean best,
                                    FerryArchiveProgress progress, gpointer user_data,
                                    GCancellable *cancellable, GError **error);
+
+/* A relative path that stays inside its tree: not empty, not absolute, no `..` component. */
+gboolean ferry_archive_path_inside (const char *path);
 
 /* Extracts a tar stream (any compression) read from fd into the current dir: no `..`, no absolute
  * path, nothing written through a symlink, no link leading out; only entries under `allowed` (NULL:

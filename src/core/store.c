@@ -5,9 +5,11 @@
  *   a few bytes inside one, so chunking would buy little for a lot of bookkeeping, and a whole-file
  *   hash is what a user can check with sha256sum.
  * - Files under 16 MiB go into packs (a plain tar written by libarchive, members named by their
- *   hash), so 100,000 files of 1 KB are a few PUTs, and each object saved is an aws process saved; a pack's member list is an object beside it, written
- *   after it, so a pack cut short is simply unknown. Large files are objects of their own, in
- *   parts above the single-PUT limit, resumable from a record in the state dir.
+ *   hash), so 100,000 files of 1 KB are a few PUTs; a pack's member list is an object beside it,
+ *   and a pack is known only when both are there. Packs and the other objects are staged and go
+ *   up in one `aws s3 cp --recursive` per GiB or so (an aws process costs a CPU-second of
+ *   start-up). Files above the single-PUT limit go in parts, in parallel, resumable from a record
+ *   in the state dir.
  * - Content objects are written under their hash, so writing one twice (two laptops, a retry)
  *   writes the same bytes; a manifest is written last and under a fresh name, so concurrent pushes
  *   never see each other's half-done work.
@@ -33,6 +35,7 @@
 #define MAX_PARTS 10000          /* S3's limit on parts */
 #define UPLOAD_JOBS 6            /* uploads at once */
 #define CHUNK (1 * MIB)
+#define ROUND_BYTES (1024 * MIB) /* staged for one aws process */
 
 struct _FerryStore
 {
@@ -360,51 +363,6 @@ hash_file (const char *path, guint64 *out_size, GCancellable *cancellable, GErro
   return g_strdup (g_checksum_get_string (sum));
 }
 
-/* --- upload work -------------------------------------------------------------------------------- */
-
-typedef struct
-{
-  char *path;
-  char *sha;
-  guint64 size;
-  char *pack; /* the pack it went into, once uploaded */
-} Content;
-
-static void
-content_free (Content *c)
-{
-  g_free (c->pack);
-  g_free (c->path);
-  g_free (c->sha);
-  g_free (c);
-}
-
-typedef struct
-{
-  FerryStore *store;
-  GPtrArray *contents; /* Content: one (an object) or many (a pack) */
-  gboolean pack;
-  GMutex *lock;        /* guards stats */
-  FerryStoreStats *stats;
-} Upload;
-
-static void
-upload_free (Upload *u)
-{
-  g_ptr_array_unref (u->contents);
-  g_free (u);
-}
-
-static void
-upload_count (Upload *u, guint64 bytes, guint puts)
-{
-  g_mutex_lock (u->lock);
-  u->stats->objects_uploaded++;
-  u->stats->bytes_uploaded += bytes;
-  u->stats->puts += puts;
-  g_mutex_unlock (u->lock);
-}
-
 static char *
 tmp_file (FerryStore *store, const char *stem, int *out_fd, GError **error)
 {
@@ -424,140 +382,388 @@ tmp_file (FerryStore *store, const char *stem, int *out_fd, GError **error)
   return path;
 }
 
-/* A multipart upload's record: {"key", "upload_id", "size", "part_size", "parts": [{"PartNumber",
- * "ETag"}]}, saved after every part, so an upload cut short resumes at the next part. */
-static gboolean
-upload_multipart (FerryStore *store, Content *c, guint *out_puts, GCancellable *cancellable,
-                  GError **error)
+/* --- upload work -------------------------------------------------------------------------------- */
+
+/* Each aws process costs about a CPU-second of start-up, so a push makes few of them. What the
+ * bucket lacks is staged in rounds of about ROUND_BYTES (packs as files, other objects as symlinks
+ * named by their hash, laid out as in the bucket), and each round goes up in one `aws s3 cp
+ * --recursive`, which sends its files and their parts in parallel. A round cut short resumes at
+ * object granularity: the next push lists what arrived. Only a file above the single-PUT limit
+ * goes by s3api multipart, its parts in parallel too, because that path resumes inside the file. */
+
+typedef struct
 {
-  g_autofree char *dir = store_local (store, "uploads", error);
-  g_autofree char *rec_path = NULL;
-  g_autofree char *key = g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", c->sha);
-  g_autoptr(json_t) rec = NULL;
-  guint64 part_size = MAX (store->put_limit, (c->size + MAX_PARTS - 1) / MAX_PARTS);
-  guint n_parts = (c->size + part_size - 1) / part_size;
-  json_t *parts;
-  const char *upload_id;
-  int src;
+  char *path;
+  char *sha;
+  guint64 size;
+  char *pack; /* the pack it went into, once built */
+} Content;
 
-  if (dir == NULL)
+static void
+content_free (Content *c)
+{
+  g_free (c->pack);
+  g_free (c->path);
+  g_free (c->sha);
+  g_free (c);
+}
+
+typedef struct
+{
+  FerryStore *store;
+  GMutex lock; /* guards stats and the multipart parts */
+  FerryStoreStats *stats;
+} Batch;
+
+static void
+batch_count (Batch *b, guint objects, guint64 bytes, guint puts)
+{
+  g_mutex_lock (&b->lock);
+  b->stats->objects_uploaded += objects;
+  b->stats->bytes_uploaded += bytes;
+  b->stats->puts += puts;
+  g_mutex_unlock (&b->lock);
+}
+
+/* One staging dir: its packs are built by steps of their own, then it goes up whole. */
+typedef struct
+{
+  Batch *batch;
+  char *dir;           /* STATE_DIR/store/tmp/stage-XXXXXX, with packs/ and objects/ */
+  guint links;         /* objects staged as symlinks */
+  guint64 link_bytes;
+  guint64 bytes;       /* everything staged, packs included */
+  GPtrArray *packs;    /* Pack */
+} Round;
+
+typedef struct
+{
+  Round *round;
+  GPtrArray *contents; /* Content, borrowed */
+} Pack;
+
+static void
+pack_free (Pack *p)
+{
+  g_ptr_array_unref (p->contents);
+  g_free (p);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (path, name, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (p);
+      else
+        unlink (p);
+    }
+  rmdir (path);
+}
+
+static void
+round_free (Round *r)
+{
+  if (r->dir != NULL)
+    remove_tree (r->dir);
+  g_free (r->dir);
+  g_ptr_array_unref (r->packs);
+  g_free (r);
+}
+
+static Round *
+round_new (Batch *b, GError **error)
+{
+  g_autofree char *tmp = store_local (b->store, "tmp", error);
+  g_autofree char *dir = NULL;
+  g_autofree char *packs = NULL;
+  g_autofree char *objects = NULL;
+  Round *r;
+
+  if (tmp == NULL)
+    return NULL;
+  dir = g_build_filename (tmp, "stage-XXXXXX", NULL);
+  if (g_mkdtemp (dir) == NULL)
+    return (ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", dir, g_strerror (errno)),
+            NULL);
+  packs = g_build_filename (dir, "packs", NULL);
+  objects = g_build_filename (dir, "objects", NULL);
+  r = g_new0 (Round, 1);
+  r->batch = b;
+  r->dir = g_steal_pointer (&dir);
+  r->packs = g_ptr_array_new_with_free_func ((GDestroyNotify) pack_free);
+  if (mkdir (packs, 0700) != 0 || mkdir (objects, 0700) != 0)
+    {
+      ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", packs, g_strerror (errno));
+      round_free (r);
+      return NULL;
+    }
+  return r;
+}
+
+/* An object that goes up as it is: a symlink to it, named by its hash. */
+static gboolean
+round_link (Round *r, Content *c, GError **error)
+{
+  g_autofree char *target = g_canonicalize_filename (c->path, NULL);
+  g_autofree char *link = g_build_filename (r->dir, "objects", c->sha, NULL);
+
+  if (symlink (target, link) != 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", link, g_strerror (errno));
+  r->links++;
+  r->link_bytes += c->size;
+  r->bytes += c->size;
+  return TRUE;
+}
+
+/* The round's one aws process: the whole staging dir into the store's prefix. */
+static gboolean
+round_upload (gpointer data, GCancellable *cancellable, GError **error)
+{
+  Round *r = data;
+  FerryStore *store = r->batch->store;
+  g_autofree char *dest = g_strdup_printf ("s3://%s/" FERRY_STORE_PREFIX, store->bucket);
+  const char *args[] = { r->dir, dest, "--recursive", "--only-show-errors", NULL };
+  g_autoptr(json_t) out = NULL;
+
+  if (r->links == 0 && r->packs->len == 0)
+    return TRUE;
+  out = ferry_aws_call (store->aws, "s3", "cp", args, cancellable, error);
+  if (out == NULL)
+    {
+      g_prefix_error (error, "uploading to s3://%s/%s: ", store->bucket, FERRY_STORE_PREFIX);
+      return FALSE;
+    }
+  batch_count (r->batch, r->links, r->link_bytes, r->links);
+  remove_tree (r->dir);
+  g_clear_pointer (&r->dir, g_free);
+  return TRUE;
+}
+
+/* A large file in parts, resumable: STATE_DIR/store/uploads/SHA.json records {"key", "upload_id",
+ * "size", "part_size"} at the upload's creation; on a resume, list-parts says which parts the
+ * bucket has (those of a push killed mid-way included), and only the others go up. */
+typedef struct
+{
+  Batch *batch;
+  Content *content; /* borrowed */
+  char *key;
+  char *rec_path;
+  char *upload_id;
+  json_t *parts; /* "N" -> ETag, guarded by the batch's lock */
+  guint64 part_size;
+  guint n_parts;
+  guint sent;
+} Multipart;
+
+static void
+multipart_free (Multipart *mp)
+{
+  g_free (mp->key);
+  g_free (mp->rec_path);
+  g_free (mp->upload_id);
+  json_decref (mp->parts);
+  g_free (mp);
+}
+
+typedef struct
+{
+  Multipart *mp;
+  guint n;
+} Part;
+
+static guint64
+part_length (Multipart *mp, guint n)
+{
+  return MIN (mp->part_size, mp->content->size - (guint64) (n - 1) * mp->part_size);
+}
+
+/* The parts the bucket already has of a recorded upload; FALSE with NoSuchUpload when it is gone. */
+static gboolean
+multipart_known_parts (Multipart *mp, GCancellable *cancellable, GError **error)
+{
+  const char *args[] = { "--key", mp->key, "--upload-id", mp->upload_id, NULL };
+  g_autoptr(json_t) out = s3api (mp->batch->store, "list-parts", args, cancellable, error);
+  size_t i;
+  json_t *p;
+
+  if (out == NULL)
     return FALSE;
-  rec_path = g_strdup_printf ("%s/%s.json", dir, c->sha);
-  rec = json_load_file (rec_path, 0, NULL);
-  if (rec != NULL
-      && (json_integer_value (json_object_get (rec, "size")) != (json_int_t) c->size
-          || json_integer_value (json_object_get (rec, "part_size")) != (json_int_t) part_size
-          || !json_is_string (json_object_get (rec, "upload_id"))
-          || !json_is_array (json_object_get (rec, "parts"))))
-    g_clear_pointer (&rec, json_decref);
-  if (rec == NULL)
+  json_array_foreach (json_object_get (out, "Parts"), i, p)
     {
-      const char *args[] = { "--key", key, NULL };
-      g_autoptr(json_t) out = s3api (store, "create-multipart-upload", args, cancellable, error);
-      const char *id;
-      if (out == NULL)
-        return FALSE;
-      id = json_string_value (json_object_get (out, "UploadId"));
-      if (id == NULL)
-        return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
-                            "create-multipart-upload for %s gave no UploadId", key);
-      rec = json_pack ("{s:s, s:s, s:I, s:I, s:[]}", "key", key, "upload_id", id, "size",
-                       (json_int_t) c->size, "part_size", (json_int_t) part_size, "parts");
-      if (!save_json (rec_path, rec, error))
-        return FALSE;
+      json_int_t n = json_integer_value (json_object_get (p, "PartNumber"));
+      const char *etag = json_string_value (json_object_get (p, "ETag"));
+      char num[16];
+      if (n < 1 || n > mp->n_parts || etag == NULL
+          || json_integer_value (json_object_get (p, "Size")) != (json_int_t) part_length (mp, n))
+        continue;
+      g_snprintf (num, sizeof num, "%u", (guint) n);
+      json_object_set_new (mp->parts, num, json_string (etag));
     }
-  else
-    store_say (store, "resuming the upload of %s at part %zu of %u", c->path,
-               json_array_size (json_object_get (rec, "parts")) + 1, n_parts);
-  upload_id = json_string_value (json_object_get (rec, "upload_id"));
-  parts = json_object_get (rec, "parts");
+  return TRUE;
+}
 
-  src = open (c->path, O_RDONLY | O_CLOEXEC);
-  if (src < 0)
-    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", c->path, g_strerror (errno));
-  for (guint n = json_array_size (parts) + 1; n <= n_parts; n++)
+static gboolean
+multipart_start (gpointer data, GCancellable *cancellable, GError **error)
+{
+  Multipart *mp = data;
+  FerryStore *store = mp->batch->store;
+  g_autoptr(json_t) rec = json_load_file (mp->rec_path, 0, NULL);
+  g_autoptr(GError) local = NULL;
+  const char *id = json_string_value (json_object_get (rec, "upload_id"));
+
+  if (id != NULL && json_integer_value (json_object_get (rec, "size")) == (json_int_t) mp->content->size
+      && json_integer_value (json_object_get (rec, "part_size")) == (json_int_t) mp->part_size)
     {
-      g_autofree char *part_path = NULL;
-      g_autofree char *num = g_strdup_printf ("%u", n);
-      g_autoptr(json_t) out = NULL;
-      g_autoptr(GError) local = NULL;
-      loff_t off = (loff_t) (n - 1) * part_size;
-      guint64 left = MIN (part_size, c->size - (guint64) off);
-      const char *etag;
-      int fd;
-
-      part_path = tmp_file (store, "part", &fd, error);
-      if (part_path == NULL)
+      mp->upload_id = g_strdup (id);
+      if (multipart_known_parts (mp, cancellable, &local))
         {
-          close (src);
+          store_say (store, "resuming the upload of %s: %zu of %u parts are in the bucket",
+                     mp->content->path, json_object_size (mp->parts), mp->n_parts);
+          return TRUE;
+        }
+      if (!ferry_aws_error_has_code (local, "NoSuchUpload"))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local), "resuming the upload of %s: ",
+                                      mp->content->path);
           return FALSE;
         }
-      while (left > 0)
-        {
-          ssize_t w = copy_file_range (src, &off, fd, NULL, left, 0);
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w <= 0)
-            {
-              int e = w < 0 ? errno : EIO;
-              close (fd);
-              close (src);
-              unlink (part_path);
-              return ferry_throw (error, FERRY_ERROR_FAILED, "cannot copy a part of %s: %s",
-                                  c->path, g_strerror (e));
-            }
-          left -= w;
-        }
-      close (fd);
-      {
-        const char *args[] = { "--key", key, "--upload-id", upload_id, "--part-number", num,
-                               "--body", part_path, NULL };
-        out = s3api (store, "upload-part", args, cancellable, &local);
-      }
-      unlink (part_path);
-      if (out == NULL && ferry_aws_error_has_code (local, "NoSuchUpload"))
-        {
-          /* The upload was aborted (a lifecycle rule, a prune): start again. */
-          close (src);
-          unlink (rec_path);
-          return upload_multipart (store, c, out_puts, cancellable, error);
-        }
-      if (out == NULL)
-        {
-          close (src);
-          g_propagate_prefixed_error (error, g_steal_pointer (&local), "uploading part %u of %s: ",
-                                      n, c->path);
-          return FALSE;
-        }
-      etag = json_string_value (json_object_get (out, "ETag"));
-      if (etag == NULL)
-        {
-          close (src);
-          return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "upload-part gave no ETag for %s",
-                              c->path);
-        }
-      json_array_append_new (parts, json_pack ("{s:i, s:s}", "PartNumber", (int) n, "ETag", etag));
-      (*out_puts)++;
-      if (!save_json (rec_path, rec, error))
-        {
-          close (src);
-          return FALSE;
-        }
+      /* The upload was aborted (a lifecycle rule, say): start again. */
+      g_clear_pointer (&mp->upload_id, g_free);
     }
-  close (src);
   {
-    g_autoptr(json_t) body = json_pack ("{s:O}", "Parts", parts);
-    g_autofree char *text = json_dumps (body, JSON_COMPACT);
-    const char *args[] = { "--key", key, "--upload-id", upload_id, "--multipart-upload", text, NULL };
-    g_autoptr(json_t) out = s3api (store, "complete-multipart-upload", args, cancellable, error);
+    const char *args[] = { "--key", mp->key, NULL };
+    g_autoptr(json_t) out = s3api (store, "create-multipart-upload", args, cancellable, error);
     if (out == NULL)
-      {
-        g_prefix_error (error, "completing the upload of %s: ", c->path);
-        return FALSE;
-      }
+      return FALSE;
+    id = json_string_value (json_object_get (out, "UploadId"));
+    if (id == NULL)
+      return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
+                          "create-multipart-upload for %s gave no UploadId", mp->key);
+    mp->upload_id = g_strdup (id);
   }
-  (*out_puts)++;
-  unlink (rec_path);
+  g_clear_pointer (&rec, json_decref);
+  rec = json_pack ("{s:s, s:s, s:I, s:I}", "key", mp->key, "upload_id", mp->upload_id, "size",
+                   (json_int_t) mp->content->size, "part_size", (json_int_t) mp->part_size);
+  return save_json (mp->rec_path, rec, error);
+}
+
+static gboolean
+copy_range (int src, loff_t off, int dst, guint64 left, const char *what, GError **error)
+{
+  while (left > 0)
+    {
+      ssize_t w = copy_file_range (src, &off, dst, NULL, left, 0);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return ferry_throw (error, FERRY_ERROR_FAILED, "cannot copy a part of %s: %s", what,
+                            g_strerror (w < 0 ? errno : EIO));
+      left -= w;
+    }
+  return TRUE;
+}
+
+static gboolean
+part_upload (gpointer data, GCancellable *cancellable, GError **error)
+{
+  Part *p = data;
+  Multipart *mp = p->mp;
+  Batch *b = mp->batch;
+  g_autofree char *part_path = NULL;
+  g_autoptr(json_t) out = NULL;
+  g_autoptr(GError) local = NULL;
+  char num[16];
+  guint64 len = part_length (mp, p->n);
+  gboolean have;
+  gboolean ok;
+  const char *etag;
+  int src;
+  int fd;
+
+  g_snprintf (num, sizeof num, "%u", p->n);
+  g_mutex_lock (&b->lock);
+  have = json_object_get (mp->parts, num) != NULL;
+  g_mutex_unlock (&b->lock);
+  if (have)
+    return TRUE;
+  /* upload-part takes a whole file: the part is copied out (a reflink where the disk can). */
+  part_path = tmp_file (b->store, "part", &fd, error);
+  if (part_path == NULL)
+    return FALSE;
+  src = open (mp->content->path, O_RDONLY | O_CLOEXEC);
+  if (src < 0)
+    ok = ferry_throw (error, FERRY_ERROR_FAILED, "cannot read %s: %s", mp->content->path,
+                      g_strerror (errno));
+  else
+    ok = copy_range (src, (loff_t) (p->n - 1) * mp->part_size, fd, len, mp->content->path, error);
+  if (src >= 0)
+    close (src);
+  close (fd);
+  if (ok)
+    {
+      const char *args[] = { "--key", mp->key, "--upload-id", mp->upload_id, "--part-number", num,
+                             "--body", part_path, NULL };
+      out = s3api (b->store, "upload-part", args, cancellable, &local);
+    }
+  unlink (part_path);
+  if (!ok)
+    return FALSE;
+  if (out == NULL)
+    {
+      if (ferry_aws_error_has_code (local, "NoSuchUpload"))
+        unlink (mp->rec_path); /* gone from the bucket: the next push starts it anew */
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "uploading part %u of %s: ",
+                                  p->n, mp->content->path);
+      return FALSE;
+    }
+  etag = json_string_value (json_object_get (out, "ETag"));
+  if (etag == NULL)
+    return ferry_throw (error, FERRY_ERROR_INVALID_DATA, "upload-part gave no ETag for %s",
+                        mp->content->path);
+  g_mutex_lock (&b->lock);
+  json_object_set_new (mp->parts, num, json_string (etag));
+  mp->sent++;
+  g_mutex_unlock (&b->lock);
+  batch_count (b, 0, len, 1);
+  return TRUE;
+}
+
+static gboolean
+multipart_complete (gpointer data, GCancellable *cancellable, GError **error)
+{
+  Multipart *mp = data;
+  g_autoptr(json_t) parts = json_array ();
+  g_autoptr(json_t) body = NULL;
+  g_autoptr(json_t) out = NULL;
+  g_autofree char *text = NULL;
+
+  for (guint n = 1; n <= mp->n_parts; n++)
+    {
+      char num[16];
+      g_snprintf (num, sizeof num, "%u", n);
+      json_array_append_new (parts, json_pack ("{s:i, s:O}", "PartNumber", (int) n, "ETag",
+                                               json_object_get (mp->parts, num)));
+    }
+  body = json_pack ("{s:O}", "Parts", parts);
+  text = json_dumps (body, JSON_COMPACT);
+  {
+    const char *args[] = { "--key", mp->key, "--upload-id", mp->upload_id, "--multipart-upload",
+                           text, NULL };
+    out = s3api (mp->batch->store, "complete-multipart-upload", args, cancellable, error);
+  }
+  if (out == NULL)
+    {
+      g_prefix_error (error, "completing the upload of %s: ", mp->content->path);
+      return FALSE;
+    }
+  unlink (mp->rec_path);
+  batch_count (mp->batch, 1, 0, 1);
   return TRUE;
 }
 
@@ -589,6 +795,8 @@ pack_write (struct archive *a, void *data, const void *buf, size_t len)
   g_checksum_update (s->sum, buf, len);
   return len;
 }
+
+
 
 static gboolean
 pack_add (FerryArchiveWrite *a, Content *c, guchar *buf, GCancellable *cancellable, GError **error)
@@ -628,94 +836,173 @@ pack_add (FerryArchiveWrite *a, Content *c, guchar *buf, GCancellable *cancellab
   return ferry_archive_check (a, archive_write_finish_entry (a), c->path, error);
 }
 
-/* A pack: the tar of the contents (members named by hash) into a temp file, put as
- * packs/SHA.tar, then its member list packs/SHA.json. */
+
+/* A pack: the tar of the contents (members named by hash) into the round's packs/SHA.tar, and its
+ * member list beside it as packs/SHA.json. */
 static gboolean
-upload_pack (Upload *u, GCancellable *cancellable, GError **error)
+pack_build (gpointer data, GCancellable *cancellable, GError **error)
 {
-  FerryStore *store = u->store;
+  Pack *p = data;
+  Round *r = p->round;
   g_autoptr(FerryArchiveWrite) a = archive_write_new ();
   g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree guchar *buf = g_malloc (CHUNK);
-  g_autofree char *path = NULL;
-  g_autofree char *list_path = NULL;
-  g_autofree char *key = NULL;
-  g_autofree char *list_key = NULL;
+  g_autofree char *path = g_build_filename (r->dir, "packs", "new-XXXXXX", NULL);
+  g_autofree char *tar = NULL;
+  g_autofree char *list = NULL;
   g_autoptr(json_t) members = json_object ();
   g_autoptr(json_t) doc = NULL;
-  g_autofree char *cache = NULL;
+  const char *sha;
   PackSink sink;
   guint64 bytes = 0;
-  gboolean ok = TRUE;
-  int fd;
+  gboolean ok;
+  int fd = g_mkstemp_full (path, O_RDWR | O_CLOEXEC, 0600);
 
-  path = tmp_file (store, "pack", &fd, error);
-  if (path == NULL)
-    return FALSE;
+  if (fd < 0)
+    return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", path, g_strerror (errno));
   sink.fd = fd;
   sink.sum = sum;
-  archive_write_set_format_pax_restricted (a);
-  archive_write_set_bytes_per_block (a, CHUNK);
-  archive_write_set_bytes_in_last_block (a, 1);
-  ok = ferry_archive_check (a, archive_write_open2 (a, &sink, NULL, pack_write, NULL, NULL),
-                            "starting a pack", error);
-  for (guint i = 0; ok && i < u->contents->len; i++)
+  ok = ferry_archive_open_raw (a, &sink, pack_write, "starting a pack", error);
+  for (guint i = 0; ok && i < p->contents->len; i++)
     {
-      Content *c = u->contents->pdata[i];
+      Content *c = p->contents->pdata[i];
       ok = pack_add (a, c, buf, cancellable, error);
       json_object_set_new (members, c->sha, json_integer (c->size));
       bytes += c->size;
     }
   ok = ok && ferry_archive_check (a, archive_write_close (a), "finishing a pack", error);
   close (fd);
-  if (ok)
+  if (!ok)
     {
-      const char *sha = g_checksum_get_string (sum);
-      for (guint i = 0; i < u->contents->len; i++)
-        ((Content *) u->contents->pdata[i])->pack = g_strdup (sha);
-      key = g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.tar", sha);
-      list_key = g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.json", sha);
-      ok = put_file (store, key, path, cancellable, error);
-      doc = json_pack ("{s:O}", "members", members);
-      cache = store_local (store, "packs", error);
-      if (ok && cache == NULL)
-        ok = FALSE;
-      if (ok)
-        {
-          list_path = g_strdup_printf ("%s/%s.json", cache, sha);
-          ok = save_json (list_path, doc, error) && put_file (store, list_key, list_path,
-                                                              cancellable, error);
-        }
+      unlink (path);
+      return FALSE;
     }
-  unlink (path);
-  if (ok)
-    upload_count (u, bytes, 2);
-  return ok;
+  sha = g_checksum_get_string (sum);
+  for (guint i = 0; i < p->contents->len; i++)
+    ((Content *) p->contents->pdata[i])->pack = g_strdup (sha);
+  tar = g_strdup_printf ("%s/packs/%s.tar", r->dir, sha);
+  list = g_strdup_printf ("%s/packs/%s.json", r->dir, sha);
+  if (rename (path, tar) != 0)
+    {
+      unlink (path);
+      return ferry_throw (error, FERRY_ERROR_FAILED, "cannot rename %s: %s", path, g_strerror (errno));
+    }
+  doc = json_pack ("{s:O}", "members", members);
+  if (!save_json (list, doc, error))
+    return FALSE;
+  batch_count (r->batch, 1, bytes, 2);
+  return TRUE;
 }
 
+/* Sends `todo` (Content) to the bucket: packs and mid-sized objects in staged rounds (at most two
+ * rounds on disk at once), the large files in parts. */
 static gboolean
-upload_step (gpointer data, GCancellable *cancellable, GError **error)
+upload_contents (FerryStore *store, GPtrArray *todo, FerryStoreStats *stats,
+                 GCancellable *cancellable, GError **error)
 {
-  Upload *u = data;
-  Content *c;
-  g_autofree char *key = NULL;
-  guint puts = 0;
+  g_autoptr(FerryPool) pool = ferry_pool_new (UPLOAD_JOBS, cancellable);
+  g_autoptr(GPtrArray) rounds = g_ptr_array_new_with_free_func ((GDestroyNotify) round_free);
+  g_autoptr(GPtrArray) mps = g_ptr_array_new_with_free_func ((GDestroyNotify) multipart_free);
+  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *uploads_dir = NULL;
+  Pack *pack = NULL;
+  Round *r = NULL;
+  guint64 pack_bytes = 0;
+  Batch b = { .store = store, .stats = stats };
+  gboolean ok;
 
-  if (u->pack)
-    return upload_pack (u, cancellable, error);
-  c = u->contents->pdata[0];
-  if (c->size > u->store->put_limit)
+  for (guint i = 0; i < todo->len; i++)
     {
-      if (!upload_multipart (u->store, c, &puts, cancellable, error))
-        return FALSE;
-      upload_count (u, c->size, puts);
-      return TRUE;
+      Content *c = todo->pdata[i];
+      if (c->size > store->put_limit)
+        {
+          Multipart *mp = g_new0 (Multipart, 1);
+          if (uploads_dir == NULL && (uploads_dir = store_local (store, "uploads", error)) == NULL)
+            return FALSE;
+          mp->batch = &b;
+          mp->content = c;
+          mp->key = g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", c->sha);
+          mp->rec_path = g_strdup_printf ("%s/%s.json", uploads_dir, c->sha);
+          mp->parts = json_object ();
+          mp->part_size = MAX (store->put_limit, (c->size + MAX_PARTS - 1) / MAX_PARTS);
+          mp->n_parts = (c->size + mp->part_size - 1) / mp->part_size;
+          g_ptr_array_add (mps, mp);
+          continue;
+        }
+      if (r == NULL || r->bytes >= ROUND_BYTES)
+        {
+          if (pack != NULL)
+            g_ptr_array_add (r->packs, g_steal_pointer (&pack));
+          if ((r = round_new (&b, error)) == NULL)
+            return FALSE;
+          g_ptr_array_add (rounds, r);
+        }
+      if (c->size >= MIN (PACK_BELOW, store->put_limit))
+        {
+          if (!round_link (r, c, error))
+            return FALSE;
+          continue;
+        }
+      if (pack == NULL)
+        {
+          pack = g_new0 (Pack, 1);
+          pack->round = r;
+          pack->contents = g_ptr_array_new ();
+          pack_bytes = 0;
+        }
+      g_ptr_array_add (pack->contents, c);
+      pack_bytes += c->size + 1024;
+      r->bytes += c->size;
+      if (pack_bytes >= PACK_BYTES)
+        g_ptr_array_add (r->packs, g_steal_pointer (&pack));
     }
-  key = g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", c->sha);
-  if (!put_file (u->store, key, c->path, cancellable, error))
-    return FALSE;
-  upload_count (u, c->size, 1);
-  return TRUE;
+  if (pack != NULL)
+    g_ptr_array_add (r->packs, g_steal_pointer (&pack));
+
+  for (guint k = 0; k < rounds->len; k++)
+    {
+      Round *round = rounds->pdata[k];
+      g_autoptr(GStrvBuilder) built = g_strv_builder_new ();
+      g_auto(GStrv) after = NULL;
+      g_autofree char *name = g_strdup_printf ("upload %u", k);
+      g_autofree char *two_back = g_strdup_printf ("upload %u", k - 2);
+      const char *wait[] = { two_back, NULL };
+      for (guint j = 0; j < round->packs->len; j++)
+        {
+          g_autofree char *pname = g_strdup_printf ("pack %u.%u", k, j);
+          ferry_pool_add (pool, pname, pack_build, round->packs->pdata[j], k >= 2 ? wait : NULL,
+                          NULL);
+          g_strv_builder_add (built, pname);
+        }
+      after = g_strv_builder_end (built);
+      ferry_pool_add (pool, name, round_upload, round, (const char *const *) after, NULL);
+    }
+  for (guint k = 0; k < mps->len; k++)
+    {
+      Multipart *mp = mps->pdata[k];
+      g_autoptr(GStrvBuilder) built = g_strv_builder_new ();
+      g_auto(GStrv) after = NULL;
+      g_autofree char *start = g_strdup_printf ("start %u", k);
+      g_autofree char *complete = g_strdup_printf ("complete %u", k);
+      const char *wait[] = { start, NULL };
+      ferry_pool_add (pool, start, multipart_start, mp, NULL, NULL);
+      for (guint n = 1; n <= mp->n_parts; n++)
+        {
+          g_autofree char *pname = g_strdup_printf ("part %u.%u", k, n);
+          Part *p = g_new0 (Part, 1);
+          p->mp = mp;
+          p->n = n;
+          g_ptr_array_add (parts, p);
+          ferry_pool_add (pool, pname, part_upload, p, wait, NULL);
+          g_strv_builder_add (built, pname);
+        }
+      after = g_strv_builder_end (built);
+      ferry_pool_add (pool, complete, multipart_complete, mp, (const char *const *) after, NULL);
+    }
+  g_mutex_init (&b.lock);
+  ok = ferry_pool_run (pool, error);
+  g_mutex_clear (&b.lock);
+  return ok;
 }
 
 /* --- push ------------------------------------------------------------------------------------------ */
@@ -768,14 +1055,9 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   g_autoptr(json_t) manifest = NULL;
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) queued = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GPtrArray) uploads = g_ptr_array_new_with_free_func ((GDestroyNotify) upload_free);
-  g_autoptr(GPtrArray) pack = NULL;
-  g_autoptr(FerryPool) pool = NULL;
+  g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
   g_autoptr(GError) index_error = NULL;
   g_autofree char *key = NULL;
-  guint64 pack_bytes = 0;
-  GMutex lock;
-  gboolean ok;
 
   memset (stats, 0, sizeof *stats);
   if (index_dir == NULL)
@@ -846,43 +1128,12 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
               c->sha = g_strdup (sha);
               c->size = m->st.st_size;
               g_hash_table_add (queued, c->sha);
-              /* Every object costs an aws process here and one on the instance: files up to 16 MiB
-               * travel in packs. */
-              if (c->size >= MIN (PACK_BELOW, store->put_limit))
-                {
-                  Upload *u = g_new0 (Upload, 1);
-                  u->contents = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
-                  g_ptr_array_add (u->contents, c);
-                  g_ptr_array_add (uploads, u);
-                }
-              else
-                {
-                  if (pack == NULL)
-                    pack = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
-                  g_ptr_array_add (pack, c);
-                  pack_bytes += c->size + 1024;
-                  if (pack_bytes >= PACK_BYTES)
-                    {
-                      Upload *u = g_new0 (Upload, 1);
-                      u->pack = TRUE;
-                      u->contents = g_steal_pointer (&pack);
-                      g_ptr_array_add (uploads, u);
-                      pack_bytes = 0;
-                    }
-                }
+              g_ptr_array_add (todo, c);
             }
           /* Where the content is (or will be): a pack's entries say which. */
           json_object_set_new (e, "sha256", json_string (sha));
         }
     }
-  if (pack != NULL)
-    {
-      Upload *u = g_new0 (Upload, 1);
-      u->pack = TRUE;
-      u->contents = g_steal_pointer (&pack);
-      g_ptr_array_add (uploads, u);
-    }
-
   /* The index keeps what it knew and what it learnt; written before the uploads, so a push cut
    * short does not hash again. */
   if (index != NULL)
@@ -890,34 +1141,14 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   if (!save_json (index_path, new_index, &index_error))
     store_say (store, "warning: the store's index was not saved: %s", index_error->message);
 
-  g_mutex_init (&lock);
-  pool = ferry_pool_new (UPLOAD_JOBS, cancellable);
-  for (guint i = 0; i < uploads->len; i++)
-    {
-      Upload *u = uploads->pdata[i];
-      g_autofree char *name = g_strdup_printf ("upload %u", i);
-      u->store = store;
-      u->lock = &lock;
-      u->stats = stats;
-      ferry_pool_add (pool, name, upload_step, u, NULL, NULL);
-    }
-  ok = ferry_pool_run (pool, error);
-  g_mutex_clear (&lock);
-  if (!ok)
+  if (!upload_contents (store, todo, stats, cancellable, error))
     return NULL;
 
   /* The packs just made: their members' entries name them. */
-  for (guint i = 0; i < uploads->len; i++)
+  for (guint i = 0; i < todo->len; i++)
     {
-      Upload *u = uploads->pdata[i];
-      for (guint k = 0; u->pack && k < u->contents->len; k++)
-        {
-          Content *c = u->contents->pdata[k];
-          g_hash_table_replace (h.have, g_strdup (c->sha), g_strdup (c->pack));
-        }
-      if (!u->pack)
-        g_hash_table_replace (h.have, g_strdup (((Content *) u->contents->pdata[0])->sha),
-                              g_strdup (""));
+      Content *c = todo->pdata[i];
+      g_hash_table_replace (h.have, g_strdup (c->sha), g_strdup (c->pack ? c->pack : ""));
     }
   {
     size_t i;
@@ -964,20 +1195,6 @@ refuse (GError **error, const char *path, const char *why)
                       path, why);
 }
 
-static gboolean
-inside (const char *path)
-{
-  g_auto(GStrv) parts = NULL;
-
-  if (path == NULL || *path == '\0' || g_path_is_absolute (path))
-    return FALSE;
-  parts = g_strsplit (path, "/", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    if (g_str_equal (parts[i], ".."))
-      return FALSE;
-  return TRUE;
-}
-
 gboolean
 ferry_store_manifest_check (json_t *manifest, GError **error)
 {
@@ -999,7 +1216,7 @@ ferry_store_manifest_check (json_t *manifest, GError **error)
       if (path == NULL || type == NULL)
         return ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                             "refusing the store manifest: entry %zu has no path or type", i);
-      if (!inside (path))
+      if (!ferry_archive_path_inside (path))
         return refuse (error, path, "leaves the workflow directory (absolute, or `..`)");
       for (char *slash = strchr (path, '/'); slash != NULL; slash = strchr (slash + 1, '/'))
         {
@@ -1023,7 +1240,7 @@ ferry_store_manifest_check (json_t *manifest, GError **error)
       else if (g_str_equal (type, "symlink"))
         {
           const char *target = json_string_value (json_object_get (e, "target"));
-          if (!inside (target))
+          if (!ferry_archive_path_inside (target))
             return refuse (error, path, "is a link leading out of the workflow directory");
           g_hash_table_add (symlinks, (gpointer) path);
         }
@@ -1443,12 +1660,23 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
   g_autoptr(GString) cmd = g_string_new (base);
   g_autoptr(json_t) out = NULL;
   g_autofree char *what = NULL;
+  g_autofree char *manifest_name = g_path_get_basename (key);
+  g_autofree char *cached = g_build_filename (store->dir, "manifests", manifest_name, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GBytes) input = NULL;
+  gsize len;
 
   memset (stats, 0, sizeof *stats);
   ferry_remote_cmd_op (cmd, "--manifest");
   ferry_remote_cmd_word (cmd, key);
+  /* The manifest this laptop wrote goes along: the remote spares an aws process to get it. */
+  if (g_file_get_contents (cached, &text, &len, NULL))
+    {
+      ferry_remote_cmd_op (cmd, "--manifest-stdin");
+      input = g_bytes_new_take (g_steal_pointer (&text), len);
+    }
   what = g_strdup_printf ("%s fetching s3://%s/%s", remote->host, store->bucket, key);
-  out = run_script (store, remote, remote_dir, cmd->str, NULL, what, cancellable, error);
+  out = run_script (store, remote, remote_dir, cmd->str, input, what, cancellable, error);
   if (out == NULL)
     return FALSE;
   stats->files = json_integer_value (json_object_get (out, "files"));
