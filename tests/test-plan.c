@@ -216,6 +216,25 @@ test_parse_storage (void)
 }
 
 static void
+test_parse_storage_tiers (void)
+{
+  /* The shape of S3 Standard's item (volumeType Standard): three tiers of GB-Mo, given here last
+   * tier first; the price a store pays is the first tier's. */
+  static const char item[] =
+    "{\"product\": {\"productFamily\": \"Storage\", \"attributes\": {\"volumeType\": \"Standard\", \"storageClass\": \"General Purpose\", \"regionCode\": \"eu-central-1\"}}, "
+    "\"terms\": {\"OnDemand\": {\"S.T\": {\"priceDimensions\": {"
+    "\"S.T.3\": {\"unit\": \"GB-Mo\", \"beginRange\": \"512000\", \"endRange\": \"Inf\", \"description\": \"over 500 TB\", \"pricePerUnit\": {\"USD\": \"0.0231000000\"}}, "
+    "\"S.T.1\": {\"unit\": \"GB-Mo\", \"beginRange\": \"0\", \"endRange\": \"51200\", \"description\": \"first 50 TB\", \"pricePerUnit\": {\"USD\": \"0.0245000000\"}}, "
+    "\"S.T.2\": {\"unit\": \"GB-Mo\", \"beginRange\": \"51200\", \"endRange\": \"512000\", \"description\": \"next 450 TB\", \"pricePerUnit\": {\"USD\": \"0.0235000000\"}}}}}}}";
+  g_autoptr(json_t) doc = json_pack ("{s:s, s:[s]}", "FormatVersion", "aws_v1", "PriceList", item);
+  g_autoptr(GError) error = NULL;
+  double usd = -1;
+
+  g_assert_true (ferry_pricing_parse_storage (doc, &usd, &error));
+  g_assert_cmpfloat_with_epsilon (usd, 0.0245, 1e-9);
+}
+
+static void
 test_parse_spot (void)
 {
   g_autoptr(json_t) doc = load_data ("describe-spot-price-history-m5.large.json");
@@ -486,6 +505,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/needs-odd-values", test_needs_odd_values);
   g_test_add_func ("/plan/parse-products", test_parse_products);
   g_test_add_func ("/plan/parse-storage", test_parse_storage);
+  g_test_add_func ("/plan/parse-storage-tiers", test_parse_storage_tiers);
   g_test_add_func ("/plan/parse-spot", test_parse_spot);
   g_test_add_func ("/plan/parse-types", test_parse_types);
   g_test_add_func ("/plan/fit-and-order", test_fit_and_order);

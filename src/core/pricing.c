@@ -272,28 +272,36 @@ ferry_instance_types_load (FerryAws *aws, const char *region, const char *cache_
 
 /* --- on-demand and storage prices: the Pricing API's price list items --------------------------- */
 
-/* The USD price of the first dimension of an OnDemand term billed per `unit` ("Hrs", "GB-Mo"). */
+/* The USD price of an OnDemand term billed per `unit` ("Hrs", "GB-Mo"); of a tiered one (S3
+ * Standard: the first 50 TB, the next 450 TB, over 500 TB), the first tier's, whatever the order of
+ * the dimensions in the answer. */
 static double
 on_demand_price (json_t *item, const char *unit)
 {
   json_t *terms = json_object_get (json_object_get (item, "terms"), "OnDemand");
   const char *k1, *k2;
   json_t *term, *dim;
+  double best = -1, best_begin = 0;
 
   json_object_foreach (terms, k1, term)
     json_object_foreach (json_object_get (term, "priceDimensions"), k2, dim)
       {
         const char *usd = json_string_value (json_object_get (json_object_get (dim, "pricePerUnit"), "USD"));
+        const char *begin = json_string_value (json_object_get (dim, "beginRange"));
+        double from = begin ? g_ascii_strtod (begin, NULL) : 0;
         char *end = NULL;
         double v;
 
         if (usd == NULL || g_strcmp0 (json_string_value (json_object_get (dim, "unit")), unit) != 0)
           continue;
         v = g_ascii_strtod (usd, &end);
-        if (end != usd && *end == '\0' && isfinite (v) && v > 0)
-          return v;
+        if (end != usd && *end == '\0' && isfinite (v) && v > 0 && (best < 0 || from < best_begin))
+          {
+            best = v;
+            best_begin = from;
+          }
       }
-  return -1;
+  return best;
 }
 
 /* Each price list item of a get-products answer, parsed (the API gives them as JSON strings). */
