@@ -1595,14 +1595,11 @@ ferry_store_pull (FerryStore *store, const char *key, const char *const *allowed
 
 /* --- the remote's side --------------------------------------------------------------------------- */
 
-char *
-ferry_store_remote_command (FerryStore *store, const char *remote_dir, const char *verb)
+/* The script's words after its path: VERB --bucket B --prefix P --dir D [--region R]
+ * [--endpoint-url E]. */
+static void
+script_args (FerryStore *store, GString *cmd, const char *remote_dir, const char *verb)
 {
-  g_autoptr(GString) cmd = g_string_new (NULL);
-  g_autofree char *script = g_strconcat (remote_dir, "/.ferry/ferry-store", NULL);
-
-  ferry_remote_cmd_op (cmd, "python3");
-  ferry_remote_cmd_path (cmd, script);
   ferry_remote_cmd_word (cmd, verb);
   ferry_remote_cmd_op (cmd, "--bucket");
   ferry_remote_cmd_word (cmd, store->bucket);
@@ -1620,57 +1617,72 @@ ferry_store_remote_command (FerryStore *store, const char *remote_dir, const cha
       ferry_remote_cmd_op (cmd, "--endpoint-url");
       ferry_remote_cmd_word (cmd, store->aws->endpoint_url);
     }
+}
+
+char *
+ferry_store_remote_command (FerryStore *store, const char *remote_dir, const char *verb)
+{
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autofree char *script = g_strconcat (remote_dir, "/.ferry/ferry-store", NULL);
+
+  ferry_remote_cmd_op (cmd, "python3");
+  ferry_remote_cmd_path (cmd, script);
+  script_args (store, cmd, remote_dir, verb);
   return g_string_free (g_steal_pointer (&cmd), FALSE);
 }
 
-gboolean
-ferry_store_install_remote (FerryStore *store, FerryRemote *remote, const char *remote_dir,
-                            GCancellable *cancellable, GError **error)
+/* python3 reads the script first on its stdin, installs it as REMOTE_DIR/.ferry/ferry-store (for
+ * the instance's own later use: ferry_store_remote_command), and runs it on the rest of stdin: one
+ * ssh command and one python3 where an install, its checks and the run were three. */
+static const char boot[]
+    = "import os, sys\n"
+      "n, dest = int(sys.argv[1]), sys.argv[2]\n"
+      "src = sys.stdin.buffer.read(n)\n"
+      "os.makedirs(os.path.dirname(dest), exist_ok=True)\n"
+      "with open(dest + '.new', 'wb') as f:\n"
+      "    f.write(src)\n"
+      "os.replace(dest + '.new', dest)\n"
+      "sys.argv = [dest] + sys.argv[3:]\n"
+      "exec(compile(src, dest, 'exec'), {'__name__': '__main__'})\n";
+
+/* Runs the script's `verb` with `extra` words after the common ones, `input` on its stdin, and
+ * parses the last line of its output. */
+static json_t *
+run_script (FerryStore *store, FerryRemote *remote, const char *remote_dir, const char *verb,
+            const char *extra, GBytes *input, const char *what, GCancellable *cancellable,
+            GError **error)
 {
   g_autofree char *script = NULL;
-  g_autoptr(GString) cmd = g_string_new (NULL);
-  g_autofree char *dot = g_strconcat (remote_dir, "/.ferry", NULL);
-  g_autofree char *tmp = g_strconcat (remote_dir, "/.ferry/ferry-store.new", NULL);
   g_autofree char *dest = g_strconcat (remote_dir, "/.ferry/ferry-store", NULL);
-  gsize len;
-  g_autoptr(GBytes) input = NULL;
-
-  if (!ferry_template_load ("ferry-store", &script, error))
-    return FALSE;
-  len = strlen (script);
-  input = g_bytes_new_take (g_steal_pointer (&script), len);
-  /* What the script needs, said by name: a remote without them fails here, not half-way. */
-  ferry_remote_cmd_op (cmd, "for t in python3 aws; do $t --version >/dev/null 2>&1 || { echo"
-                            " \"$t does not run on the remote (the store needs python3 and the aws"
-                            " CLI there, on the PATH of ssh sessions)\" >&2; exit 3; }; done; mkdir -p");
-  ferry_remote_cmd_path (cmd, dot);
-  ferry_remote_cmd_op (cmd, "&& cat >");
-  ferry_remote_cmd_path (cmd, tmp);
-  ferry_remote_cmd_op (cmd, "&& mv -f");
-  ferry_remote_cmd_path (cmd, tmp);
-  ferry_remote_cmd_path (cmd, dest);
-  if (!ferry_remote_capture_full (remote, cmd->str, input, NULL, NULL, cancellable, error))
-    {
-      g_prefix_error (error, "installing the store's script: ");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Runs the script, stdin `input`, and parses the last line of its output. */
-static json_t *
-run_script (FerryStore *store, FerryRemote *remote, const char *remote_dir, const char *command,
-            GBytes *input, const char *what, GCancellable *cancellable, GError **error)
-{
+  g_autofree char *len = NULL;
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GByteArray) all = g_byte_array_new ();
+  g_autoptr(GBytes) stdin_bytes = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autofree char *text = NULL;
   g_autofree char *last = NULL;
   json_error_t jerr;
   json_t *root;
 
-  if (!ferry_store_install_remote (store, remote, remote_dir, cancellable, error))
+  if (!ferry_template_load ("ferry-store", &script, error))
     return NULL;
-  if (!ferry_remote_capture_full (remote, command, input, &out, NULL, cancellable, error))
+  len = g_strdup_printf ("%zu", strlen (script));
+  /* What the script needs, said by name: a remote without python3 fails here, one without aws
+   * when the script first runs it. */
+  ferry_remote_cmd_op (cmd, "command -v python3 >/dev/null 2>&1 || { echo \"python3 does not run on"
+                            " the remote (the store needs python3 and the aws CLI there, on the"
+                            " PATH of ssh sessions)\" >&2; exit 3; }; python3 -c");
+  ferry_remote_cmd_word (cmd, boot);
+  ferry_remote_cmd_word (cmd, len);
+  ferry_remote_cmd_path (cmd, dest);
+  script_args (store, cmd, remote_dir, verb);
+  if (extra != NULL && *extra != '\0')
+    ferry_remote_cmd_op (cmd, extra);
+  g_byte_array_append (all, (const guint8 *) script, strlen (script));
+  if (input != NULL)
+    g_byte_array_append (all, g_bytes_get_data (input, NULL), g_bytes_get_size (input));
+  stdin_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&all));
+  if (!ferry_remote_capture_full (remote, cmd->str, stdin_bytes, &out, NULL, cancellable, error))
     {
       g_prefix_error (error, "%s: ", what);
       return NULL;
@@ -1693,8 +1705,7 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
                             const char *key, FerryStoreRestoreStats *stats,
                             GCancellable *cancellable, GError **error)
 {
-  g_autofree char *base = ferry_store_remote_command (store, remote_dir, "fetch");
-  g_autoptr(GString) cmd = g_string_new (base);
+  g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(json_t) out = NULL;
   g_autofree char *what = NULL;
   g_autofree char *manifest_name = g_path_get_basename (key);
@@ -1713,7 +1724,7 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
       input = g_bytes_new_take (g_steal_pointer (&text), len);
     }
   what = g_strdup_printf ("%s fetching s3://%s/%s", remote->host, store->bucket, key);
-  out = run_script (store, remote, remote_dir, cmd->str, input, what, cancellable, error);
+  out = run_script (store, remote, remote_dir, "fetch", cmd->str, input, what, cancellable, error);
   if (out == NULL)
     return FALSE;
   stats->files = json_integer_value (json_object_get (out, "files"));
@@ -1728,8 +1739,7 @@ ferry_store_save_remote (FerryStore *store, FerryRemote *remote, const char *rem
                          const char *const *paths, json_t *meta, GCancellable *cancellable,
                          GError **error)
 {
-  g_autofree char *base = ferry_store_remote_command (store, remote_dir, "save");
-  g_autoptr(GString) cmd = g_string_new (base);
+  g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(GByteArray) list = g_byte_array_new ();
   g_autoptr(GBytes) input = NULL;
   g_autoptr(json_t) out = NULL;
@@ -1749,7 +1759,7 @@ ferry_store_save_remote (FerryStore *store, FerryRemote *remote, const char *rem
       ferry_remote_cmd_word (cmd, text);
     }
   input = g_byte_array_free_to_bytes (g_steal_pointer (&list));
-  out = run_script (store, remote, remote_dir, cmd->str, input, what, cancellable, error);
+  out = run_script (store, remote, remote_dir, "save", cmd->str, input, what, cancellable, error);
   if (out == NULL)
     return NULL;
   key = json_string_value (json_object_get (out, "manifest"));
@@ -1761,47 +1771,89 @@ ferry_store_save_remote (FerryStore *store, FerryRemote *remote, const char *rem
 
 /* --- listing, finding, usage, prune ------------------------------------------------------------ */
 
-json_t *
-ferry_store_list (FerryStore *store, GCancellable *cancellable, GError **error)
+static gint64
+age_seconds (json_t *o, GDateTime *now)
 {
-  g_autoptr(json_t) list = list_objects (store, "manifests/", cancellable, error);
-  g_autoptr(json_t) out = json_array ();
+  const char *lm = json_string_value (json_object_get (o, "LastModified"));
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) t = lm ? g_date_time_new_from_iso8601 (lm, utc) : NULL;
+
+  return t ? g_date_time_difference (now, t) / G_TIME_SPAN_SECOND : 0;
+}
+
+/* Called for each manifest of a listing: `m` is the manifest, or NULL for one past its age limit
+ * (not read). */
+typedef gboolean (*ManifestFunc) (const char *key, json_t *listed, json_t *m, gpointer data,
+                                  GError **error);
+
+/* The one walk over the manifests of a listing (oldest first: their keys begin with the time):
+ * those older than older_than_days (< 0: none) are given unread; a manifest that cannot be read
+ * fails the walk when `strict`, else it is said and skipped. */
+static gboolean
+manifests_foreach (FerryStore *store, json_t *list, int older_than_days, gboolean strict,
+                   ManifestFunc fn, gpointer data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   size_t i;
   json_t *o;
 
-  if (list == NULL)
-    return NULL;
   json_array_foreach (list, i, o)
     {
       const char *key = json_string_value (json_object_get (o, "Key"));
       g_autoptr(json_t) m = NULL;
       g_autoptr(GError) local = NULL;
-      if (key == NULL || !g_str_has_suffix (key, ".json"))
+      if (key == NULL || !g_str_has_prefix (key, FERRY_STORE_PREFIX "manifests/")
+          || !g_str_has_suffix (key, ".json"))
         continue;
+      if (older_than_days >= 0 && age_seconds (o, now) >= (gint64) older_than_days * 86400)
+        {
+          if (!fn (key, o, NULL, data, error))
+            return FALSE;
+          continue;
+        }
       m = manifest_get (store, key, cancellable, &local);
       if (m == NULL)
         {
-          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+          if (strict || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
               g_propagate_error (error, g_steal_pointer (&local));
-              return NULL;
+              return FALSE;
             }
           store_say (store, "skipping %s: %s", key, local->message);
           continue;
         }
-      json_array_append_new (
-          out, json_pack ("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O*, s:O*, s:O*, s:O*, s:O*,"
-                          " s:O*, s:O*}",
-                          "key", key, "kind", json_object_get (m, "kind"), "created",
-                          json_object_get (m, "created"), "targets", json_object_get (m, "targets"), "files",
-                          json_object_get (m, "files"), "bytes", json_object_get (m, "bytes"),
-                          "last_modified", json_object_get (o, "LastModified"), "deployment",
-                          json_object_get (m, "deployment"), "run", json_object_get (m, "run"), "exit",
-                          json_object_get (m, "exit"), "interrupted", json_object_get (m, "interrupted"),
-                          "interruptions", json_object_get (m, "interruptions"), "cores",
-                          json_object_get (m, "cores"), "then", json_object_get (m, "then"),
-                          "snakemake_args", json_object_get (m, "snakemake_args")));
+      if (!fn (key, o, m, data, error))
+        return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+list_one (const char *key, json_t *o, json_t *m, gpointer data, GError **error)
+{
+  json_array_append_new (
+      data, json_pack ("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O*, s:O*, s:O*, s:O*, s:O*,"
+                       " s:O*, s:O*}",
+                       "key", key, "kind", json_object_get (m, "kind"), "created",
+                       json_object_get (m, "created"), "targets", json_object_get (m, "targets"), "files",
+                       json_object_get (m, "files"), "bytes", json_object_get (m, "bytes"),
+                       "last_modified", json_object_get (o, "LastModified"), "deployment",
+                       json_object_get (m, "deployment"), "run", json_object_get (m, "run"), "exit",
+                       json_object_get (m, "exit"), "interrupted", json_object_get (m, "interrupted"),
+                       "interruptions", json_object_get (m, "interruptions"), "cores",
+                       json_object_get (m, "cores"), "then", json_object_get (m, "then"),
+                       "snakemake_args", json_object_get (m, "snakemake_args")));
+  return TRUE;
+}
+
+json_t *
+ferry_store_list (FerryStore *store, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(json_t) list = list_objects (store, "manifests/", cancellable, error);
+  g_autoptr(json_t) out = json_array ();
+
+  if (list == NULL || !manifests_foreach (store, list, -1, FALSE, list_one, out, cancellable, error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 
@@ -1875,15 +1927,6 @@ ferry_store_usage (FerryStore *store, FerryStoreUsage *usage, GCancellable *canc
   return TRUE;
 }
 
-static gint64
-age_seconds (json_t *o, GDateTime *now)
-{
-  const char *lm = json_string_value (json_object_get (o, "LastModified"));
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-  g_autoptr(GDateTime) t = lm ? g_date_time_new_from_iso8601 (lm, utc) : NULL;
-
-  return t ? g_date_time_difference (now, t) / G_TIME_SPAN_SECOND : 0;
-}
 
 static gboolean
 delete_keys (FerryStore *store, GPtrArray *keys, GCancellable *cancellable, GError **error)
@@ -1917,6 +1960,43 @@ delete_keys (FerryStore *store, GPtrArray *keys, GCancellable *cancellable, GErr
   return TRUE;
 }
 
+typedef struct
+{
+  GPtrArray *doomed;
+  GHashTable *used; /* keys a kept manifest needs */
+  guint *manifests;
+  guint64 *bytes;
+} Prune;
+
+static gboolean
+prune_one (const char *key, json_t *o, json_t *m, gpointer data, GError **error)
+{
+  Prune *p = data;
+  size_t k;
+  json_t *e;
+
+  if (m == NULL)
+    {
+      g_ptr_array_add (p->doomed, g_strdup (key));
+      (*p->manifests)++;
+      *p->bytes += json_integer_value (json_object_get (o, "Size"));
+      return TRUE;
+    }
+  json_array_foreach (json_object_get (m, "entries"), k, e)
+    {
+      const char *sha = json_string_value (json_object_get (e, "sha256"));
+      const char *pack = json_string_value (json_object_get (e, "pack"));
+      if (pack != NULL)
+        {
+          g_hash_table_add (p->used, g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.tar", pack));
+          g_hash_table_add (p->used, g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.json", pack));
+        }
+      else if (sha != NULL)
+        g_hash_table_add (p->used, g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", sha));
+    }
+  return TRUE;
+}
+
 gboolean
 ferry_store_prune (FerryStore *store, int older_than_days, gboolean dry_run,
                    guint *out_manifests, guint *out_objects, guint64 *out_bytes,
@@ -1928,6 +2008,7 @@ ferry_store_prune (FerryStore *store, int older_than_days, gboolean dry_run,
   g_autoptr(GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *grace_env = g_getenv ("FERRY_STORE_PRUNE_GRACE_S");
   gint64 grace = grace_env ? g_ascii_strtoll (grace_env, NULL, 10) : 24 * 3600;
+  Prune p = { .doomed = doomed, .used = used, .manifests = out_manifests, .bytes = out_bytes };
   size_t i;
   json_t *o;
 
@@ -1936,37 +2017,8 @@ ferry_store_prune (FerryStore *store, int older_than_days, gboolean dry_run,
   if (list == NULL)
     return FALSE;
   /* First the manifests: those kept say what is used. */
-  json_array_foreach (list, i, o)
-    {
-      const char *key = json_string_value (json_object_get (o, "Key"));
-      g_autoptr(json_t) m = NULL;
-      size_t k;
-      json_t *e;
-      if (key == NULL || !g_str_has_prefix (key, FERRY_STORE_PREFIX "manifests/"))
-        continue;
-      if (older_than_days >= 0 && age_seconds (o, now) >= (gint64) older_than_days * 86400)
-        {
-          g_ptr_array_add (doomed, g_strdup (key));
-          (*out_manifests)++;
-          *out_bytes += json_integer_value (json_object_get (o, "Size"));
-          continue;
-        }
-      m = manifest_get (store, key, cancellable, error);
-      if (m == NULL)
-        return FALSE;
-      json_array_foreach (json_object_get (m, "entries"), k, e)
-        {
-          const char *sha = json_string_value (json_object_get (e, "sha256"));
-          const char *pack = json_string_value (json_object_get (e, "pack"));
-          if (pack != NULL)
-            {
-              g_hash_table_add (used, g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.tar", pack));
-              g_hash_table_add (used, g_strdup_printf (FERRY_STORE_PREFIX "packs/%s.json", pack));
-            }
-          else if (sha != NULL)
-            g_hash_table_add (used, g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", sha));
-        }
-    }
+  if (!manifests_foreach (store, list, older_than_days, TRUE, prune_one, &p, cancellable, error))
+    return FALSE;
   json_array_foreach (list, i, o)
     {
       const char *key = json_string_value (json_object_get (o, "Key"));

@@ -63,11 +63,6 @@ typedef struct
   guint kept;         /* files its disk already had */
 } FerryStoreRestoreStats;
 
-/* Installs templates/ferry-store as REMOTE_DIR/.ferry/ferry-store on the remote (an idempotent
- * overwrite). ferry_store_restore_remote and ferry_store_save_remote do it themselves. */
-gboolean ferry_store_install_remote (FerryStore *store, FerryRemote *remote, const char *remote_dir,
-                                     GCancellable *cancellable, GError **error);
-
 /* The remote command (a /bin/sh line, words quoted) that runs the installed script:
  *   python3 REMOTE_DIR/.ferry/ferry-store VERB --bucket B --prefix ferry-store/ --dir REMOTE_DIR
  *           [--region R] [--endpoint-url E]
