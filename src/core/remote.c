@@ -676,6 +676,23 @@ ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket,
   remote->s3_deployment = g_strdup (deployment);
 }
 
+typedef struct
+{
+  FerryStore *store;
+  const char *key;
+  GCancellable *cancellable;
+  GError *error;
+} ManifestPut;
+
+static gpointer
+put_manifest_thread (gpointer data)
+{
+  ManifestPut *p = data;
+
+  ferry_store_put_manifest (p->store, p->key, p->cancellable, &p->error);
+  return NULL;
+}
+
 /* Through the store: every file of the push goes into the bucket's store (only what it lacks goes
  * up), the remote restores the manifest (fetching only what its disk lacks), and the ssh push's
  * manifest is rewritten so that a later push over ssh knows what the remote has. */
@@ -693,10 +710,14 @@ push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *
   g_autofree char *key = NULL;
   FerryStoreStats ss;
   FerryStoreRestoreStats rs;
+  ManifestPut put = { 0 };
+  GThread *put_thread;
+  gboolean restored;
 
   ferry_store_set_log (store, remote->log, remote->log_data);
   if (remote->s3_deployment != NULL)
     json_object_set_new (meta, "deployment", json_string (remote->s3_deployment));
+  ferry_store_set_defer_manifest (store, TRUE);
   key = ferry_store_push (store, files, "push", meta, &ss, cancellable, error);
   if (key == NULL)
     return FALSE;
@@ -708,8 +729,20 @@ push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *
   stats->store_files_hashed = ss.files_hashed;
   stats->store_puts = ss.puts;
   g_strlcpy (stats->store_manifest, key, sizeof stats->store_manifest);
-  if (!ferry_store_restore_remote (store, remote, remote_dir, key, &rs, cancellable, error))
+  /* The manifest goes into the bucket while the remote restores from the copy it is handed. */
+  put.store = store;
+  put.key = key;
+  put.cancellable = cancellable;
+  put_thread = g_thread_new ("store-manifest", put_manifest_thread, &put);
+  restored = ferry_store_restore_remote (store, remote, remote_dir, key, &rs, cancellable, error);
+  g_thread_join (put_thread);
+  if (!restored)
     return FALSE;
+  if (put.error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&put.error));
+      return FALSE;
+    }
   stats->remote_fetched = rs.fetched;
   stats->remote_bytes = rs.bytes;
 

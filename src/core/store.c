@@ -4,7 +4,7 @@
  * - Files are addressed whole by SHA-256 (OpenSSL's: GLib's is 18 times slower here). Reference data changes a file at a time, not
  *   a few bytes inside one, so chunking would buy little for a lot of bookkeeping, and a whole-file
  *   hash is what a user can check with sha256sum.
- * - Files under 16 MiB go into packs (a plain tar written by libarchive, members named by their
+ * - Files under 1 MiB go into packs (a plain tar written by libarchive, members named by their
  *   hash), so 100,000 files of 1 KB are a few PUTs; a pack's member list is an object beside it,
  *   and a pack is known only when both are there. Packs and the other objects are staged and go
  *   up in one `aws s3 cp --recursive` per GiB or so (an aws process costs a CPU-second of
@@ -31,7 +31,10 @@
 
 #define MIB (1024 * 1024ULL)
 #define PUT_LIMIT (64 * MIB)     /* above it a file goes up in parts */
-#define PACK_BELOW (16 * MIB)    /* files smaller than this (and than the PUT limit) are packed */
+/* Files smaller than this (and than the PUT limit) are packed. Objects go up in one aws process
+ * whatever their number, so a pack only saves requests, and a copy of a file larger than this
+ * (into the pack, out of it on the instance) costs more than the request it saves. */
+#define PACK_BELOW (1 * MIB)
 #define PACK_BYTES (64 * MIB)    /* a pack closes once it holds this much */
 #define MAX_PARTS 10000          /* S3's limit on parts */
 #define UPLOAD_JOBS 6            /* uploads at once */
@@ -44,6 +47,7 @@ struct _FerryStore
   char *bucket;
   char *dir; /* STATE_DIR/store */
   guint64 put_limit;
+  gboolean defer_manifest;
   FerryLogFunc log;
   gpointer log_data;
 };
@@ -1062,18 +1066,29 @@ manifest_key_new (const char *kind)
                           g_random_int ());
 }
 
-static gboolean
-put_manifest (FerryStore *store, const char *key, json_t *manifest, GCancellable *cancellable,
-              GError **error)
+/* The local copy of a manifest (the cache of those read, and of those written here). */
+static char *
+manifest_local (FerryStore *store, const char *key, GError **error)
 {
   g_autofree char *dir = store_local (store, "manifests", error);
   g_autofree char *base = g_path_get_basename (key);
-  g_autofree char *path = NULL;
 
-  if (dir == NULL)
-    return FALSE;
-  path = g_build_filename (dir, base, NULL);
-  return save_json (path, manifest, error) && put_file (store, key, path, cancellable, error);
+  return dir ? g_build_filename (dir, base, NULL) : NULL;
+}
+
+gboolean
+ferry_store_put_manifest (FerryStore *store, const char *key, GCancellable *cancellable,
+                          GError **error)
+{
+  g_autofree char *path = manifest_local (store, key, error);
+
+  return path != NULL && put_file (store, key, path, cancellable, error);
+}
+
+void
+ferry_store_set_defer_manifest (FerryStore *store, gboolean defer)
+{
+  store->defer_manifest = defer;
 }
 
 char *
@@ -1091,6 +1106,7 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) queued = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
+  g_autofree char *mpath = NULL;
   g_autoptr(GError) index_error = NULL;
   g_autofree char *key = NULL;
 
@@ -1215,7 +1231,10 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   if (meta != NULL)
     json_object_update_missing (manifest, meta);
   key = manifest_key_new (kind);
-  if (!put_manifest (store, key, manifest, cancellable, error))
+  mpath = manifest_local (store, key, error);
+  if (mpath == NULL || !save_json (mpath, manifest, error))
+    return NULL;
+  if (!store->defer_manifest && !put_file (store, key, mpath, cancellable, error))
     return NULL;
   stats->puts++;
   return g_steal_pointer (&key);
@@ -1708,8 +1727,7 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
   g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(json_t) out = NULL;
   g_autofree char *what = NULL;
-  g_autofree char *manifest_name = g_path_get_basename (key);
-  g_autofree char *cached = g_build_filename (store->dir, "manifests", manifest_name, NULL);
+  g_autofree char *cached = manifest_local (store, key, NULL);
   g_autofree char *text = NULL;
   g_autoptr(GBytes) input = NULL;
   gsize len;
@@ -1718,7 +1736,7 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
   ferry_remote_cmd_op (cmd, "--manifest");
   ferry_remote_cmd_word (cmd, key);
   /* The manifest this laptop wrote goes along: the remote spares an aws process to get it. */
-  if (g_file_get_contents (cached, &text, &len, NULL))
+  if (cached != NULL && g_file_get_contents (cached, &text, &len, NULL))
     {
       ferry_remote_cmd_op (cmd, "--manifest-stdin");
       input = g_bytes_new_take (g_steal_pointer (&text), len);

@@ -54,6 +54,12 @@ char *ferry_store_push (FerryStore *store, const char *const *paths, const char 
                         json_t *meta, FerryStoreStats *stats, GCancellable *cancellable,
                         GError **error);
 
+/* With `defer`, ferry_store_push writes the manifest locally only (the remote's restore gets it on
+ * stdin) and ferry_store_put_manifest puts it, meanwhile: an aws process off the push's path. */
+void ferry_store_set_defer_manifest (FerryStore *store, gboolean defer);
+gboolean ferry_store_put_manifest (FerryStore *store, const char *key, GCancellable *cancellable,
+                                   GError **error);
+
 /* What a restore on the remote did. */
 typedef struct
 {
