@@ -1686,9 +1686,9 @@ run_script (FerryStore *store, FerryRemote *remote, const char *remote_dir, cons
   if (!ferry_template_load ("ferry-store", &script, error))
     return NULL;
   len = g_strdup_printf ("%zu", strlen (script));
-  /* What the script needs, said by name: a remote without python3 fails here, one without aws
-   * when the script first runs it. */
-  ferry_remote_cmd_op (cmd, "command -v python3 >/dev/null 2>&1 || { echo \"python3 does not run on"
+  /* What the script needs, said by name: a remote without a python3 that runs (a shim whose
+   * interpreter is not on the PATH, say) fails here, one without aws when the script first runs it. */
+  ferry_remote_cmd_op (cmd, "python3 -c '' >/dev/null 2>&1 || { echo \"python3 does not run on"
                             " the remote (the store needs python3 and the aws CLI there, on the"
                             " PATH of ssh sessions)\" >&2; exit 3; }; python3 -c");
   ferry_remote_cmd_word (cmd, boot);
