@@ -1650,6 +1650,40 @@ ferry_store_remote_command (FerryStore *store, const char *remote_dir, const cha
   return g_string_free (g_steal_pointer (&cmd), FALSE);
 }
 
+gboolean
+ferry_store_install_remote (FerryStore *store, FerryRemote *remote, const char *remote_dir,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *script = NULL;
+  g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autofree char *dot = g_strconcat (remote_dir, "/.ferry", NULL);
+  g_autofree char *tmp = g_strconcat (remote_dir, "/.ferry/ferry-store.new", NULL);
+  g_autofree char *dest = g_strconcat (remote_dir, "/.ferry/ferry-store", NULL);
+  gsize len;
+  g_autoptr(GBytes) input = NULL;
+
+  if (!ferry_template_load ("ferry-store", &script, error))
+    return FALSE;
+  len = strlen (script);
+  input = g_bytes_new_take (g_steal_pointer (&script), len);
+  /* What the script needs, said by name: a remote without them fails here, not half-way. */
+  ferry_remote_cmd_op (cmd, "for t in python3 aws; do $t --version >/dev/null 2>&1 || { echo"
+                            " \"$t does not run on the remote (the store needs python3 and the aws"
+                            " CLI there, on the PATH of ssh sessions)\" >&2; exit 3; }; done; mkdir -p");
+  ferry_remote_cmd_path (cmd, dot);
+  ferry_remote_cmd_op (cmd, "&& cat >");
+  ferry_remote_cmd_path (cmd, tmp);
+  ferry_remote_cmd_op (cmd, "&& mv -f");
+  ferry_remote_cmd_path (cmd, tmp);
+  ferry_remote_cmd_path (cmd, dest);
+  if (!ferry_remote_capture_full (remote, cmd->str, input, NULL, NULL, cancellable, error))
+    {
+      g_prefix_error (error, "installing the store's script: ");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* python3 reads the script first on its stdin, installs it as REMOTE_DIR/.ferry/ferry-store (for
  * the instance's own later use: ferry_store_remote_command), and runs it on the rest of stdin: one
  * ssh command and one python3 where an install, its checks and the run were three. */

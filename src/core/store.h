@@ -69,6 +69,12 @@ typedef struct
   guint kept;         /* files its disk already had */
 } FerryStoreRestoreStats;
 
+/* Installs templates/ferry-store as REMOTE_DIR/.ferry/ferry-store on the remote (an idempotent
+ * overwrite), for a run's agent to save with later. ferry_store_restore_remote and
+ * ferry_store_save_remote need not: they send the script along and it installs itself. */
+gboolean ferry_store_install_remote (FerryStore *store, FerryRemote *remote, const char *remote_dir,
+                                     GCancellable *cancellable, GError **error);
+
 /* The remote command (a /bin/sh line, words quoted) that runs the installed script:
  *   python3 REMOTE_DIR/.ferry/ferry-store VERB --bucket B --prefix ferry-store/ --dir REMOTE_DIR
  *           [--region R] [--endpoint-url E]
