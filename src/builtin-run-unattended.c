@@ -5,6 +5,7 @@
 #include "core/agent.h"
 #include "core/bootstrap.h"
 #include "core/instance.h"
+#include "core/plan.h"
 
 #define FERRY_SELF_STOP_WAIT_S 180
 
@@ -374,6 +375,82 @@ ferry_run_find_interrupted (FerryInvocation *inv, const char *run_id, const char
   return NULL;
 }
 
+/* What EC2 answers when it has no room for the type now (its errors overview): another type may
+ * have room. */
+static const char *const capacity_codes[]
+    = { "InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity",
+        "UnfulfillableCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded", "Unsupported",
+        NULL };
+
+static gboolean
+capacity_refused (const GError *error)
+{
+  for (guint i = 0; capacity_codes[i] != NULL; i++)
+    if (ferry_aws_error_has_code (error, capacity_codes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* The replacement: the same type, or, while EC2 has no room for one, the next type that fits the
+ * targets in the plan's order (after the refused one when the plan lists it). */
+static gboolean
+recover_launch (FerryInvocation *inv, FerryResources *res, FerryLaunchOptions *opts,
+                const char *const *targets, GCancellable *c, GError **error)
+{
+  g_autoptr(FerryQuote) q = NULL;
+  g_autoptr(GHashTable) refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *type = g_strdup (opts->instance_type);
+
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+      const char *next = NULL;
+      guint i = 0;
+
+      opts->instance_type = type;
+      if (ferry_kind_ensure (FERRY_KIND_INSTANCE, res, &(FerrySpec){ .launch = opts }, c,
+                             &local_error))
+        return TRUE;
+      if (type == NULL || !capacity_refused (local_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_hash_table_add (refused, g_strdup (type));
+      if (q == NULL)
+        {
+          FerryQuoteOptions qo = { .arch = "x86_64", .spot = opts->spot, .max_hours = opts->max_hours,
+                                   .volume_gb = opts->volume_gb };
+          q = ferry_plan_quote (inv, targets, NULL, &qo, c, error);
+          if (q == NULL)
+            return (g_prefix_error (error, "%s was refused (%s); finding the next type that fits: ", type,
+                                    ferry_aws_error_code (local_error)),
+                    FALSE);
+        }
+      for (guint j = 0; j < q->candidates->len; j++)
+        if (g_str_equal (((FerryCandidate *) q->candidates->pdata[j])->type->name, type))
+          i = j + 1;
+      for (; i < q->candidates->len && next == NULL; i++)
+        {
+          const char *name = ((FerryCandidate *) q->candidates->pdata[i])->type->name;
+          if (!g_hash_table_contains (refused, name))
+            next = name;
+        }
+      if (next == NULL)
+        return ferry_throw (error, FERRY_ERROR_FAILED,
+                            "EC2 has no room for a %s %s instance (%s), and no other type of the plan's"
+                            " %u that fit is left to try: ferry attach again later, or with"
+                            " --no-spot-retry on demand",
+                            type, opts->spot ? "spot" : "on-demand", ferry_aws_error_code (local_error),
+                            q->candidates->len);
+      g_printerr ("EC2 has no room for a %s %s instance (%s): trying %s, the next cheapest type that"
+                  " fits\n",
+                  type, opts->spot ? "spot" : "on-demand", ferry_aws_error_code (local_error), next);
+      g_free (type);
+      type = g_strdup (next);
+    }
+}
+
 gboolean
 ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int max_interruptions,
                          gboolean spot, json_t **out_interrupted, GCancellable *c, GError **error)
@@ -417,7 +494,7 @@ ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int m
     return FALSE;
   opts.spot = spot;
   ferry_resources_init (inv, &res);
-  if (!ferry_kind_ensure (FERRY_KIND_INSTANCE, &res, &(FerrySpec){ .launch = &opts }, c, error)
+  if (!recover_launch (inv, &res, &opts, targets, c, error)
       || !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600, res.log,
                           res.log_data, c, error))
     return FALSE;

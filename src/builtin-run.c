@@ -39,7 +39,7 @@ static const GOptionEntry options[] = {
   { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &opt_ready_timeout, "Seconds to wait for a new instance to be ready (default 900)", "S" },
   { "detach", 0, 0, G_OPTION_ARG_NONE, &opt_detach, "Start the run and return at once (ferry attach follows it)", NULL },
   { "reconnect-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_reconnect_timeout, "How long to keep reconnecting after the connection drops (default 15m)", "DURATION" },
-  { "max-interruptions", 0, 0, G_OPTION_ARG_INT, &opt_max_interruptions, "A run whose spot instance AWS took back is recovered on a new one this many times at most (default 3)", "N" },
+  { "max-interruptions", 0, 0, G_OPTION_ARG_INT, &opt_max_interruptions, "A run whose spot instance AWS took back is recovered on a new one (the same type, or the next that fits when EC2 has no room) this many times at most (default 3)", "N" },
   { "no-spot-retry", 0, 0, G_OPTION_ARG_NONE, &opt_no_spot_retry, "Recover an interrupted spot run on an on-demand instance", NULL },
   { NULL }
 };

@@ -415,12 +415,21 @@ SMK
     ok "--max-interruptions reached: one clear line, no replacement launched, nothing billing"
 
     touch "$G"
+    # EC2 has no room for the first replacement: the next type of the plan's order is launched.
+    old_type=$(jget 'j["settings"].get("instance_type", "t3.medium")' <.ferry/state.json) # what a launch takes (the default)
+    fault_op_install run-instances:InsufficientInstanceCapacity:1
     expect_exit 0 ferry attach "${O[@]}" "$ids"
+    fault_op_remove
+    assert_eq "$(fault_op_count run-instances)" 2 "run-instances calls for the replacement"
+    assert_file_has_content "$TEST_TMP/err" "^EC2 has no room for a $old_type spot instance \(InsufficientInstanceCapacity\): trying [a-z0-9.-]+, the next cheapest type that fits$"
+    tried=$(sed -n 's/^EC2 has no room for .*: trying \([^,]*\), the next cheapest type that fits$/\1/p' "$TEST_TMP/err")
+    assert_ne "$tried" "$old_type" "the type tried after the refusal"
     assert_file_has_content "$TEST_TMP/err" "run $ids was interrupted \(AWS took its spot instance back; interruption 1 of at most 3\): recovering it on a new spot instance"
     assert_file_has_content "$TEST_TMP/err" "restored 1 outputs that run $ids finished, from the store"
     new=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
     assert_ne "$new" "$F_INSTANCE" "the instance after the recovery"
     assert_eq "$(awsm ec2 describe-instances --instance-ids "$new" | jget 'j["Reservations"][0]["Instances"][0].get("InstanceLifecycle")')" spot "the replacement's market"
+    assert_eq "$(awsm ec2 describe-instances --instance-ids "$new" | jget 'j["Reservations"][0]["Instances"][0]["InstanceType"]')" "$tried" "the replacement's type"
     assert_eq "$(cat results/second.txt)" first "the output of the recovered run, pulled"
     idr=$(ls "$R/.ferry/runs" | tail -1)
     assert_eq "$(jget 'j["recovers"]' <"$R/.ferry/runs/$idr/run.json")" "$ids" "the run the new one recovers"
@@ -428,7 +437,7 @@ SMK
     assert_eq "$(grep -c '^rule first:' "$R/.ferry/runs/$idr/log" || true)" 0 "jobs of rule first in the recovered run (restored)"
     snakemake -n --cores 1 results/second.txt >"$TEST_TMP/n" 2>&1
     assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
-    ok "attach recovers the interrupted run on a new spot instance: the finished output restored from the store, only the job left runs"
+    ok "attach recovers the interrupted run on a new spot instance of the next type that fits (EC2 had no room for the first): the finished output restored from the store, only the job left runs"
     awsm ec2 terminate-instances --instance-ids "$new" >/dev/null
 fi
 
