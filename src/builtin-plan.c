@@ -21,8 +21,8 @@ static const GOptionEntry options[] = {
 };
 
 /* The first line of a reason, kept short for a table's note. */
-static char *
-short_reason (const char *text)
+char *
+ferry_plan_short_reason (const char *text)
 {
   g_autofree char *line = g_strdup (text ? text : "no answer");
   char *nl = strchr (line, '\n');
@@ -131,7 +131,7 @@ print_quote (const FerryQuote *q)
 
   if (q->types_error != NULL)
     {
-      g_autofree char *why = short_reason (q->types_error);
+      g_autofree char *why = ferry_plan_short_reason (q->types_error);
       g_print ("  volume   gp3, %" G_GINT64_FORMAT " GB\n", q->needs.volume_gb);
       g_print ("instance types: unknown (%s)\n", why);
       return;
@@ -166,8 +166,8 @@ print_quote (const FerryQuote *q)
                worst, q->chosen->type->name, q->opts.max_hours);
     }
   {
-    g_autofree char *od = q->on_demand_error ? short_reason (q->on_demand_error) : NULL;
-    g_autofree char *sp = q->spot_error ? short_reason (q->spot_error) : NULL;
+    g_autofree char *od = q->on_demand_error ? ferry_plan_short_reason (q->on_demand_error) : NULL;
+    g_autofree char *sp = q->spot_error ? ferry_plan_short_reason (q->spot_error) : NULL;
 
     if (q->n_fitting == 0)
       return;
@@ -208,7 +208,7 @@ ferry_plan_cost_line (FerryPriceBook *book, const char *type, gboolean spot, con
           g_autofree char *up = NULL;
           g_autofree char *so_far_text = NULL;
           g_autofree char *rate = format_usd (hourly);
-          g_autofree char *reason = short_reason (why);
+          g_autofree char *reason = ferry_plan_short_reason (why);
 
           uptime = MAX (g_date_time_difference (now, launched) / G_TIME_SPAN_SECOND, 0);
           up = format_uptime (uptime);

@@ -58,6 +58,11 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
         {
           const char *imds = g_getenv ("FERRY_IMDS_URL"); /* tests only */
           json_object_set_new (on_end, "imds", json_string (imds ? imds : FERRY_AGENT_IMDS_URL));
+          /* What an interruption's cost is figured from, in the save the agent makes then. */
+          json_object_set (on_end, "instance_type", json_object_get (instance, "InstanceType"));
+          json_object_set (on_end, "launched", json_object_get (instance, "LaunchTime"));
+          json_object_set (on_end, "zone",
+                           json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone"));
         }
       return on_end;
     }

@@ -291,6 +291,66 @@ print_instance (FerryInvocation *inv, json_t *res, json_t *live)
     }
 }
 
+/* What each interrupted instance cost (its type, how long it ran, at the spot or on-demand price
+ * found now), one line each, and the total: the price of the retries. Each object gets its figures
+ * for --json; *out_total < 0 when a price is unknown. */
+static char *
+interruptions_price (FerryInvocation *inv, json_t *interruptions, double *out_total, GCancellable *c)
+{
+  g_autoptr(FerryPriceBook) book = ferry_price_book_new (inv->aws, inv->aws->region);
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autofree char *total_text = NULL;
+  double total = 0;
+  json_t *o;
+  size_t i;
+
+  json_array_foreach (interruptions, i, o)
+    {
+      const char *type = json_string_value (json_object_get (o, "instance_type"));
+      const char *zone = json_string_value (json_object_get (o, "zone"));
+      gboolean spot = g_strcmp0 (json_string_value (json_object_get (o, "market")), "on-demand") != 0;
+      g_autoptr(GDateTime) launched = NULL;
+      const char *why = NULL;
+      double hourly = -1, cost = -1;
+      gint64 ran = -1;
+      g_autofree char *ran_text = NULL;
+      g_autofree char *cost_text = NULL;
+      g_autofree char *hourly_text = NULL;
+      g_autofree char *reason = NULL;
+
+      if (json_is_string (json_object_get (o, "launched")))
+        launched = g_date_time_new_from_iso8601 (json_string_value (json_object_get (o, "launched")), NULL);
+      if (launched != NULL && json_is_integer (json_object_get (o, "interrupted_at")))
+        ran = MAX (json_integer_value (json_object_get (o, "interrupted_at"))
+                       - g_date_time_to_unix (launched),
+                   0);
+      if (type != NULL && *type)
+        hourly = ferry_price_book_hourly (book, type, spot, zone && *zone ? zone : NULL, &why, c);
+      cost = ran >= 0 ? ferry_price_for_seconds (hourly, ran) : -1;
+      total = cost >= 0 && total >= 0 ? total + cost : -1;
+      ran_text = ran >= 0 ? g_strdup_printf ("%" G_GINT64_FORMAT " s", ran) : g_strdup ("unknown");
+      cost_text = ferry_format_usd (cost);
+      hourly_text = ferry_format_usd (hourly);
+      json_object_set_new (o, "ran_s", ran >= 0 ? json_integer (ran) : json_null ());
+      json_object_set_new (o, "hourly_usd", hourly >= 0 ? json_real (hourly) : json_null ());
+      json_object_set_new (o, "cost_usd", cost >= 0 ? json_real (cost) : json_null ());
+      g_string_append_printf (s, "  %-17s %s %s %s ran %s: %s", "retry cost",
+                              json_string_value (json_object_get (o, "instance")) ?: "unknown instance",
+                              type && *type ? type : "unknown type", spot ? "spot" : "on demand",
+                              ran_text, cost_text);
+      if (hourly >= 0)
+        g_string_append_printf (s, " at %s/h\n", hourly_text);
+      else
+        g_string_append_printf (s, " (no %s price: %s)\n", spot ? "spot" : "on-demand",
+                                (reason = ferry_plan_short_reason (why)));
+    }
+  total_text = ferry_format_usd (total);
+  g_string_append_printf (s, "  %-17s %s for %zu interrupted instances\n", "retries cost", total_text,
+                          json_array_size (interruptions));
+  *out_total = total;
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
 /* Uptime and cost so far of the live instance, and its volume's price a month. */
 static char *
 instance_cost (FerryInvocation *inv, json_t *res, json_t *live, json_t **out_json, GCancellable *c)
@@ -324,6 +384,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   g_autofree char *store = NULL;
   g_autoptr(json_t) store_json = NULL;
   g_autoptr(json_t) interruptions = NULL;
+  g_autofree char *interruptions_cost = NULL;
+  double interruptions_total = -1;
   g_autoptr(GPtrArray) runs = NULL;
   g_autofree char *runs_where = NULL;
   g_autofree char *runs_note = NULL;
@@ -362,6 +424,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
   /* Each spot interruption, from the saves the runs' agents made. */
   if (json_integer_value (json_object_get (store_json, "manifests")) > 0)
     interruptions = ferry_run_interruptions (inv, c);
+  if (json_array_size (interruptions) > 0)
+    interruptions_cost = interruptions_price (inv, interruptions, &interruptions_total, c);
   runs = remote_runs (inv, live, &runs_where, &runs_note, c);
 
   if (opt_json)
@@ -373,6 +437,9 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
       if (store_json != NULL)
         json_object_set (doc, "store", store_json);
       json_object_set (doc, "interruptions", interruptions ? interruptions : json_null ());
+      if (interruptions_cost != NULL)
+        json_object_set_new (doc, "interruptions_usd",
+                             interruptions_total >= 0 ? json_real (interruptions_total) : json_null ());
       if (runs != NULL || runs_note != NULL)
         {
           json_t *a = json_array ();
@@ -432,6 +499,8 @@ ferry_builtin_status (int argc, char **argv, FerryInvocation *inv, GCancellable 
                json_string_value (json_object_get (o, "created")),
                json_integer_value (json_object_get (o, "interruptions")),
                json_integer_value (json_object_get (o, "files")), json_string_value (json_object_get (o, "key")));
+    if (interruptions_cost != NULL)
+      g_print ("%s", interruptions_cost);
   }
   if (live == NULL)
     g_print ("  %-17s none (ferry bootstrap or ferry launch starts one)\n", "instance");

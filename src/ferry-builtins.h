@@ -135,6 +135,8 @@ gint64 ferry_plan_max_hours (FerryInvocation *inv, gint64 cli);
 /* status and ls: an instance's uptime and cost so far (running), and its gp3 volume's price a
  * month, "unknown" where AWS does not tell; *out_json (unless NULL) gets the numbers. */
 typedef struct _FerryPriceBook FerryPriceBook;
+/* The first line of a reason, kept short for a table's note. */
+char *ferry_plan_short_reason (const char *text);
 char *ferry_plan_cost_line (FerryPriceBook *book, const char *type, gboolean spot,
                             const char *zone, GDateTime *launched, const char *state,
                             gint64 volume_gb, json_t **out_json, GCancellable *c);

@@ -120,7 +120,10 @@ interrupted() {
     status=$(cat exit 2>/dev/null)
     n=$((FERRY_INTERRUPTIONS + 1))
     saved=
-    if saved=$(save_outputs "\"exit\": ${status:-null}, \"interrupted\": true, \"interruptions\": $n"); then
+    # The instance, its type and how long it ran: the interruption's cost in ferry status.
+    spent="\"instance\": \"$FERRY_INSTANCE_ID\", \"instance_type\": \"$FERRY_INSTANCE_TYPE\", \"zone\": \"$FERRY_ZONE\""
+    spent="$spent, \"market\": \"spot\", \"launched\": \"$FERRY_LAUNCHED\", \"interrupted_at\": $(date +%s)"
+    if saved=$(save_outputs "\"exit\": ${status:-null}, \"interrupted\": true, \"interruptions\": $n, $spent"); then
         note saved "$saved"
     fi
     # The story for ferry status once the instance is gone.

@@ -493,6 +493,18 @@ test_budget_values (void)
     }
 }
 
+/* An interrupted instance's cost: by the second, a minute at least, unknown when the price is. */
+static void
+test_price_for_seconds (void)
+{
+  g_assert_cmpfloat_with_epsilon (ferry_price_for_seconds (0.0360, 1800), 0.0180, 1e-12);
+  g_assert_cmpfloat_with_epsilon (ferry_price_for_seconds (0.0360, 5400), 0.0540, 1e-12);
+  g_assert_cmpfloat_with_epsilon (ferry_price_for_seconds (0.0360, 10), 0.0006, 1e-12);
+  g_assert_cmpfloat_with_epsilon (ferry_price_for_seconds (0.0360, 0), 0.0006, 1e-12);
+  g_assert_cmpfloat (ferry_price_for_seconds (-1, 1800), <, 0);
+  g_assert_cmpfloat (ferry_price_for_seconds (0.0360, -1), <, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -510,6 +522,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/parse-types", test_parse_types);
   g_test_add_func ("/plan/fit-and-order", test_fit_and_order);
   g_test_add_func ("/plan/worst-case", test_worst_case);
+  g_test_add_func ("/plan/price-for-seconds", test_price_for_seconds);
   g_test_add_func ("/plan/budget-values", test_budget_values);
   return g_test_run ();
 }

@@ -404,6 +404,11 @@ SMK
     assert_file_has_content "$TEST_TMP/out" "last run +run $ids ended at .*: AWS took the spot instance back \(interruption 1\)"
     assert_file_has_content "$TEST_TMP/out" "outputs +those finished, in the store, s3://$F_BUCKET/$key: ferry attach recovers the run"
     assert_file_has_content "$TEST_TMP/out" "interrupted +run $ids at [0-9T:Z-]+ \(interruption 1\): 1 finished files saved in $key"
+    spot_type=$(awsm ec2 describe-instances --instance-ids "$F_INSTANCE" | jget 'j["Reservations"][0]["Instances"][0]["InstanceType"]')
+    assert_file_has_content "$TEST_TMP/out" "retry cost +$F_INSTANCE $spot_type spot ran [0-9]+ s: (unknown \(no spot price: .+\)|\\\$[0-9.]+ at \\\$[0-9.]+/h)$"
+    assert_file_has_content "$TEST_TMP/out" "retries cost +(unknown|\\\$[0-9.]+) for 1 interrupted instances$"
+    expect_exit 0 ferry status "${O[@]}" --json
+    assert_eq "$(jget '" ".join("%s %s %s %s" % (o["instance"], o["instance_type"], o["market"], o["ran_s"] >= 0) for o in j["interruptions"])' <"$TEST_TMP/out")" "$F_INSTANCE $spot_type spot True" "the interruption's instance in status --json"
     ok "status shows the interruption and where the finished outputs are"
 
     expect_exit 1 ferry run "${O[@]}" --max-interruptions 1 --cores 1 results/second.txt -- --config "gate=$G"

@@ -67,6 +67,9 @@ ferry_agent_render (json_t *record, GError **error)
   add_setting (out, "FERRY_BUCKET", bucket);
   add_setting (out, "FERRY_STORE_PREFIX", FERRY_STORE_PREFIX);
   add_setting (out, "FERRY_IMDS", imds);
+  add_setting (out, "FERRY_INSTANCE_TYPE", json_string_value (json_object_get (on_end, "instance_type")));
+  add_setting (out, "FERRY_LAUNCHED", json_string_value (json_object_get (on_end, "launched")));
+  add_setting (out, "FERRY_ZONE", json_string_value (json_object_get (on_end, "zone")));
   {
     g_autofree char *n = g_strdup_printf ("%" JSON_INTEGER_FORMAT,
                                           json_integer_value (json_object_get (record, "interruptions")));

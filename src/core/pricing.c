@@ -41,6 +41,14 @@ ferry_pricing_table_new (gboolean spot)
                                 spot ? (GDestroyNotify) ferry_spot_price_free : g_free);
 }
 
+double
+ferry_price_for_seconds (double hourly, gint64 seconds)
+{
+  if (hourly < 0 || !isfinite (hourly) || seconds < 0)
+    return -1;
+  return hourly * (double) MAX (seconds, 60) / 3600.0;
+}
+
 char *
 ferry_format_usd (double usd)
 {

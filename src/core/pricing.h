@@ -104,4 +104,8 @@ double ferry_price_book_gp3 (FerryPriceBook *book, const char **why, GCancellabl
 /* "$1.23" (cents) or "$0.0416" (below a dollar, four places); "unknown" when usd < 0. */
 char *ferry_format_usd (double usd);
 
+/* What an instance that ran `seconds` cost at `hourly` USD, as EC2 bills Linux: by the second, a
+ * minute at least. < 0: unknown (the price or the time). */
+double ferry_price_for_seconds (double hourly, gint64 seconds);
+
 G_END_DECLS

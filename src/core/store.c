@@ -1895,6 +1895,15 @@ list_one (const char *key, json_t *o, json_t *m, gpointer data, GError **error)
                        "interruptions", json_object_get (m, "interruptions"), "cores",
                        json_object_get (m, "cores"), "then", json_object_get (m, "then"),
                        "snakemake_args", json_object_get (m, "snakemake_args")));
+  /* An interrupted run's instance: what status figures the interruption's cost from. */
+  {
+    static const char *const spent[]
+        = { "instance", "instance_type", "zone", "market", "launched", "interrupted_at", NULL };
+    json_t *o_new = json_array_get (data, json_array_size (data) - 1);
+    for (guint i = 0; spent[i] != NULL; i++)
+      if (json_object_get (m, spent[i]) != NULL)
+        json_object_set (o_new, spent[i], json_object_get (m, spent[i]));
+  }
   return TRUE;
 }
 
