@@ -412,7 +412,7 @@ recover_launch (FerryInvocation *inv, FerryResources *res, FerryLaunchOptions *o
       const char *next = NULL;
       guint i = 0;
 
-      opts->instance_type = type;
+      opts->instance_type = g_intern_string (type); /* outlives this call, as the state's type does */
       if (ferry_kind_ensure (FERRY_KIND_INSTANCE, res, &(FerrySpec){ .launch = opts }, c,
                              &local_error))
         return TRUE;
