@@ -933,10 +933,10 @@ pack_build (gpointer data, GCancellable *cancellable, GError **error)
   return TRUE;
 }
 
-/* Sends `todo` (Content) to the bucket: packs and mid-sized objects in staged rounds (at most two
+/* Sends `missing` (Content) to the bucket: packs and mid-sized objects in staged rounds (at most two
  * rounds on disk at once), the large files in parts. */
 static gboolean
-upload_contents (FerryStore *store, GPtrArray *todo, FerryStoreStats *stats,
+upload_contents (FerryStore *store, GPtrArray *missing, FerryStoreStats *stats,
                  GCancellable *cancellable, GError **error)
 {
   g_autoptr(FerryPool) pool = ferry_pool_new (UPLOAD_JOBS, cancellable);
@@ -950,9 +950,9 @@ upload_contents (FerryStore *store, GPtrArray *todo, FerryStoreStats *stats,
   Batch b = { .store = store, .stats = stats };
   gboolean ok;
 
-  for (guint i = 0; i < todo->len; i++)
+  for (guint i = 0; i < missing->len; i++)
     {
-      Content *c = todo->pdata[i];
+      Content *c = missing->pdata[i];
       if (c->size > store->put_limit)
         {
           Multipart *mp = g_new0 (Multipart, 1);
@@ -1105,7 +1105,7 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   g_autoptr(json_t) manifest = NULL;
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) queued = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
   g_autofree char *mpath = NULL;
   g_autoptr(GError) index_error = NULL;
   g_autofree char *key = NULL;
@@ -1179,7 +1179,7 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
               c->sha = g_strdup (sha);
               c->size = m->st.st_size;
               g_hash_table_add (queued, c->sha);
-              g_ptr_array_add (todo, c);
+              g_ptr_array_add (missing, c);
             }
           /* Where the content is (or will be): a pack's entries say which. */
           json_object_set_new (e, "sha256", json_string (sha));
@@ -1192,13 +1192,13 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   if (!save_json (index_path, new_index, &index_error))
     store_say (store, "warning: the store's index was not saved: %s", index_error->message);
 
-  if (!upload_contents (store, todo, stats, cancellable, error))
+  if (!upload_contents (store, missing, stats, cancellable, error))
     return NULL;
 
   /* The packs just made: their members' entries name them. */
-  for (guint i = 0; i < todo->len; i++)
+  for (guint i = 0; i < missing->len; i++)
     {
-      Content *c = todo->pdata[i];
+      Content *c = missing->pdata[i];
       g_hash_table_replace (h.have, g_strdup (c->sha), g_strdup (c->pack ? c->pack : ""));
     }
   {
