@@ -1,6 +1,7 @@
 /* What bootstrap and the step commands (keypair, network, firewall, bucket, role, launch) share:
  * opening the state for creation, the SSH source, and the launch options with their defaults. */
 #include "ferry-builtins.h"
+#include "core/instance.h"
 
 #include <unistd.h>
 
@@ -185,6 +186,25 @@ ferry_plan_note_outside (char **outside)
     g_printerr ("note: %s is outside the workflow directory and is not sent: the remote needs it at "
                 "the same path\n",
                 outside[i]);
+}
+
+char *
+ferry_builtin_instance_open (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                             char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
+                             GCancellable *cancellable, GError **error)
+{
+  if (!ferry_option_context_parse (context, entries, argc, argv, inv, flags, cancellable, error))
+    return NULL;
+  if (*argc > 1)
+    {
+      ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry %s --help)",
+                         (*argv)[1], inv->verb);
+      return NULL;
+    }
+  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
+      || !ferry_invocation_use_aws (inv, cancellable, error))
+    return NULL;
+  return ferry_instance_dup_id (inv->state, error);
 }
 
 gboolean

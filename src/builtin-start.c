@@ -19,16 +19,8 @@ ferry_builtin_start (int argc, char **argv, FerryInvocation *inv, GCancellable *
   g_option_context_set_summary (
       context, "Start the deployment's stopped instance, wait until it runs, and record its\n"
                "public address (it changes at every start).");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT,
-                                   c, error))
-    return FALSE;
-  if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry start --help)",
-                              argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
-      || !ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = ferry_builtin_instance_open (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_CONNECT, c,
+                                    error);
   if (id == NULL)
     return FALSE;
   if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_START, !opt_no_wait, 900,

@@ -18,16 +18,8 @@ ferry_builtin_stop (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   g_option_context_set_summary (
       context, "Stop the deployment's instance. Compute stops billing; its volume still bills.\n"
                "`ferry start` resumes it, with a new address.");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
-                                   error))
-    return FALSE;
-  if (argc > 1)
-    return ferry_usage_error (context, error, "unexpected argument \"%s\" (see ferry stop --help)",
-                              argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
-      || !ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = ferry_builtin_instance_open (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                    error);
   if (id == NULL)
     return FALSE;
   if (!ferry_instance_change (inv->aws, inv->state, FERRY_INSTANCE_STOP, !opt_no_wait, 900,

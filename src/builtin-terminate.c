@@ -21,16 +21,8 @@ ferry_builtin_terminate (int argc, char **argv, FerryInvocation *inv, GCancellab
       context, "Terminate the deployment's instance; its root volume and everything on it are\n"
                "deleted. The other resources stay (ferry bootstrap launches a new instance,\n"
                "ferry teardown removes everything).");
-  if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
-                                   error))
-    return FALSE;
-  if (argc > 1)
-    return ferry_usage_error (context, error,
-                              "unexpected argument \"%s\" (see ferry terminate --help)", argv[1]);
-  if (!ferry_invocation_open_state (inv, FALSE, TRUE, error)
-      || !ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = ferry_builtin_instance_open (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
+                                    error);
   if (id == NULL)
     return FALSE;
   prompt = g_strdup_printf ("Terminate instance %s? Its disk is deleted with it.", id);

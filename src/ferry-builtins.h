@@ -98,6 +98,12 @@ gboolean ferry_resources_launch_options (FerryInvocation *inv, FerryLaunchOption
 /* The `ferry ssh` line for this deployment (with --state-dir/--name when not the defaults). */
 char *ferry_resources_ssh_hint (FerryInvocation *inv);
 
+/* start, stop and terminate: parses argv (no arguments), opens the state locked, settles the region,
+ * and returns the deployment's instance id (an error if it has none). */
+char *ferry_builtin_instance_open (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                                   char ***argv, FerryInvocation *inv, FerryBuiltinFlags flags,
+                                   GCancellable *cancellable, GError **error);
+
 /* push and run send only what lies under the workflow directory: says which needed inputs are not
  * sent (the remote must have them at the same path, as on a shared file system). */
 void ferry_plan_note_outside (char **outside);
