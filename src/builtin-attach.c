@@ -68,7 +68,8 @@ ferry_builtin_attach (int argc, char **argv, FerryInvocation *inv, GCancellable 
       extra = ferry_run_record_strv (interrupted, "snakemake_args");
       return ferry_run_again (inv, (const char *const *) targets,
                               json_string_value (json_object_get (interrupted, "cores")),
-                              json_string_value (json_object_get (interrupted, "then")), extra, opt_remote_dir, c,
+                              json_string_value (json_object_get (interrupted, "then")),
+                              json_string_value (json_object_get (interrupted, "notify")), extra, opt_remote_dir, c,
                               error);
     }
   run = ferry_builtin_run_find (inv, context, opt_host, opt_remote_dir, argc == 2 ? argv[1] : NULL,

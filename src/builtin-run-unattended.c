@@ -9,8 +9,44 @@
 
 #define FERRY_SELF_STOP_WAIT_S 180
 
+/* The deployment's instance, with AWS in use: its id. */
+static char *
+aws_instance_id (FerryInvocation *inv, GCancellable *c, GError **error)
+{
+  if (!ferry_invocation_use_aws (inv, c, error))
+    return NULL;
+  return ferry_instance_dup_id (inv->state, error);
+}
+
+/* run --notify: the role may publish to the deployment's topic (a policy from before --notify gets
+ * it now), the topic is made and `email` subscribed to it. The topic's ARN. */
+static char *
+notify_prepare (FerryInvocation *inv, const char *email, GCancellable *c, GError **error)
+{
+  g_autofree char *bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  g_autoptr(json_t) topic = ferry_state_dup_resource (inv->state, FERRY_KIND_TOPIC);
+  size_t subscribed_before = json_array_size (json_object_get (topic, "emails"));
+  FerryResources res;
+
+  json_decref (g_steal_pointer (&topic));
+  if (!ferry_resources_open (inv, error))
+    return NULL;
+  ferry_resources_init (inv, &res);
+  if (ferry_state_has_resource (inv->state, FERRY_KIND_ROLE)
+      && !ferry_kind_ensure (FERRY_KIND_ROLE, &res, &(FerrySpec){ .iam = TRUE, .bucket = bucket }, c, error))
+    return NULL;
+  if (!ferry_kind_ensure (FERRY_KIND_TOPIC, &res, &(FerrySpec){ .notify_email = email }, c, error))
+    return NULL;
+  topic = ferry_state_dup_resource (inv->state, FERRY_KIND_TOPIC);
+  if (subscribed_before == json_array_size (json_object_get (topic, "emails")) - 1)
+    g_printerr ("note: %s is subscribed to SNS topic %s now: AWS mails it a confirmation first, and the"
+                " message arrives only once the link in it is followed\n",
+                email, json_string_value (json_object_get (topic, "id")));
+  return g_strdup (json_string_value (json_object_get (topic, "arn")));
+}
+
 json_t *
-ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GError **error)
+ferry_run_on_end (FerryInvocation *inv, const char *then, const char *notify, GCancellable *c, GError **error)
 {
   g_autofree char *id = NULL;
   g_autoptr(json_t) instance = NULL;
@@ -26,12 +62,11 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
 
   if (then == NULL)
     then = "keep";
-  /* A spot instance's agent watches for the interruption notice whatever --then. */
-  if (g_str_equal (then, "keep") && !spot)
+  /* A spot instance's agent watches for the interruption notice whatever --then; --notify's sends
+   * the message. */
+  if (g_str_equal (then, "keep") && !spot && notify == NULL)
     return json_null ();
-  if (!ferry_invocation_use_aws (inv, c, error))
-    return NULL;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = aws_instance_id (inv, c, error);
   if (id == NULL)
     return NULL;
   instance = ferry_instance_describe (inv->aws, id, c, error);
@@ -46,15 +81,31 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
                                json_object_get (json_object_get (root, "resources"), FERRY_KIND_INSTANCE),
                                "max_hours")));
   bucket = ferry_state_dup_resource_string (inv->state, FERRY_KIND_BUCKET, "id");
+  /* The message is the instance's to send: the laptop may be closed when the run ends. */
+  if (notify != NULL && !json_is_string (profile))
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                         "--notify: instance %s has no role to send the message with (ferry bootstrap --bucket B"
+                         " --iam gives it one), and nothing else can tell you while the laptop is closed:"
+                         " run without --notify, and ferry attach waits for the run's end instead",
+                         id),
+            NULL);
+  if (notify != NULL && g_str_equal (then, "terminate") && bucket == NULL)
+    return (ferry_throw (error, FERRY_ERROR_FAILED,
+                         "--notify with --then terminate: the deployment has no bucket for the instance to save"
+                         " the outputs in before it goes, so the laptop would carry --then out and no message"
+                         " would come from the instance: ferry bootstrap --bucket B --iam, or --then stop"),
+            NULL);
   /* stop needs the role; terminate needs the bucket too, for the outputs to outlive the disk, and
    * so does a spot instance, for what is finished when the notice comes. */
-  if (json_is_string (profile) && (g_str_equal (then, "stop") || bucket != NULL))
+  if (json_is_string (profile)
+      && (g_str_equal (then, "stop") || bucket != NULL || (notify != NULL && g_str_equal (then, "keep"))))
     {
+      gboolean watch = spot && bucket != NULL;
       on_end = ferry_agent_on_end (then, id, inv->region, inv->endpoint_url,
-                                   g_str_equal (then, "terminate") || spot ? bucket : NULL, inv->name, NULL);
+                                   g_str_equal (then, "terminate") || watch ? bucket : NULL, inv->name, NULL);
       if (hold_env != NULL)
         json_object_set_new (on_end, "hold_s", json_integer (g_ascii_strtoll (hold_env, NULL, 10)));
-      if (spot && bucket != NULL)
+      if (watch)
         {
           const char *imds = g_getenv ("FERRY_IMDS_URL"); /* tests only */
           json_object_set_new (on_end, "imds", json_string (imds ? imds : FERRY_AGENT_IMDS_URL));
@@ -63,6 +114,21 @@ ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GErro
           json_object_set (on_end, "launched", json_object_get (instance, "LaunchTime"));
           json_object_set (on_end, "zone",
                            json_object_get (json_object_get (instance, "Placement"), "AvailabilityZone"));
+        }
+      else if (spot)
+        g_printerr ("note: spot instance %s has no bucket to save finished outputs in when AWS takes it back"
+                    " (ferry bootstrap --bucket B --iam gives it one): an interruption loses what is on its disk\n",
+                    id);
+      if (notify != NULL)
+        {
+          g_autofree char *topic = notify_prepare (inv, notify, c, error);
+          if (topic == NULL)
+            {
+              json_decref (on_end);
+              return NULL;
+            }
+          json_object_set_new (on_end, "notify",
+                               json_pack ("{s:s, s:s, s:s}", "topic", topic, "email", notify, "deployment", inv->name));
         }
       return on_end;
     }
@@ -125,9 +191,7 @@ ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, const cha
                   run->id);
       return TRUE;
     }
-  if (!ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = aws_instance_id (inv, c, error);
   if (id == NULL)
     return FALSE;
   instance = ferry_instance_wait_state (inv->aws, id, FERRY_INSTANCE_ENDED, FERRY_SELF_STOP_WAIT_S, c, &local_error);
@@ -226,9 +290,7 @@ ferry_run_refresh_instance (FerryInvocation *inv, const char *host, json_t **out
     *out_instance = NULL;
   if (host != NULL || inv->dry_run || !ferry_state_has_resource (inv->state, FERRY_KIND_INSTANCE))
     return TRUE;
-  if (!ferry_invocation_use_aws (inv, c, error))
-    return FALSE;
-  id = ferry_instance_dup_id (inv->state, error);
+  id = aws_instance_id (inv, c, error);
   if (id == NULL)
     return FALSE;
   instance = ferry_instance_describe (inv->aws, id, c, &local_error);

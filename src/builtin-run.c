@@ -25,6 +25,7 @@ static gboolean opt_detach;
 static char *opt_reconnect_timeout;
 static int opt_max_interruptions = 3;
 static gboolean opt_no_spot_retry;
+static char *opt_notify;
 
 static const GOptionEntry options[] = {
   { "cores", 0, 0, G_OPTION_ARG_STRING, &opt_cores, "Cores snakemake may use on the remote (default all)", "N" },
@@ -41,6 +42,7 @@ static const GOptionEntry options[] = {
   { "reconnect-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_reconnect_timeout, "How long to keep reconnecting after the connection drops (default 15m)", "DURATION" },
   { "max-interruptions", 0, 0, G_OPTION_ARG_INT, &opt_max_interruptions, "A run whose spot instance AWS took back is recovered on a new one (the same type, or the next that fits when EC2 has no room) this many times at most (default 3)", "N" },
   { "no-spot-retry", 0, 0, G_OPTION_ARG_NONE, &opt_no_spot_retry, "Recover an interrupted spot run on an on-demand instance", NULL },
+  { "notify", 0, 0, G_OPTION_ARG_STRING, &opt_notify, "Mail EMAIL one message (through the deployment's SNS topic, sent by the instance) when the run ends, fails or is interrupted", "EMAIL" },
   { NULL }
 };
 
@@ -344,7 +346,7 @@ run_targets (GOptionContext *context, int argc, char **argv, char **extra, guint
    * instance learns whether it carries --then out itself. */
   if (!inv->dry_run && opt_host == NULL)
     {
-      on_end = ferry_run_on_end (inv, opt_then, c, error);
+      on_end = ferry_run_on_end (inv, opt_then, opt_notify, c, error);
       if (on_end == NULL)
         return FALSE;
     }
@@ -548,6 +550,10 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
                               opt_reconnect_timeout);
   if (opt_max_interruptions < 0)
     return ferry_usage_error (context, error, "--max-interruptions takes a number, not %d", opt_max_interruptions);
+  if (opt_notify != NULL && opt_host != NULL)
+    return ferry_usage_error (context, error, "--notify sends through the deployment's SNS topic; it does not go with --host");
+  if (opt_notify != NULL && !ferry_email_validate ("--notify", opt_notify, error))
+    return FALSE;
   if (!ferry_invocation_open_state (inv, TRUE, FALSE, error))
     return FALSE;
   return run_targets (context, argc, argv, extra, reconnect_s, inv, c, error);
@@ -555,7 +561,7 @@ ferry_builtin_run (int argc, char **argv, FerryInvocation *inv, GCancellable *c,
 
 gboolean
 ferry_run_again (FerryInvocation *inv, const char *const *targets, const char *cores, const char *then,
-                 char **extra, const char *remote_dir, GCancellable *c, GError **error)
+                 const char *notify, char **extra, const char *remote_dir, GCancellable *c, GError **error)
 {
   g_autoptr(GOptionContext) context = g_option_context_new ("TARGET... [-- SNAKEMAKE_ARGS...]");
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
@@ -568,6 +574,8 @@ ferry_run_again (FerryInvocation *inv, const char *const *targets, const char *c
   opt_cores = g_strdup (cores);
   g_free (opt_then);
   opt_then = g_strdup (then);
+  g_free (opt_notify);
+  opt_notify = g_strdup (notify);
   g_free (opt_remote_dir);
   opt_remote_dir = g_strdup (remote_dir);
   return run_targets (context, (int) g_strv_length (argv), argv, extra, 15 * 60, inv, c, error);

@@ -217,7 +217,8 @@ gboolean ferry_store_pull_outputs (FerryInvocation *inv, char **outputs, GCancel
  * instance has a role, and --then terminate when it has a bucket too (the agent saves the outputs
  * there first); otherwise the laptop does once it has pulled, which one line on stderr says. json
  * null for keep. */
-json_t *ferry_run_on_end (FerryInvocation *inv, const char *then, GCancellable *c, GError **error);
+json_t *ferry_run_on_end (FerryInvocation *inv, const char *then, const char *notify, GCancellable *c,
+                          GError **error);
 /* After the pull: a run whose --then is its agent's is let go on (the hold removed), and the
  * instance is seen to stop itself (*out_done). FALSE *out_done: the laptop carries --then out
  * (no agent, one that acted already or is gone, an instance that did not stop). */
@@ -227,7 +228,7 @@ gboolean ferry_run_then_by_instance (FerryInvocation *inv, FerryRemote *remote, 
 GStrv ferry_run_record_strv (json_t *record, const char *key);
 /* ferry run of TARGETS again, as attach does to recover an interrupted run (builtin-run.c). */
 gboolean ferry_run_again (FerryInvocation *inv, const char *const *targets, const char *cores, const char *then,
-                          char **extra, const char *remote_dir, GCancellable *c, GError **error);
+                          const char *notify, char **extra, const char *remote_dir, GCancellable *c, GError **error);
 /* The newest save in the store by a run (`run_id`, or of `targets` when NULL) that its agent made
  * on a spot interruption notice (its list entry: "key", "run", "interruptions", "targets",
  * "cores", "then", "snakemake_args"), or NULL, with no error, when that run was not interrupted. */

@@ -3,7 +3,7 @@
 # (each value shell-quoted) and run.sh starts it in the run's directory, in a session of its own;
 # when snakemake ends, run.sh starts another, which takes over if the first is gone (killed). Its
 # record is the file on-end, one line an event: "EPOCH WORD DETAIL" (lost, waiting, released,
-# retry, failed, saved, instead, tagged, stopping, terminating, kept, interrupted).
+# retry, failed, saved, instead, tagged, notified, stopping, terminating, kept, interrupted).
 export AWS_PAGER=
 
 note() { echo "$(date +%s) $*" >>on-end; }
@@ -45,7 +45,7 @@ aws_call() { # WHAT TRIES ARGS...
         last=$(printf '%s\n' "$out" | grep -v '^ *$' | tail -n 1)
         # Errors that another try cannot change: the instance is gone already, or the role may not.
         case $last in
-        *IncorrectInstanceState* | *InvalidInstanceID* | *UnauthorizedOperation*)
+        *IncorrectInstanceState* | *InvalidInstanceID* | *UnauthorizedOperation* | *AuthorizationError*)
             note failed "$what: $last"
             return 1
             ;;
@@ -99,6 +99,21 @@ tag_story() {
         --tags "[{\"Key\": \"ferry:run\", \"Value\": \"$1\"}]" && note tagged "ferry:run=$1"
 }
 
+# The run's one message (run --notify), published to the deployment's topic with the address as an
+# attribute that the address's subscription filters on. Optional: a failure is recorded, and the
+# end goes on; an agent that takes over does not send it twice.
+notify() { # SUBJECT BODY
+    test -n "$FERRY_NOTIFY_TOPIC" || return 0
+    grep -qE '^[0-9]+ notified ' on-end 2>/dev/null && return 0
+    aws_call "notifying $FERRY_NOTIFY_EMAIL" "$FERRY_AWS_TRIES" sns publish --topic-arn "$FERRY_NOTIFY_TOPIC" \
+        --subject "$1" --message "$2" --message-attributes \
+        "{\"$FERRY_NOTIFY_ATTRIBUTE\": {\"DataType\": \"String\", \"StringValue\": \"$FERRY_NOTIFY_EMAIL\"}}" &&
+        note notified "$FERRY_NOTIFY_EMAIL: $1"
+}
+
+# An epoch as a date for people.
+when() { date -u -d "@$1" '+%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo "$1"; }
+
 # The two-minute notice of a spot instance (IMDSv2 spot/instance-action answers 404 until AWS
 # takes the instance back): prints the notice.
 spot_notice() {
@@ -123,12 +138,20 @@ interrupted() {
     # The instance, its type and how long it ran: the interruption's cost in ferry status.
     spent="\"instance\": \"$FERRY_INSTANCE_ID\", \"instance_type\": \"$FERRY_INSTANCE_TYPE\", \"zone\": \"$FERRY_ZONE\""
     spent="$spent, \"market\": \"spot\", \"launched\": \"$FERRY_LAUNCHED\", \"interrupted_at\": $(date +%s)"
+    # The recovery mails the same address.
+    test -z "$FERRY_NOTIFY_EMAIL" || spent="$spent, \"notify\": \"$FERRY_NOTIFY_EMAIL\""
     if saved=$(save_outputs "\"exit\": ${status:-null}, \"interrupted\": true, \"interruptions\": $n, $spent"); then
         note saved "$saved"
     fi
     # The story for ferry status once the instance is gone.
     story="$FERRY_RUN_ID exit=${status:-none} ended=$(cat ended 2>/dev/null || date +%s) then=$FERRY_THEN interrupted=$n${saved:+ saved=$saved}"
     tag_story "$story"
+    kept="The outputs it finished could not be saved."
+    test -z "$saved" || kept="The outputs it finished are in the store: $saved."
+    notify "ferry $FERRY_DEPLOYMENT: run $FERRY_RUN_ID interrupted" \
+        "Run $FERRY_RUN_ID ($FERRY_TARGETS) was interrupted at $(when "$(date +%s)"): AWS is taking back its spot instance $FERRY_INSTANCE_ID (interruption $n).
+$kept
+ferry attach $FERRY_RUN_ID recovers the run on a new instance; ferry status tells the rest."
     exit 0
 }
 
@@ -208,6 +231,20 @@ if test "$then" = terminate; then
         then=stop
     fi
 fi
+# The run's message, before the instance goes (with it, the agent).
+case "$status" in
+0) how=succeeded ;;
+'') how="ended without an exit status (its script was killed)" ;;
+*) how="failed (exit $status)" ;;
+esac
+case "$then" in
+stop) fate="Instance $FERRY_INSTANCE_ID stops itself now; the outputs stay on its volume." ;;
+terminate) fate="Instance $FERRY_INSTANCE_ID terminates itself now; the outputs are in the store: $saved." ;;
+*) fate="Instance $FERRY_INSTANCE_ID keeps running (--then $FERRY_THEN): it bills until ferry stop or terminate." ;;
+esac
+notify "ferry $FERRY_DEPLOYMENT: run $FERRY_RUN_ID $how" "Run $FERRY_RUN_ID ($FERRY_TARGETS) $how at $(when "${ended:-$(date +%s)}").
+$fate
+ferry attach $FERRY_RUN_ID brings the outputs home; ferry status tells the rest."
 case "$then" in
 stop | terminate)
     # The instance's tag tells the story once it is stopped or gone (ferry status reads it from AWS).

@@ -114,13 +114,22 @@ test_policy (void)
                                                                     "aws:TagKeys"), 0)
                                  : NULL), ==, "ferry:run");
         }
+      /* The topic only to publish to, and only the deployment's. */
+      if (g_strcmp0 (json_string_value (resource), "arn:aws:sns:eu-central-1:*:lab-notify") == 0)
+        {
+          json_t *action = json_object_get (statement, "Action");
+          g_assert_cmpuint (json_array_size (action), ==, 1);
+          g_assert_cmpstr (json_string_value (json_array_get (action, 0)), ==, "sns:Publish");
+          g_assert_null (json_object_get (statement, "Condition"));
+        }
       if (json_is_string (resource))
         g_hash_table_add (seen, (gpointer) json_string_value (resource));
       else
         json_array_foreach (resource, j, one)
           g_hash_table_add (seen, (gpointer) json_string_value (one));
     }
-  g_assert_cmpuint (g_hash_table_size (seen), ==, 3);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 4);
+  g_assert_true (g_hash_table_contains (seen, "arn:aws:sns:eu-central-1:*:lab-notify"));
   g_assert_true (g_hash_table_contains (seen, "arn:aws:s3:::lab-bucket"));
   g_assert_true (g_hash_table_contains (seen, "arn:aws:s3:::lab-bucket/*"));
   g_assert_true (g_hash_table_contains (seen, "arn:aws:ec2:eu-central-1:*:instance/*"));

@@ -8,7 +8,8 @@
 # each of its calls, SIGKILL of the agent or of the run's script) ends with the instance stopped and
 # the outputs there. Part terminate: --then terminate by the instance saves the outputs in the store
 # first, and attach and pull bring them home from there; without a role, one line at run, and the
-# instance stays with the outputs on its disk.
+# instance stays with the outputs on its disk. Part notify: run --notify's one message through the
+# deployment's SNS topic, read through an SQS queue subscribed to it; teardown deletes the topic.
 source "$(dirname "$0")/libtest.sh"
 source "$(dirname "$0")/lib-lifecycle.sh"
 source "$(dirname "$0")/lib-remote.sh"
@@ -444,6 +445,114 @@ SMK
     assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
     ok "attach recovers the interrupted run on a new spot instance of the next type that fits (EC2 had no room for the first): the finished output restored from the store, only the job left runs"
     awsm ec2 terminate-instances --instance-ids "$new" >/dev/null
+fi
+
+if in_part notify; then
+    # --- run --notify: one message through the deployment's SNS topic, sent by the instance ---------------
+    no_topic() { # WHAT: no topic in moto, and none in the state
+        assert_eq "$(awsb call 'sns list-topics' | jget 'len(j["Topics"])')" 0 "SNS topics after $1"
+        assert_eq "$(jget 'j["resources"].get("topic")' <.ferry/state.json)" None "the state's topic after $1"
+    }
+    expect_exit 2 ferry run "${O[@]}" --detach --notify 'you at example.org' --cores 1 results/slow.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" '^error: invalid --notify "you at example.org": give one address, such as you@example.org$'
+    no_topic "a bad address"
+    expect_exit 2 ferry run "${O[@]}" --host "$(whoami)@127.0.0.1" --notify you@example.org --cores 1 results/slow.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "^error: --notify sends through the deployment's SNS topic; it does not go with --host$"
+    ok "--notify with a bad address, or with --host: one line, exit 2, nothing made"
+
+    # Without a role the instance cannot send it, and nothing else could while the laptop is closed.
+    assoc=$(awsm ec2 describe-iam-instance-profile-associations --filters "Name=instance-id,Values=$F_INSTANCE")
+    profile_arn=$(jget 'j["IamInstanceProfileAssociations"][0]["IamInstanceProfile"]["Arn"]' <<<"$assoc")
+    awsm ec2 disassociate-iam-instance-profile \
+        --association-id "$(jget 'j["IamInstanceProfileAssociations"][0]["AssociationId"]' <<<"$assoc")" >/dev/null
+    expect_exit 1 ferry run "${O[@]}" --detach --notify you@example.org --cores 1 results/slow.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "^error: --notify: instance $F_INSTANCE has no role to send the message with .*nothing else can tell you while the laptop is closed"
+    assert_not_exists "$R/.ferry/runs"
+    no_topic "no role"
+    awsm ec2 associate-iam-instance-profile --instance-id "$F_INSTANCE" --iam-instance-profile "Arn=$profile_arn" >/dev/null
+    ok "--notify without a role: one line says what can be done instead, exit 1, no run started, nothing made"
+
+    # A topic of the deployment's name that ferry did not make is neither used nor recorded.
+    foreign=$(awsb call 'sns create-topic {"Name": "solo-notify"}' | jget 'j["TopicArn"]')
+    expect_exit 1 ferry run "${O[@]}" --detach --notify you@example.org --cores 1 results/slow.txt
+    assert_one_error_line
+    assert_file_has_content "$TEST_TMP/err" "^error: an SNS topic named solo-notify exists and ferry did not create it \(no ferry:name=solo tag\)"
+    assert_eq "$(jget 'j["resources"].get("topic")' <.ferry/state.json)" None "the state's topic after a foreign one"
+    awsb call "sns delete-topic {\"TopicArn\": \"$foreign\"}" >/dev/null
+    ok "a topic of the deployment's name without ferry's tag: refused in one line, not recorded (so teardown never deletes it)"
+
+    # The test reads what is published through an SQS queue subscribed to the topic (moto delivers to
+    # it); the e-mail subscription is what a user gets.
+    G="$TEST_TMP/gate-notify"
+    expect_exit 0 ferry run "${O[@]}" --detach --then stop --notify you@example.org --cores 1 results/slow.txt -- --config "gate=$G"
+    idn=$(run_id "$TEST_TMP/out")
+    [ "$(grep -c '^note: ' "$TEST_TMP/err")" = 1 ] || fatal "not one note at run: $(cat "$TEST_TMP/err")"
+    assert_file_has_content "$TEST_TMP/err" "^note: you@example.org is subscribed to SNS topic solo-notify now: AWS mails it a confirmation first"
+    topic=$(jget 'j["resources"]["topic"]["arn"]' <.ferry/state.json)
+    assert_eq "$(jget 'j["on_end"]["notify"]["topic"]' <"$(run_dir "$idn")/run.json")" "$topic" "the topic in the run's record"
+    awsb_calls a "sns list-tags-for-resource {\"ResourceArn\": \"$topic\"}" \
+        "sns list-subscriptions-by-topic {\"TopicArn\": \"$topic\"}" \
+        'iam get-role-policy {"RoleName": "solo-ec2", "PolicyName": "solo-s3"}' \
+        'sqs create-queue {"QueueName": "notify-reader", "Attributes": {"VisibilityTimeout": "43200"}}'
+    assert_eq "$(jget '{t["Key"]: t["Value"] for t in j["Tags"]}["ferry:name"]' <<<"${a[0]}")" solo "the topic's ferry:name tag"
+    assert_eq "$(jget '[(s["Protocol"], s["Endpoint"]) for s in j["Subscriptions"]]' <<<"${a[1]}")" '[["email", "you@example.org"]]' "the topic's subscriptions"
+    assert_eq "$(jget '[s["Resource"] for s in j["PolicyDocument"]["Statement"] if s["Action"] == ["sns:Publish"]]' <<<"${a[2]}")" \
+        '["arn:aws:sns:eu-central-1:*:solo-notify"]' "what the role may publish to"
+    queue=$(jget 'j["QueueUrl"]' <<<"${a[3]}")
+    awsb_calls a "sqs get-queue-attributes {\"QueueUrl\": \"$queue\", \"AttributeNames\": [\"QueueArn\"]}"
+    awsb call "sns subscribe {\"TopicArn\": \"$topic\", \"Protocol\": \"sqs\", \"Endpoint\": \"$(jget 'j["Attributes"]["QueueArn"]' <<<"${a[0]}")\"}" >/dev/null
+    # The messages published since the last look (one read hides a message for 12 h), one a line: "SUBJECT | address | first line of the body".
+    published() {
+        awsb call "sqs receive-message {\"QueueUrl\": \"$queue\", \"MaxNumberOfMessages\": 10, \"WaitTimeSeconds\": 1}" |
+            jget '"\n".join("%s | %s | %s" % (m["Subject"], m["MessageAttributes"]["email"]["Value"], m["Message"].splitlines()[0] + " / " + m["Message"].splitlines()[1]) for m in (json.loads(x["Body"]) for x in j.get("Messages", [])))'
+    }
+    touch "$G"
+    wait_stopped
+    agent_said "$idn" notified "you@example.org: ferry solo: run $idn succeeded" || fatal "no message in the agent's record: $(cat "$(run_dir "$idn")/on-end")"
+    msgs=$(published)
+    assert_eq "$msgs" "ferry solo: run $idn succeeded | you@example.org | Run $idn (results/slow.txt) succeeded at $(date -u -d "@$(cat "$(run_dir "$idn")/ended")" '+%Y-%m-%d %H:%M:%S UTC'). / Instance $F_INSTANCE stops itself now; the outputs stay on its volume." "what was published at the run's end"
+    ok "detached run, --then stop, --notify: one message (subject, address, when, what becomes of the instance) published by the instance before it stopped itself"
+
+    # A failed run, --then keep: the agent is there only for the message.
+    cat >>Snakefile <<'SMK'
+
+rule broken:
+    output:
+        "results/broken.txt",
+    shell:
+        "exit 3"
+SMK
+    running
+    expect_exit 0 ferry run "${O[@]}" --detach --notify you@example.org --cores 1 results/broken.txt
+    idf=$(run_id "$TEST_TMP/out")
+    if grep -q "subscribed" "$TEST_TMP/err"; then fatal "the address was subscribed twice: $(cat "$TEST_TMP/err")"; fi
+    assert_eq "$(jget 'j["resources"]["topic"]["arn"]' <.ferry/state.json)" "$topic" "the topic of the second --notify run"
+    wait_until 120 'agent_said "$idf" notified || agent_said "$idf" failed'
+    agent_said "$idf" notified || fatal "no message for the failed run: $(cat "$(run_dir "$idf")/on-end")"
+    msgs=$(published)
+    case "$msgs" in
+    "ferry solo: run $idf failed (exit 1) | you@example.org | Run $idf (results/broken.txt) failed (exit 1) at "*" / Instance $F_INSTANCE keeps running (--then keep): it bills until ferry stop or terminate.") ;;
+    *) fatal "what was published for the failed run: '$msgs'" ;;
+    esac
+    assert_eq "$(instance_state "$F_INSTANCE")" running "the instance after a failed --then keep run"
+    ok "a failed run with --then keep: one message saying it failed, with its exit status; the instance keeps running"
+
+    # teardown deletes the topic; one created but not yet recorded (a crash between the create call
+    # and the record: the state holds only the intent) is found by its name.
+    python3 - <<'PY'
+import json
+s = json.load(open(".ferry/state.json"))
+del s["resources"]["topic"]["arn"]
+json.dump(s, open(".ferry/state.json", "w"))
+PY
+    expect_exit 0 ferry teardown --yes --force
+    assert_file_has_content "$TEST_TMP/out" "deleted SNS topic solo-notify"
+    assert_eq "$(awsb call 'sns list-topics' | jget 'len(j["Topics"])')" 0 "SNS topics after teardown"
+    assert_not_exists .ferry/state.json
+    ok "teardown deletes the topic, found by its name when the state holds only the intent to make it"
 fi
 
 done_testing

@@ -71,6 +71,25 @@ ferry_agent_render (json_t *record, GError **error)
   add_setting (out, "FERRY_LAUNCHED", json_string_value (json_object_get (on_end, "launched")));
   add_setting (out, "FERRY_ZONE", json_string_value (json_object_get (on_end, "zone")));
   {
+    json_t *notify = json_object_get (on_end, "notify");
+    g_auto(GStrv) targets = NULL;
+    g_autofree char *joined = NULL;
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+    json_t *t;
+    size_t i;
+
+    json_array_foreach (json_object_get (record, "targets"), i, t)
+      if (json_is_string (t))
+        g_strv_builder_add (b, json_string_value (t));
+    targets = g_strv_builder_end (b);
+    joined = g_strjoinv (" ", targets);
+    add_setting (out, "FERRY_TARGETS", joined);
+    add_setting (out, "FERRY_NOTIFY_TOPIC", json_string_value (json_object_get (notify, "topic")));
+    add_setting (out, "FERRY_NOTIFY_EMAIL", json_string_value (json_object_get (notify, "email")));
+    add_setting (out, "FERRY_DEPLOYMENT", json_string_value (json_object_get (notify, "deployment")));
+    add_setting (out, "FERRY_NOTIFY_ATTRIBUTE", FERRY_TOPIC_EMAIL_ATTRIBUTE);
+  }
+  {
     g_autofree char *n = g_strdup_printf ("%" JSON_INTEGER_FORMAT,
                                           json_integer_value (json_object_get (record, "interruptions")));
     add_setting (out, "FERRY_INTERRUPTIONS", n);

@@ -153,3 +153,15 @@ ferry_sleep (guint ms, GCancellable *cancellable, GError **error)
     g_cancellable_release_fd (cancellable);
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
+
+gboolean
+ferry_email_validate (const char *option, const char *text, GError **error)
+{
+  if (text == NULL || strlen (text) > 254
+      || !g_regex_match_simple ("^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$",
+                                text, 0, 0))
+    return ferry_throw (error, FERRY_ERROR_USAGE,
+                        "invalid %s \"%s\": give one address, such as you@example.org", option,
+                        text ? text : "");
+  return TRUE;
+}

@@ -57,6 +57,10 @@ gboolean ferry_template_load (const char *name, char **out_contents, GError **er
  * The one way the core pauses between attempts: never a bare g_usleep. */
 gboolean ferry_sleep (guint ms, GCancellable *cancellable, GError **error);
 
+/* One e-mail address (one @, a dot in the domain, no spaces or quotes), given as `option`. A usage
+ * error otherwise. */
+gboolean ferry_email_validate (const char *option, const char *text, GError **error);
+
 /* Messages the core wants shown (dry-run commands, -v traces, progress); the builtin decides where. */
 typedef void (*FerryLogFunc) (const char *message, gpointer user_data);
 

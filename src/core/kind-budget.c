@@ -30,13 +30,7 @@ ferry_budget_amount_validate (const char *text, char **out_amount, GError **erro
 gboolean
 ferry_budget_email_validate (const char *text, GError **error)
 {
-  if (text == NULL || strlen (text) > 254
-      || !g_regex_match_simple ("^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$",
-                                text, 0, 0))
-    return ferry_throw (error, FERRY_ERROR_USAGE,
-                        "invalid --budget-email \"%s\": give one address, such as you@example.org",
-                        text ? text : "");
-  return TRUE;
+  return ferry_email_validate ("--budget-email", text, error);
 }
 
 char *

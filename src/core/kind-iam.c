@@ -77,6 +77,17 @@ instance_statement_scoped (json_t *statement, const char *name)
   return TRUE;
 }
 
+/* A statement on the topic: only to publish to it. */
+static gboolean
+topic_statement_scoped (json_t *statement)
+{
+  json_t *action = json_object_get (statement, "Action");
+
+  if (json_is_array (action) && json_array_size (action) == 1)
+    action = json_array_get (action, 0);
+  return g_strcmp0 (json_string_value (action), "sns:Publish") == 0;
+}
+
 json_t *
 ferry_role_policy_render (const char *name, const char *region, const char *bucket, GError **error)
 {
@@ -84,6 +95,7 @@ ferry_role_policy_render (const char *name, const char *region, const char *buck
   g_autofree char *bucket_arn = g_strconcat ("arn:aws:s3:::", bucket, NULL);
   g_autofree char *objects_arn = g_strconcat (bucket_arn, "/*", NULL);
   g_autofree char *instance_arn = g_strdup_printf ("arn:aws:ec2:%s:*:instance/*", region ? region : "*");
+  g_autofree char *topic_arn = ferry_topic_arn_pattern (name, region);
   g_autoptr(json_t) policy = NULL;
   json_t *statement;
   size_t i;
@@ -94,11 +106,12 @@ ferry_role_policy_render (const char *name, const char *region, const char *buck
   g_hash_table_insert (vars, "@BUCKET_ARN@", g_strdup (bucket_arn));
   g_hash_table_insert (vars, "@OBJECTS_ARN@", g_strdup (objects_arn));
   g_hash_table_insert (vars, "@INSTANCE_ARN@", g_strdup (instance_arn));
+  g_hash_table_insert (vars, "@TOPIC_ARN@", g_strdup (topic_arn));
   g_hash_table_insert (vars, "@NAME@", g_strdup (name));
   substitute (policy, vars);
 
   /* Whatever the template says, the policy may name this bucket and its objects, and the
-   * deployment's own instances (to end them), nothing else. */
+   * deployment's own instances (to end them), and its own topic (to publish to), nothing else. */
   json_array_foreach (json_object_get (policy, "Statement"), i, statement)
     {
       json_t *resource = json_object_get (statement, "Resource");
@@ -119,12 +132,15 @@ ferry_role_policy_render (const char *name, const char *region, const char *buck
         if (g_strcmp0 (json_string_value (one), bucket_arn) != 0
             && g_strcmp0 (json_string_value (one), objects_arn) != 0
             && !(g_strcmp0 (json_string_value (one), instance_arn) == 0
-                 && instance_statement_scoped (statement, name)))
+                 && instance_statement_scoped (statement, name))
+            && !(g_strcmp0 (json_string_value (one), topic_arn) == 0
+                 && topic_statement_scoped (statement)))
           {
             json_decref (resource);
             return (ferry_throw (error, FERRY_ERROR_INVALID_DATA,
                                  "template iam-policy.json names a resource other than the "
-                                 "bucket and the deployment's tagged instances; fix the template"),
+                                 "bucket, the deployment's tagged instances and its topic; fix the "
+                                 "template"),
                     NULL);
           }
       json_decref (resource);
@@ -322,10 +338,10 @@ ferry_role_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *can
   ok = ferry_res_run_both (res, role_create, profile_create, &job, cancellable, error)
        && ferry_res_run_both (res, role_put_policy, profile_add_role, &job, cancellable, error);
   if (ok && had_role)
-    ferry_res_log (res, "updated the policy %s of role %s (s3://%s only, and ending its own tagged instance)",
+    ferry_res_log (res, "updated the policy %s of role %s (s3://%s only, ending its own tagged instance, publishing to its topic)",
                    job.policy_name, job.role_name, bucket);
   else if (ok)
-    ferry_res_log (res, "created role %s (policy %s: s3://%s only, and ending its own tagged instance) in instance profile %s",
+    ferry_res_log (res, "created role %s (policy %s: s3://%s only, ending its own tagged instance, publishing to its topic) in instance profile %s",
              job.role_name, job.policy_name, bucket, job.profile_name);
   g_free (job.role_name);
   g_free (job.policy_name);

@@ -169,4 +169,10 @@ gboolean ferry_budget_discover (FerryDiscovery *d, GCancellable *cancellable, GE
 gboolean ferry_budget_kind_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable,
                                    GError **error);
 
+gboolean ferry_topic_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *cancellable,
+                             GError **error);
+gboolean ferry_topic_discover (FerryDiscovery *d, GCancellable *cancellable, GError **error);
+gboolean ferry_topic_delete (FerryTeardown *td, GPtrArray *items, GCancellable *cancellable,
+                             GError **error);
+
 G_END_DECLS

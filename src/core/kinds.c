@@ -7,7 +7,7 @@
 #define AFTER(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* In teardown order: an instance before its volume and group, the key pair and IAM meanwhile, the
- * bucket, then the network, the budget last (until then it still watches). */
+ * topic and the bucket, then the network, the budget last (until then it still watches). */
 static const FerryKind kinds[] = {
   { FERRY_KIND_INSTANCE, "instance", TRUE, TRUE, TRUE, NULL, ferry_instance_ensure,
     AFTER (FERRY_KIND_KEY_PAIR, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_BUCKET,
@@ -26,6 +26,9 @@ static const FerryKind kinds[] = {
     NULL, ferry_instance_profile_discover, ferry_instance_profile_delete, NULL },
   { FERRY_KIND_ROLE, "role", FALSE, FALSE, TRUE, NULL, ferry_role_ensure, NULL,
     ferry_role_discover, ferry_role_delete, AFTER (FERRY_KIND_INSTANCE_PROFILE) },
+  /* The instance's agent publishes to it until the run ends. */
+  { FERRY_KIND_TOPIC, "SNS topic", FALSE, FALSE, TRUE, NULL, ferry_topic_ensure, NULL,
+    ferry_topic_discover, ferry_topic_delete, AFTER (FERRY_KIND_INSTANCE) },
   { FERRY_KIND_BUCKET, "bucket", FALSE, TRUE, TRUE, NULL, ferry_bucket_ensure,
     AFTER (FERRY_KIND_BUDGET), ferry_bucket_discover, ferry_bucket_delete, NULL },
   { FERRY_KIND_SUBNET, "subnet", TRUE, FALSE, TRUE, FERRY_KIND_VPC, NULL, NULL, NULL,
@@ -36,7 +39,7 @@ static const FerryKind kinds[] = {
     ferry_budget_discover, ferry_budget_kind_delete,
     AFTER (FERRY_KIND_INSTANCE, FERRY_KIND_VOLUME, FERRY_KIND_SECURITY_GROUP, FERRY_KIND_KEY_PAIR,
            FERRY_KIND_PEM, FERRY_KIND_INSTANCE_PROFILE, FERRY_KIND_ROLE, FERRY_KIND_BUCKET,
-           FERRY_KIND_SUBNET, FERRY_KIND_VPC) },
+           FERRY_KIND_SUBNET, FERRY_KIND_VPC, FERRY_KIND_TOPIC) },
   { NULL },
 };
 

@@ -23,6 +23,11 @@ G_BEGIN_DECLS
 #define FERRY_KIND_VOLUME "volume" /* only in AWS: it comes and goes with its instance */
 #define FERRY_KIND_PEM "pem"       /* only on disk: the private key next to the state */
 #define FERRY_KIND_BUDGET "budget" /* an AWS Budget (core/kind-budget.c), deleted last */
+#define FERRY_KIND_TOPIC "topic"   /* the SNS topic of run --notify (core/kind-topic.c) */
+
+/* The message attribute the instance's agent publishes a run's message with: the address it is
+ * for (each address's subscription has a filter policy on it). */
+#define FERRY_TOPIC_EMAIL_ATTRIBUTE "email"
 
 typedef struct _FerryResources FerryResources; /* resources.h */
 typedef struct _FerrySpec FerrySpec;           /* resources.h */
@@ -43,7 +48,7 @@ typedef gboolean (*FerryKindDelete) (FerryTeardown *td, GPtrArray *items,
                                      GCancellable *cancellable, GError **error);
 
 /* One row per kind. Where each lives: src/core/kind-<file>.c (key-pair, network, security-group,
- * bucket, iam, instance, budget), one file per kind or per pair that is made together. */
+ * bucket, iam, instance, budget, topic), one file per kind or per pair that is made together. */
 typedef struct
 {
   const char *kind;
@@ -70,6 +75,11 @@ guint ferry_kind_rank (const char *kind);
 /* The kind's ensure, for a step command (ferry bucket, ferry firewall...). */
 gboolean ferry_kind_ensure (const char *kind, FerryResources *res, const FerrySpec *spec,
                             GCancellable *cancellable, GError **error);
+
+/* The deployment's SNS topic, <NAME>-notify, and the ARN pattern its role may publish to (any
+ * account: the role's own). */
+char *ferry_topic_name (const char *deployment);
+char *ferry_topic_arn_pattern (const char *deployment, const char *region);
 
 /* The value of `key` in an aws Tags array ([{Key, Value}]), or NULL. */
 const char *ferry_tags_value (json_t *tags, const char *key);

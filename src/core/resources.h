@@ -54,7 +54,8 @@ char *ferry_detect_public_cidr (guint timeout_ms, GCancellable *cancellable, GEr
 
 /* The inline policy of deployment `name` for `bucket`, rendered from templates/iam-policy.json: every
  * Resource names the bucket or its objects, or the region's instances with a condition on the tag
- * ferry:name=NAME (and then only to stop, terminate or tag them), and nothing else. */
+ * ferry:name=NAME (and then only to stop, terminate or tag them), or the deployment's SNS topic
+ * (only to publish to it), and nothing else. */
 json_t *ferry_role_policy_render (const char *name, const char *region, const char *bucket,
                                   GError **error);
 
@@ -94,6 +95,7 @@ struct _FerrySpec
   const FerryLaunchOptions *launch; /* instance */
   const char *budget_amount;        /* budget (validated USD) */
   const char *budget_email;
+  const char *notify_email; /* topic: made, and this address subscribed (validated) */
 };
 
 /* The snakemake major version on this machine ("7"), or NULL when it does not run. */

@@ -1895,10 +1895,11 @@ list_one (const char *key, json_t *o, json_t *m, gpointer data, GError **error)
                        "interruptions", json_object_get (m, "interruptions"), "cores",
                        json_object_get (m, "cores"), "then", json_object_get (m, "then"),
                        "snakemake_args", json_object_get (m, "snakemake_args")));
-  /* An interrupted run's instance: what status figures the interruption's cost from. */
+  /* An interrupted run's instance: what status figures the interruption's cost from (and the
+   * recovery starts from, with the address it mails). */
   {
     static const char *const spent[]
-        = { "instance", "instance_type", "zone", "market", "launched", "interrupted_at", NULL };
+        = { "instance", "instance_type", "zone", "market", "launched", "interrupted_at", "notify", NULL };
     json_t *o_new = json_array_get (data, json_array_size (data) - 1);
     for (guint i = 0; spent[i] != NULL; i++)
       if (json_object_get (m, spent[i]) != NULL)

@@ -294,7 +294,7 @@ is_name_addressed (const char *kind)
 {
   /* Deleted by a name someone else could reuse: only with ferry's tag seen on it. */
   return g_str_equal (kind, FERRY_KIND_KEY_PAIR) || g_str_equal (kind, FERRY_KIND_ROLE)
-         || g_str_equal (kind, FERRY_KIND_INSTANCE_PROFILE);
+         || g_str_equal (kind, FERRY_KIND_INSTANCE_PROFILE) || g_str_equal (kind, FERRY_KIND_TOPIC);
 }
 
 static FerryFound *
