@@ -43,9 +43,9 @@ ferry_builtin_push (int argc, char **argv, FerryInvocation *inv, GCancellable *c
   remote->compression = opt_no_compress ? g_strdup ("none") : NULL;
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
-  /* The handshake overlaps snakemake's dry run. */
+  /* The handshake, the remote's answer and the store's listing overlap snakemake's dry run. */
   if (!inv->dry_run)
-    ferry_remote_connect_early (remote);
+    ferry_remote_push_early (remote, dir, c);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, NULL, c, error);
   if (plan == NULL)
     return FALSE;

@@ -362,9 +362,11 @@ run_targets (GOptionContext *context, int argc, char **argv, char **extra, guint
   if (!ferry_builtin_remote_via (inv, context, remote, opt_via, error))
     return FALSE;
 
-  /* The handshake overlaps snakemake's dry run. */
-  if (!inv->dry_run)
+  /* The handshake (and the push's questions) overlap snakemake's dry run. */
+  if (!inv->dry_run && opt_no_push)
     ferry_remote_connect_early (remote);
+  else if (!inv->dry_run)
+    ferry_remote_push_early (remote, dir, c);
   if (!inv->dry_run && opt_host != NULL)
     ferry_run_slurm_probe_start (remote, c);
   plan = ferry_snakemake_plan_remote ((const char *const *) argv + 1, (const char *const *) extra, c, error);

@@ -9,7 +9,7 @@
 #                 modes and mtimes; a new instance's push sends only a manifest; an unchanged push
 #                 sends nothing; corrupt objects and packs refused
 #   part resume:  a kill mid-upload (parts in parallel), then a resume; two concurrent pushes from two
-#                 state dirs
+#                 state dirs; a file written to between its hash and its upload refused by name
 #   part save:    a deployment with a bucket and a role pushes through the store by default; run
 #                 --save stores the outputs from the instance; after terminate, pull brings them
 #                 home from the bucket; a new instance (launch after terminate) gets the inputs with
@@ -206,6 +206,42 @@ EOF
     expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
     same_on_remote
     ok "two concurrent pushes of overlapping data from two state dirs: both complete, each remote right"
+
+    # A file written to after its hash, before (or while) it goes up: the stub appends to it at
+    # the laptop's first aws call of an operation, then runs the real aws.
+    mkdir -p "$TEST_TMP/changebin"
+    cat >"$TEST_TMP/changebin/aws" <<EOF
+#!/bin/sh
+case " \$* " in *" \$CHANGE_ON "*)
+    if mkdir "$TEST_TMP/changed.lock" 2>/dev/null; then echo "written meanwhile" >>"\$CHANGE_FILE"; fi;;
+esac
+exec "$(command -v aws)" "\$@"
+EOF
+    chmod +x "$TEST_TMP/changebin/aws"
+    # changed_push FILE OPERATION: the push fails naming FILE, and neither the bucket nor the
+    # index keeps the hash FILE had before (the object would not be its content).
+    changed_push() {
+        local sha n
+        sha=$(sha256sum "$1" | cut -d' ' -f1)
+        rm -rf "$TEST_TMP/changed.lock"
+        expect_exit 1 env PATH="$TEST_TMP/changebin:$PATH" CHANGE_FILE="$1" CHANGE_ON="$2" \
+            "$FERRY" push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+        assert_file_exists "$TEST_TMP/changed.lock"
+        assert_one_error_line
+        assert_file_has_content "$TEST_TMP/err" "^error: $1 changed during the push \(after it was hashed\): nothing of it was stored; push again once it is written"
+        n=$(awsm s3api list-objects-v2 --bucket "$B" --prefix "ferry-store/objects/$sha" | jget 'len(j.get("Contents", []))')
+        assert_eq "$n" 0 "objects under the hash $1 had before it was written to"
+        n=$(awsm s3api list-multipart-uploads --bucket "$B" | jget 'len([u for u in j.get("Uploads", []) if u["Key"].endswith("'"$sha"'")])')
+        assert_eq "$n" 0 "multipart uploads left under that hash"
+        ! grep -q "$sha" .ferry/store/index.json || fatal "the index still has the hash $1 had before it was written to"
+    }
+    head -c $((2 * 1024 * 1024)) /dev/urandom >ref/grown.bin
+    changed_push ref/grown.bin "s3 cp"
+    head -c $((22 * 1024 * 1024)) /dev/urandom >data/big.bin
+    changed_push data/big.bin upload-part
+    expect_exit 0 ferry push "${REMOTE_OPTS[@]}" --remote-dir "$R" --via store results/summary.txt
+    same_on_remote
+    ok "a file written to between its hash and its upload (an object, a multipart one): refused by name, nothing of it kept; the next push sends what it holds now"
 fi
 
 if in_part save; then

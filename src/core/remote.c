@@ -11,6 +11,7 @@
 
 #include "archive.h"
 #include "aws.h"
+#include "pool.h"
 #include "remote.h"
 #include "remote-private.h"
 #include "spawn.h"
@@ -20,6 +21,8 @@
 #define PULL_LIST ".ferry-pull-list"
 #define READY_MARKER "/var/lib/ferry/ready"
 
+static gboolean early_finish (FerryRemote *remote, GError **error);
+
 void
 ferry_remote_free (FerryRemote *remote)
 {
@@ -28,6 +31,10 @@ ferry_remote_free (FerryRemote *remote)
   /* An error path that returns early must not leave a ControlPersist master behind. */
   if (remote->connected)
     ferry_remote_close (remote);
+  early_finish (remote, NULL);
+  g_clear_pointer (&remote->s3_store, ferry_store_free);
+  g_clear_pointer (&remote->early_probe, g_bytes_unref);
+  g_free (remote->early_dir);
   g_free (remote->host);
   g_free (remote->s3_bucket);
   g_free (remote->s3_state_dir);
@@ -314,10 +321,13 @@ own_process_group (gpointer user_data)
 static void
 remote_settle (FerryRemote *remote)
 {
-  if (remote->warmup == NULL)
-    return;
-  g_subprocess_wait (remote->warmup, NULL, NULL);
+  static GMutex lock; /* early steps settle from their threads */
+
+  g_mutex_lock (&lock);
+  if (remote->warmup != NULL)
+    g_subprocess_wait (remote->warmup, NULL, NULL);
   g_clear_object (&remote->warmup);
+  g_mutex_unlock (&lock);
 }
 
 void
@@ -561,6 +571,7 @@ ferry_remote_close (FerryRemote *remote)
   g_autofree char *opt = g_strdup_printf ("ControlPath=%s", remote->control_path);
   g_auto(GStrv) argv = NULL;
 
+  early_finish (remote, NULL);
   remote_settle (remote);
   if (!g_file_test (remote->control_path, G_FILE_TEST_EXISTS))
     return;
@@ -676,6 +687,80 @@ ferry_remote_set_via_s3 (FerryRemote *remote, FerryAws *aws, const char *bucket,
   remote->s3_deployment = g_strdup (deployment);
 }
 
+static const char probe_cmd[] =
+  "if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1; then echo zstd;"
+  " elif command -v gzip >/dev/null 2>&1; then echo gzip; else echo none; fi;";
+
+/* One round trip: what the remote tar can decompress, and what it already has. */
+static gboolean
+push_probe (FerryRemote *remote, const char *remote_dir, GBytes **out, GCancellable *cancellable,
+            GError **error)
+{
+  g_autoptr(GString) cmd = g_string_new (probe_cmd);
+  g_autofree char *m = g_strconcat (remote_dir, "/" MANIFEST, NULL);
+
+  ferry_remote_cmd_op (cmd, "cat");
+  ferry_remote_cmd_path (cmd, m);
+  ferry_remote_cmd_op (cmd, "2>/dev/null; true");
+  return ferry_remote_capture (remote, cmd->str, out, NULL, cancellable, error);
+}
+
+/* The store a push goes through, made once (early, for its listing to overlap the dry run). */
+static FerryStore *
+remote_store (FerryRemote *remote)
+{
+  if (remote->s3_store == NULL)
+    {
+      remote->s3_store = ferry_store_new (remote->s3_aws, remote->s3_bucket, remote->s3_state_dir);
+      ferry_store_set_log (remote->s3_store, remote->log, remote->log_data);
+    }
+  return remote->s3_store;
+}
+
+static gboolean
+early_probe_step (gpointer data, GCancellable *cancellable, GError **error)
+{
+  FerryRemote *remote = data;
+
+  return push_probe (remote, remote->early_dir, &remote->early_probe, cancellable, error);
+}
+
+static gboolean
+early_scan_step (gpointer data, GCancellable *cancellable, GError **error)
+{
+  FerryRemote *remote = data;
+
+  return ferry_store_scan (remote->s3_store, cancellable, error);
+}
+
+void
+ferry_remote_push_early (FerryRemote *remote, const char *remote_dir, GCancellable *cancellable)
+{
+  if (remote->early != NULL)
+    return;
+  ferry_remote_connect_early (remote);
+  g_free (remote->early_dir);
+  remote->early_dir = g_strdup (remote_dir);
+  remote->early = ferry_pool_new (0, cancellable);
+  ferry_pool_add (remote->early, "asking the remote what it has", early_probe_step, remote, NULL,
+                  NULL);
+  if (remote->s3_bucket != NULL)
+    {
+      remote_store (remote);
+      ferry_pool_add (remote->early, "listing the store", early_scan_step, remote, NULL, NULL);
+    }
+  ferry_pool_start (remote->early);
+}
+
+/* Waits for the early steps, if any were started. */
+static gboolean
+early_finish (FerryRemote *remote, GError **error)
+{
+  g_autoptr(FerryPool) pool = g_steal_pointer (&remote->early);
+
+  return pool == NULL || ferry_pool_run (pool, error);
+}
+
 typedef struct
 {
   FerryStore *store;
@@ -693,48 +778,72 @@ put_manifest_thread (gpointer data)
   return NULL;
 }
 
-/* Through the store: every file of the push goes into the bucket's store (only what it lacks goes
- * up), the remote restores the manifest (fetching only what its disk lacks), and the ssh push's
- * manifest is rewritten so that a later push over ssh knows what the remote has. */
-static gboolean
-push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *files,
-                GPtrArray *changed, GHashTable *manifest, FerryPushStats *stats,
-                GCancellable *cancellable, GError **error)
+/* The store's half of a push: the files into the bucket (only what it lacks goes up) and a manifest
+ * written locally. With the early steps it is one of them, beside the remote's answer, which it
+ * does not need. */
+typedef struct
 {
-  g_autoptr(FerryStore) store = ferry_store_new (remote->s3_aws, remote->s3_bucket,
-                                                 remote->s3_state_dir);
+  FerryRemote *remote;
+  const char *const *files;
+  char *key;
+  FerryStoreStats ss;
+} StoreUpload;
+
+static void
+store_upload_clear (StoreUpload *u)
+{
+  g_free (u->key);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StoreUpload, store_upload_clear)
+
+static gboolean
+store_upload_step (gpointer data, GCancellable *cancellable, GError **error)
+{
+  StoreUpload *u = data;
+  FerryStore *store = remote_store (u->remote);
   g_autoptr(json_t) meta = json_object ();
-  g_autoptr(GString) cmd = g_string_new (NULL);
+
+  if (u->remote->s3_deployment != NULL)
+    json_object_set_new (meta, "deployment", json_string (u->remote->s3_deployment));
+  ferry_store_set_defer_manifest (store, TRUE);
+  u->key = ferry_store_push (store, u->files, "push", meta, &u->ss, cancellable, error);
+  return u->key != NULL;
+}
+
+/* The rest of a push through the store: the remote restores the manifest (fetching only what its
+ * disk lacks) while the manifest goes into the bucket, and the same command rewrites the ssh
+ * push's manifest so that a later push over ssh knows what the remote has. */
+static gboolean
+push_via_store (FerryRemote *remote, const char *remote_dir, StoreUpload *u, GPtrArray *changed,
+                GHashTable *manifest, FerryPushStats *stats, GCancellable *cancellable,
+                GError **error)
+{
+  FerryStore *store = remote_store (remote);
   g_autoptr(GByteArray) mbytes = NULL;
   g_autoptr(GBytes) mcontents = NULL;
-  g_autofree char *key = NULL;
-  FerryStoreStats ss;
   FerryStoreRestoreStats rs;
   ManifestPut put = { 0 };
   GThread *put_thread;
   gboolean restored;
 
-  ferry_store_set_log (store, remote->log, remote->log_data);
-  if (remote->s3_deployment != NULL)
-    json_object_set_new (meta, "deployment", json_string (remote->s3_deployment));
-  ferry_store_set_defer_manifest (store, TRUE);
-  key = ferry_store_push (store, files, "push", meta, &ss, cancellable, error);
-  if (key == NULL)
+  if (u->key == NULL && !store_upload_step (u, cancellable, error))
     return FALSE;
   stats->store = TRUE;
   stats->files_sent = changed->len;
-  stats->bytes_sent = ss.bytes_uploaded;
-  stats->store_files = ss.files;
-  stats->store_files_stored = ss.files_stored;
-  stats->store_files_hashed = ss.files_hashed;
-  stats->store_puts = ss.puts;
-  g_strlcpy (stats->store_manifest, key, sizeof stats->store_manifest);
-  /* The manifest goes into the bucket while the remote restores from the copy it is handed. */
+  stats->bytes_sent = u->ss.bytes_uploaded;
+  stats->store_files = u->ss.files;
+  stats->store_files_stored = u->ss.files_stored;
+  stats->store_files_hashed = u->ss.files_hashed;
+  stats->store_puts = u->ss.puts;
+  g_strlcpy (stats->store_manifest, u->key, sizeof stats->store_manifest);
   put.store = store;
-  put.key = key;
+  put.key = u->key;
   put.cancellable = cancellable;
+  mbytes = manifest_serialize (manifest);
+  mcontents = g_bytes_new (mbytes->data, mbytes->len);
   put_thread = g_thread_new ("store-manifest", put_manifest_thread, &put);
-  restored = ferry_store_restore_remote (store, remote, remote_dir, key, &rs, cancellable, error);
+  restored = ferry_store_restore_remote_full (store, remote, remote_dir, u->key, MANIFEST, mcontents,
+                                              &rs, cancellable, error);
   g_thread_join (put_thread);
   if (!restored)
     return FALSE;
@@ -745,13 +854,7 @@ push_via_store (FerryRemote *remote, const char *remote_dir, const char *const *
     }
   stats->remote_fetched = rs.fetched;
   stats->remote_bytes = rs.bytes;
-
-  mbytes = manifest_serialize (manifest);
-  mcontents = g_bytes_new (mbytes->data, mbytes->len);
-  ferry_remote_cmd_op (cmd, "cd");
-  ferry_remote_cmd_path (cmd, remote_dir);
-  ferry_remote_cmd_op (cmd, "&& cat >" MANIFEST ".new && mv -f " MANIFEST ".new " MANIFEST);
-  return ferry_remote_capture_full (remote, cmd->str, mcontents, NULL, NULL, cancellable, error);
+  return TRUE;
 }
 
 char *
@@ -772,17 +875,15 @@ ferry_remote_push_summary (FerryRemote *remote, const char *remote_dir, const Fe
                           stats->store_files_hashed, stats->remote_fetched, stats->remote_bytes);
 }
 
-static const char probe_cmd[] =
-  "if command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1; then echo zstd;"
-  " elif command -v gzip >/dev/null 2>&1; then echo gzip; else echo none; fi;";
-
 gboolean
 ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *const *files,
                    FerryPushStats *stats, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GString) cmd = g_string_new (probe_cmd);
+  g_autoptr(GString) cmd = g_string_new (NULL);
   g_autoptr(GBytes) probe = NULL;
   g_autoptr(GHashTable) manifest = NULL;
+  g_auto(StoreUpload) upload = { .remote = remote, .files = files };
+  gboolean ok;
   g_autoptr(FerryFileSet) set = NULL;
   g_autoptr(GPtrArray) changed = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
@@ -800,15 +901,25 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
   if (set == NULL)
     return FALSE;
 
-  /* One round trip: what the remote tar can decompress, and what it already has. */
-  ferry_remote_cmd_op (cmd, "cat");
-  {
-    g_autofree char *m = g_strconcat (remote_dir, "/" MANIFEST, NULL);
-    ferry_remote_cmd_path (cmd, m);
-  }
-  ferry_remote_cmd_op (cmd, "2>/dev/null; true");
-  if (!ferry_remote_capture (remote, cmd->str, &probe, NULL, cancellable, error))
-    return FALSE;
+  if (remote->early != NULL && g_strcmp0 (remote->early_dir, remote_dir) == 0)
+    {
+      if (remote->s3_bucket != NULL)
+        {
+          const char *after[] = { "listing the store", NULL };
+          ferry_pool_add (remote->early, "storing the files", store_upload_step, &upload, after,
+                          NULL);
+        }
+      ok = early_finish (remote, error);
+      probe = g_steal_pointer (&remote->early_probe);
+      if (!ok)
+        return FALSE;
+    }
+  else
+    {
+      early_finish (remote, NULL);
+      if (!push_probe (remote, remote_dir, &probe, cancellable, error))
+        return FALSE;
+    }
   data = g_bytes_get_data (probe, &len);
   nl = memchr (data, '\n', len);
   if (nl == NULL)
@@ -837,13 +948,19 @@ ferry_remote_push (FerryRemote *remote, const char *remote_dir, const char *cons
       g_hash_table_replace (manifest, g_strdup (m->path), e);
     }
   if (changed->len == 0)
-    return TRUE;
+    {
+      /* Nothing for the remote: the manifest the store's half wrote is not put. */
+      if (upload.key != NULL)
+        ferry_store_forget_manifest (remote_store (remote), upload.key);
+      return TRUE;
+    }
 
   format = g_str_equal (stats->compression, "zstd")   ? FERRY_ARCHIVE_ZSTD
            : g_str_equal (stats->compression, "gzip") ? FERRY_ARCHIVE_GZIP
                                                        : FERRY_ARCHIVE_NONE;
   if (remote->s3_bucket != NULL)
-    return push_via_store (remote, remote_dir, files, changed, manifest, stats, cancellable, error);
+    return push_via_store (remote, remote_dir, &upload, changed, manifest, stats, cancellable,
+                           error);
 
   g_string_truncate (cmd, 0);
   ferry_remote_cmd_op (cmd, "mkdir -p");

@@ -23,6 +23,10 @@ typedef struct
   char *s3_state_dir; /* where the store keeps its local index and records */
   char *s3_deployment; /* recorded in the store's manifests */
   GSubprocess *warmup; /* the connection started early (ferry_remote_connect_early) */
+  struct _FerryPool *early;     /* ferry_remote_push_early's steps, under way */
+  char *early_dir;              /* the remote dir they are for */
+  GBytes *early_probe;          /* the probe's answer */
+  struct _FerryStore *s3_store; /* the store, its listing made early */
   gboolean connected;  /* this process ran ssh: freeing the remote ends the master */
   gboolean verbose;
   FerryLogFunc log;
@@ -74,6 +78,12 @@ gboolean ferry_remote_capture_full (FerryRemote *remote, const char *command, GB
 /* Starts the connection (the ControlMaster) in the background, so its handshake overlaps local work
  * such as snakemake's dry run. The first remote command waits for it; a failure shows there. */
 void ferry_remote_connect_early (FerryRemote *remote);
+
+/* Starts what a push to remote_dir asks before it knows its files, so that it overlaps local work
+ * (snakemake's dry run): the connection, the remote's manifest and the tar it has, and through the
+ * store the bucket's listing (an aws process). The next ferry_remote_push to remote_dir takes their
+ * answers; a failure shows there. */
+void ferry_remote_push_early (FerryRemote *remote, const char *remote_dir, GCancellable *cancellable);
 
 /* Ends the ControlMaster (ssh -O exit) so no ssh process outlives the command. */
 void ferry_remote_close (FerryRemote *remote);

@@ -48,6 +48,7 @@ struct _FerryStore
   char *dir; /* STATE_DIR/store */
   guint64 put_limit;
   gboolean defer_manifest;
+  GHashTable *scanned; /* what ferry_store_scan found, for the next push (sha256 -> "" or pack) */
   FerryLogFunc log;
   gpointer log_data;
 };
@@ -75,6 +76,7 @@ ferry_store_free (FerryStore *store)
     return;
   g_free (store->bucket);
   g_free (store->dir);
+  g_clear_pointer (&store->scanned, g_hash_table_unref);
   g_free (store);
 }
 
@@ -352,6 +354,18 @@ holdings_scan (FerryStore *store, Holdings *h, GCancellable *cancellable, GError
   return TRUE;
 }
 
+gboolean
+ferry_store_scan (FerryStore *store, GCancellable *cancellable, GError **error)
+{
+  g_auto(Holdings) h = { 0 };
+
+  if (!holdings_scan (store, &h, cancellable, error))
+    return FALSE;
+  g_clear_pointer (&store->scanned, g_hash_table_unref);
+  store->scanned = g_steal_pointer (&h.have);
+  return TRUE;
+}
+
 /* --- hashing, through the index ---------------------------------------------------------------------- */
 
 static char *
@@ -435,7 +449,8 @@ typedef struct
   char *path;
   char *sha;
   guint64 size;
-  char *pack; /* the pack it went into, once built */
+  char *index_key; /* the file's (dev, inode, size, mtime ns) when it was hashed */
+  char *pack;      /* the pack it went into, once built */
 } Content;
 
 static void
@@ -444,15 +459,45 @@ content_free (Content *c)
   g_free (c->pack);
   g_free (c->path);
   g_free (c->sha);
+  g_free (c->index_key);
   g_free (c);
 }
 
 typedef struct
 {
   FerryStore *store;
-  GMutex lock; /* guards stats and the multipart parts */
+  GMutex lock; /* guards stats, the multipart parts and `changed` */
   FerryStoreStats *stats;
+  GPtrArray *changed; /* Content (borrowed) written to while the push read it */
 } Batch;
+
+/* An object goes up from the user's file, after it was hashed: a file written to in between
+ * would be stored under a hash that is not its content's. The file is the same when its index
+ * key is (size, mtime in ns, inode); if not, the push refuses it, names it, and keeps nothing of it:
+ * not its object, not its index entry. Packs check the hash itself as they copy. */
+static gboolean
+content_refuse (Batch *b, Content *c, GError **error)
+{
+  g_mutex_lock (&b->lock);
+  g_ptr_array_add (b->changed, c);
+  g_mutex_unlock (&b->lock);
+  return ferry_throw (error, FERRY_ERROR_FAILED,
+                      "%s changed during the push (after it was hashed): nothing of it was "
+                      "stored; push again once it is written", c->path);
+}
+
+/* TRUE (and refused) when the file is no longer the one hashed. */
+static gboolean
+content_changed (Batch *b, Content *c, GError **error)
+{
+  struct stat st;
+  g_autofree char *now = lstat (c->path, &st) == 0 ? index_key (&st) : NULL;
+
+  if (now != NULL && g_str_equal (now, c->index_key))
+    return FALSE;
+  content_refuse (b, c, error);
+  return TRUE;
+}
 
 static void
 batch_count (Batch *b, guint objects, guint64 bytes, guint puts)
@@ -469,7 +514,7 @@ typedef struct
 {
   Batch *batch;
   char *dir;           /* STATE_DIR/store/tmp/stage-XXXXXX, with packs/ and objects/ */
-  guint links;         /* objects staged as symlinks */
+  GPtrArray *linked;   /* Content (borrowed): the objects staged as symlinks */
   guint64 link_bytes;
   guint64 bytes;       /* everything staged, packs included */
   GPtrArray *packs;    /* Pack */
@@ -512,6 +557,7 @@ round_free (Round *r)
     remove_tree (r->dir);
   g_free (r->dir);
   g_ptr_array_unref (r->packs);
+  g_ptr_array_unref (r->linked);
   g_free (r);
 }
 
@@ -536,6 +582,7 @@ round_new (Batch *b, GError **error)
   r->batch = b;
   r->dir = g_steal_pointer (&dir);
   r->packs = g_ptr_array_new_with_free_func ((GDestroyNotify) pack_free);
+  r->linked = g_ptr_array_new ();
   if (mkdir (packs, 0700) != 0 || mkdir (objects, 0700) != 0)
     {
       ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", packs, g_strerror (errno));
@@ -554,10 +601,46 @@ round_link (Round *r, Content *c, GError **error)
 
   if (symlink (target, link) != 0)
     return ferry_throw (error, FERRY_ERROR_FAILED, "cannot create %s: %s", link, g_strerror (errno));
-  r->links++;
+  g_ptr_array_add (r->linked, c);
   r->link_bytes += c->size;
   r->bytes += c->size;
   return TRUE;
+}
+
+static gboolean delete_keys (FerryStore *store, GPtrArray *keys, GCancellable *cancellable,
+                             GError **error);
+
+/* After a round went up (or was cut short): the objects whose files were written to since their
+ * hash are deleted from the bucket, even when the push is being stopped (a wrong object under a
+ * hash would stay wrong: no later push sends that hash again). */
+static gboolean
+round_check (Round *r, GError **error)
+{
+  g_autoptr(GPtrArray) doomed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) first = NULL;
+  g_autoptr(GError) del_error = NULL;
+
+  for (guint i = 0; i < r->linked->len; i++)
+    {
+      Content *c = r->linked->pdata[i];
+      if (content_changed (r->batch, c, first == NULL ? &first : NULL))
+        g_ptr_array_add (doomed, g_strdup_printf (FERRY_STORE_PREFIX "objects/%s", c->sha));
+    }
+  if (doomed->len == 0)
+    return TRUE;
+  delete_keys (r->batch->store, doomed, NULL, &del_error);
+  if (doomed->len > 1 || del_error != NULL)
+    {
+      g_autofree char *more = doomed->len > 1 ? g_strdup_printf (" (and %u other files)", doomed->len - 1)
+                                              : g_strdup ("");
+      char *msg = g_strdup_printf ("%s%s%s%s", first->message, more,
+                                   del_error ? "; deleting what went up failed: " : "",
+                                   del_error ? del_error->message : "");
+      g_free (first->message);
+      first->message = msg;
+    }
+  g_propagate_error (error, g_steal_pointer (&first));
+  return FALSE;
 }
 
 /* The round's one aws process: the whole staging dir into the store's prefix. */
@@ -570,15 +653,18 @@ round_upload (gpointer data, GCancellable *cancellable, GError **error)
   const char *args[] = { r->dir, dest, "--recursive", "--only-show-errors", NULL };
   g_autoptr(json_t) out = NULL;
 
-  if (r->links == 0 && r->packs->len == 0)
+  if (r->linked->len == 0 && r->packs->len == 0)
     return TRUE;
   out = ferry_aws_call (store->aws, "s3", "cp", args, cancellable, error);
   if (out == NULL)
     {
+      round_check (r, NULL);
       g_prefix_error (error, "uploading to s3://%s/%s: ", store->bucket, FERRY_STORE_PREFIX);
       return FALSE;
     }
-  batch_count (r->batch, r->links, r->link_bytes, r->links);
+  if (!round_check (r, error))
+    return FALSE;
+  batch_count (r->batch, r->linked->len, r->link_bytes, r->linked->len);
   remove_tree (r->dir);
   g_clear_pointer (&r->dir, g_free);
   return TRUE;
@@ -782,6 +868,14 @@ multipart_complete (gpointer data, GCancellable *cancellable, GError **error)
   g_autoptr(json_t) out = NULL;
   g_autofree char *text = NULL;
 
+  /* Every part is read: the file must still be the one hashed, or the upload is dropped. */
+  if (content_changed (mp->batch, mp->content, error))
+    {
+      const char *args[] = { "--key", mp->key, "--upload-id", mp->upload_id, NULL };
+      g_autoptr(json_t) aborted = s3api (mp->batch->store, "abort-multipart-upload", args, NULL, NULL);
+      unlink (mp->rec_path);
+      return FALSE;
+    }
   for (guint n = 1; n <= mp->n_parts; n++)
     {
       char num[16];
@@ -838,9 +932,12 @@ pack_write (struct archive *a, void *data, const void *buf, size_t len)
 
 
 static gboolean
-pack_add (FerryArchiveWrite *a, Content *c, guchar *buf, GCancellable *cancellable, GError **error)
+pack_add (FerryArchiveWrite *a, Batch *b, Content *c, guchar *buf, GCancellable *cancellable,
+          GError **error)
 {
   g_autoptr(FerryArchiveEntry) entry = archive_entry_new ();
+  g_autoptr(Sha256) sum = sha256_new ();
+  char hex[65];
   guint64 left = c->size;
   int fd = open (c->path, O_RDONLY | O_CLOEXEC);
 
@@ -861,17 +958,21 @@ pack_add (FerryArchiveWrite *a, Content *c, guchar *buf, GCancellable *cancellab
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        break; /* a file that shrank: libarchive pads, and the hash check refuses it on the way out */
+        break; /* a file that shrank: refused below */
       if (archive_write_data (a, buf, n) < 0)
         {
           close (fd);
           return ferry_archive_check (a, ARCHIVE_FATAL, c->path, error);
         }
+      sha256_update (sum, buf, n);
       left -= n;
     }
   close (fd);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
+  sha256_hex (sum, hex);
+  if (left > 0 || !g_str_equal (hex, c->sha))
+    return content_refuse (b, c, error);
   return ferry_archive_check (a, archive_write_finish_entry (a), c->path, error);
 }
 
@@ -905,7 +1006,7 @@ pack_build (gpointer data, GCancellable *cancellable, GError **error)
   for (guint i = 0; ok && i < p->contents->len; i++)
     {
       Content *c = p->contents->pdata[i];
-      ok = pack_add (a, c, buf, cancellable, error);
+      ok = pack_add (a, r->batch, c, buf, cancellable, error);
       json_object_set_new (members, c->sha, json_integer (c->size));
       bytes += c->size;
     }
@@ -937,7 +1038,7 @@ pack_build (gpointer data, GCancellable *cancellable, GError **error)
  * rounds on disk at once), the large files in parts. */
 static gboolean
 upload_contents (FerryStore *store, GPtrArray *missing, FerryStoreStats *stats,
-                 GCancellable *cancellable, GError **error)
+                 GPtrArray *changed, GCancellable *cancellable, GError **error)
 {
   g_autoptr(FerryPool) pool = ferry_pool_new (UPLOAD_JOBS, cancellable);
   g_autoptr(GPtrArray) rounds = g_ptr_array_new_with_free_func ((GDestroyNotify) round_free);
@@ -947,7 +1048,7 @@ upload_contents (FerryStore *store, GPtrArray *missing, FerryStoreStats *stats,
   Pack *pack = NULL;
   Round *r = NULL;
   guint64 pack_bytes = 0;
-  Batch b = { .store = store, .stats = stats };
+  Batch b = { .store = store, .stats = stats, .changed = changed };
   gboolean ok;
 
   for (guint i = 0; i < missing->len; i++)
@@ -1086,6 +1187,15 @@ ferry_store_put_manifest (FerryStore *store, const char *key, GCancellable *canc
 }
 
 void
+ferry_store_forget_manifest (FerryStore *store, const char *key)
+{
+  g_autofree char *path = manifest_local (store, key, NULL);
+
+  if (path != NULL)
+    unlink (path);
+}
+
+void
 ferry_store_set_defer_manifest (FerryStore *store, gboolean defer)
 {
   store->defer_manifest = defer;
@@ -1106,6 +1216,7 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) queued = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func ((GDestroyNotify) content_free);
+  g_autoptr(GPtrArray) changed = g_ptr_array_new ();
   g_autofree char *mpath = NULL;
   g_autoptr(GError) index_error = NULL;
   g_autofree char *key = NULL;
@@ -1116,7 +1227,9 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   set = ferry_file_set_new (paths, error);
   if (set == NULL)
     return NULL;
-  if (!holdings_scan (store, &h, cancellable, error))
+  if (store->scanned != NULL)
+    h.have = g_steal_pointer (&store->scanned);
+  else if (!holdings_scan (store, &h, cancellable, error))
     return NULL;
   index_path = g_build_filename (index_dir, "index.json", NULL);
   index = json_load_file (index_path, 0, NULL);
@@ -1178,6 +1291,7 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
               c->path = g_strdup (m->path);
               c->sha = g_strdup (sha);
               c->size = m->st.st_size;
+              c->index_key = g_strdup (ik);
               g_hash_table_add (queued, c->sha);
               g_ptr_array_add (missing, c);
             }
@@ -1192,8 +1306,15 @@ ferry_store_push (FerryStore *store, const char *const *paths, const char *kind,
   if (!save_json (index_path, new_index, &index_error))
     store_say (store, "warning: the store's index was not saved: %s", index_error->message);
 
-  if (!upload_contents (store, missing, stats, cancellable, error))
-    return NULL;
+  if (!upload_contents (store, missing, stats, changed, cancellable, error))
+    {
+      /* A file written to during the push: the index forgets the hash it had for it. */
+      for (guint i = 0; i < changed->len; i++)
+        json_object_del (new_index, ((Content *) changed->pdata[i])->index_key);
+      if (changed->len > 0)
+        save_json (index_path, new_index, NULL);
+      return NULL;
+    }
 
   /* The packs just made: their members' entries name them. */
   for (guint i = 0; i < missing->len; i++)
@@ -1758,23 +1879,44 @@ ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *
                             const char *key, FerryStoreRestoreStats *stats,
                             GCancellable *cancellable, GError **error)
 {
+  return ferry_store_restore_remote_full (store, remote, remote_dir, key, NULL, NULL, stats,
+                                          cancellable, error);
+}
+
+gboolean
+ferry_store_restore_remote_full (FerryStore *store, FerryRemote *remote, const char *remote_dir,
+                                 const char *key, const char *record_name, GBytes *record,
+                                 FerryStoreRestoreStats *stats, GCancellable *cancellable,
+                                 GError **error)
+{
   g_autoptr(GString) cmd = g_string_new (NULL);
+  g_autoptr(GByteArray) all = g_byte_array_new ();
+  g_autoptr(GBytes) input = NULL;
   g_autoptr(json_t) out = NULL;
   g_autofree char *what = NULL;
   g_autofree char *cached = manifest_local (store, key, NULL);
   g_autofree char *text = NULL;
-  g_autoptr(GBytes) input = NULL;
   gsize len;
 
   memset (stats, 0, sizeof *stats);
   ferry_remote_cmd_op (cmd, "--manifest");
   ferry_remote_cmd_word (cmd, key);
+  if (record != NULL)
+    {
+      g_autofree char *n = g_strdup_printf ("%zu", g_bytes_get_size (record));
+      ferry_remote_cmd_op (cmd, "--record-file");
+      ferry_remote_cmd_word (cmd, record_name);
+      ferry_remote_cmd_op (cmd, "--record-bytes");
+      ferry_remote_cmd_word (cmd, n);
+      g_byte_array_append (all, g_bytes_get_data (record, NULL), g_bytes_get_size (record));
+    }
   /* The manifest this laptop wrote goes along: the remote spares an aws process to get it. */
   if (cached != NULL && g_file_get_contents (cached, &text, &len, NULL))
     {
       ferry_remote_cmd_op (cmd, "--manifest-stdin");
-      input = g_bytes_new_take (g_steal_pointer (&text), len);
+      g_byte_array_append (all, (const guint8 *) text, len);
     }
+  input = g_byte_array_free_to_bytes (g_steal_pointer (&all));
   what = g_strdup_printf ("%s fetching s3://%s/%s", remote->host, store->bucket, key);
   out = run_script (store, remote, remote_dir, "fetch", cmd->str, input, what, cancellable, error);
   if (out == NULL)

@@ -54,11 +54,19 @@ char *ferry_store_push (FerryStore *store, const char *const *paths, const char 
                         json_t *meta, FerryStoreStats *stats, GCancellable *cancellable,
                         GError **error);
 
+/* Lists what the bucket holds (one aws call, a CPU-second of start-up) for the next
+ * ferry_store_push, which then lists nothing itself: a caller runs it beside other work (the
+ * snakemake dry run that finds the paths to push; ferry_remote_push_early). A listing a little
+ * older than the push is safe: content the bucket got since is only sent again. */
+gboolean ferry_store_scan (FerryStore *store, GCancellable *cancellable, GError **error);
+
 /* With `defer`, ferry_store_push writes the manifest locally only (the remote's restore gets it on
  * stdin) and ferry_store_put_manifest puts it, meanwhile: an aws process off the push's path. */
 void ferry_store_set_defer_manifest (FerryStore *store, gboolean defer);
 gboolean ferry_store_put_manifest (FerryStore *store, const char *key, GCancellable *cancellable,
                                    GError **error);
+/* Drops the local copy of a deferred manifest that is not to be put (the remote needed nothing). */
+void ferry_store_forget_manifest (FerryStore *store, const char *key);
 
 /* What a restore on the remote did. */
 typedef struct
@@ -92,6 +100,13 @@ char *ferry_store_remote_command (FerryStore *store, const char *remote_dir, con
 gboolean ferry_store_restore_remote (FerryStore *store, FerryRemote *remote, const char *remote_dir,
                                      const char *key, FerryStoreRestoreStats *stats,
                                      GCancellable *cancellable, GError **error);
+/* As ferry_store_restore_remote, and once the restore is done the same script writes `record`
+ * (may be NULL) as REMOTE_DIR/RECORD_NAME: one ssh command where a second wrote it after. */
+gboolean ferry_store_restore_remote_full (FerryStore *store, FerryRemote *remote,
+                                          const char *remote_dir, const char *key,
+                                          const char *record_name, GBytes *record,
+                                          FerryStoreRestoreStats *stats,
+                                          GCancellable *cancellable, GError **error);
 
 /* Remote -> bucket: the remote stores `paths` (relative to remote_dir; directories whole; those it
  * lacks are left out) and the manifest's key is returned. `meta` as for ferry_store_push. */
