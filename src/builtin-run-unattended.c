@@ -467,6 +467,7 @@ recover_launch (FerryInvocation *inv, FerryResources *res, FerryLaunchOptions *o
   g_autoptr(FerryQuote) q = NULL;
   g_autoptr(GHashTable) refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *type = g_strdup (opts->instance_type);
+  const char *arch = NULL;
 
   for (;;)
     {
@@ -486,8 +487,16 @@ recover_launch (FerryInvocation *inv, FerryResources *res, FerryLaunchOptions *o
       g_hash_table_add (refused, g_strdup (type));
       if (q == NULL)
         {
-          FerryQuoteOptions qo = { .arch = "x86_64", .spot = opts->spot, .max_hours = opts->max_hours,
-                                   .volume_gb = opts->volume_gb };
+          /* The replacement boots the same AMI: the next type runs what the refused one runs. */
+          g_autoptr(GPtrArray) types
+              = ferry_instance_types_load (inv->aws, inv->region, inv->state_dir, c, error);
+          FerryQuoteOptions qo = { .spot = opts->spot, .max_hours = opts->max_hours, .volume_gb = opts->volume_gb };
+          if (types == NULL)
+            return (g_prefix_error (error, "%s was refused (%s); finding the next type that fits: ", type,
+                                    ferry_aws_error_code (local_error)),
+                    FALSE);
+          arch = ferry_instance_type_arch (types, type);
+          qo.arch = arch = arch != NULL ? arch : "x86_64";
           q = ferry_plan_quote (inv, targets, NULL, &qo, c, error);
           if (q == NULL)
             return (g_prefix_error (error, "%s was refused (%s); finding the next type that fits: ", type,
@@ -505,11 +514,11 @@ recover_launch (FerryInvocation *inv, FerryResources *res, FerryLaunchOptions *o
         }
       if (next == NULL)
         return ferry_throw (error, FERRY_ERROR_FAILED,
-                            "EC2 has no room for a %s %s instance (%s), and no other type of the plan's"
-                            " %u that fit is left to try: ferry attach again later, or with"
-                            " --no-spot-retry on demand",
-                            type, opts->spot ? "spot" : "on-demand", ferry_aws_error_code (local_error),
-                            q->candidates->len);
+                            "EC2 has no room for a %s %s instance (%s), and no other %s type that fits"
+                            " the target is left to try (the plan's %u tried; the AMI runs %s only):"
+                            " ferry attach again later, or with --no-spot-retry on demand",
+                            type, opts->spot ? "spot" : "on-demand", ferry_aws_error_code (local_error), arch,
+                            q->candidates->len, arch);
       g_printerr ("EC2 has no room for a %s %s instance (%s): trying %s, the next cheapest type that"
                   " fits\n",
                   type, opts->spot ? "spot" : "on-demand", ferry_aws_error_code (local_error), next);
@@ -560,6 +569,10 @@ ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int m
       || !ferry_resources_launch_options (inv, &opts, NULL, G_MININT64, G_MININT64, spot, NULL, error))
     return FALSE;
   opts.spot = spot;
+  /* The type the interrupted instance had: a fallback that replaced the deployment's type before
+   * (EC2 had no room for it) is where this recovery starts. */
+  if (json_is_string (json_object_get (found, "instance_type")))
+    opts.instance_type = g_intern_string (json_string_value (json_object_get (found, "instance_type")));
   ferry_resources_init (inv, &res);
   if (!recover_launch (inv, &res, &opts, targets, c, error)
       || !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600, res.log,

@@ -493,6 +493,18 @@ test_budget_values (void)
     }
 }
 
+/* A recovery's next type runs the same AMI: the refused type's architecture decides. */
+static void
+test_type_arch (void)
+{
+  g_autoptr(GPtrArray) types = catalogue ();
+
+  g_assert_cmpstr (ferry_instance_type_arch (types, "r7g.8xlarge"), ==, "arm64");
+  g_assert_cmpstr (ferry_instance_type_arch (types, "r5.8xlarge"), ==, "x86_64");
+  g_assert_null (ferry_instance_type_arch (types, "x9.nothing"));
+  g_assert_null (ferry_instance_type_arch (types, NULL));
+}
+
 /* An interrupted instance's cost: by the second, a minute at least, unknown when the price is. */
 static void
 test_price_for_seconds (void)
@@ -523,6 +535,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/fit-and-order", test_fit_and_order);
   g_test_add_func ("/plan/worst-case", test_worst_case);
   g_test_add_func ("/plan/price-for-seconds", test_price_for_seconds);
+  g_test_add_func ("/plan/type-arch", test_type_arch);
   g_test_add_func ("/plan/budget-values", test_budget_values);
   return g_test_run ();
 }

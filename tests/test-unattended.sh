@@ -422,7 +422,7 @@ SMK
 
     touch "$G"
     # EC2 has no room for the first replacement: the next type of the plan's order is launched.
-    old_type=$(jget 'j["settings"].get("instance_type", "t3.medium")' <.ferry/state.json) # what a launch takes (the default)
+    old_type=$spot_type # the interrupted instance's: the replacement is of the same type first
     fault_op_install run-instances:InsufficientInstanceCapacity:1
     expect_exit 0 ferry attach "${O[@]}" "$ids"
     fault_op_remove
@@ -444,7 +444,38 @@ SMK
     snakemake -n --cores 1 results/second.txt >"$TEST_TMP/n" 2>&1
     assert_file_has_content "$TEST_TMP/n" "Nothing to be done"
     ok "attach recovers the interrupted run on a new spot instance of the next type that fits (EC2 had no room for the first): the finished output restored from the store, only the job left runs"
+
+    # The replacement is interrupted too: the next recovery starts from its type (the fallback), not
+    # from the deployment's.
+    kept_type=$(jget 'j["settings"].get("instance_type", "t3.medium")' <.ferry/state.json)
+    assert_ne "$tried" "$kept_type" "the fallback type against the deployment's (or this case tells nothing)"
+    assert_eq "$(jget 'j["on_end"]["instance_type"]' <"$R/.ferry/runs/$idr/run.json")" "$tried" "the type the recovered run's agent records"
+    rm -f results/second.txt "$R/results/second.txt"
+    G3="$TEST_TMP/gate-spot-2"
+    ferry run "${O[@]}" --cores 1 results/second.txt -- --config "gate=$G3" >"$TEST_TMP/spot.out" 2>"$TEST_TMP/spot.err" &
+    run_pid=$!
+    wait_until 120 '[ -n "$(run_id "$TEST_TMP/spot.err")" ]'
+    ids2=$(run_id "$TEST_TMP/spot.err")
+    wait_until 120 'grep -q "waiting for the gate" "$(run_dir "$ids2")/log"'
+    echo '{"action": "terminate", "time": "2026-12-03T19:00:00Z"}' >"$TEST_TMP/imds-notice"
+    wait "$run_pid" || true
+    wait_until 180 'agent_said "$ids2" saved || agent_said "$ids2" failed'
+    agent_said "$ids2" saved "ferry-store/manifests/" || fatal "no save at the second notice: $(cat "$(run_dir "$ids2")/on-end")"
+    rm "$TEST_TMP/imds-notice"
     awsm ec2 terminate-instances --instance-ids "$new" >/dev/null
+    wait_until 60 '[ "$(instance_state "$new")" = terminated ]'
+    touch "$G3"
+    fault_op_install run-instances:None:0
+    expect_exit 0 ferry attach "${O[@]}" "$ids2"
+    fault_op_remove
+    assert_eq "$(fault_op_count run-instances)" 1 "run-instances calls for the second replacement"
+    assert_file_has_content "$TEST_TMP/err" "run $ids2 was interrupted \(AWS took its spot instance back; interruption 1 of at most 3\): recovering it on a new spot instance"
+    if grep -q "EC2 has no room" "$TEST_TMP/err"; then fatal "a refusal at the second recovery: $(cat "$TEST_TMP/err")"; fi
+    new2=$(jget 'j["resources"]["instance"]["id"]' <.ferry/state.json)
+    assert_eq "$(awsm ec2 describe-instances --instance-ids "$new2" | jget 'j["Reservations"][0]["Instances"][0]["InstanceType"]')" "$tried" "the second replacement's type"
+    assert_eq "$(cat results/second.txt)" first "the output of the run recovered twice, pulled"
+    ok "a second interruption: the replacement starts from the type the interrupted instance had (the fallback $tried), not the deployment's $kept_type"
+    awsm ec2 terminate-instances --instance-ids "$new2" >/dev/null
 fi
 
 if in_part notify; then

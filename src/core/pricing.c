@@ -253,6 +253,18 @@ cache_write (FerryAws *aws, const char *cache_dir, const char *what, const char 
     g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
 }
 
+const char *
+ferry_instance_type_arch (GPtrArray *types, const char *name)
+{
+  for (guint i = 0; types != NULL && name != NULL && i < types->len; i++)
+    {
+      const FerryInstanceType *t = types->pdata[i];
+      if (g_str_equal (t->name, name))
+        return t->arm64 && !t->x86_64 ? "arm64" : "x86_64";
+    }
+  return NULL;
+}
+
 GPtrArray *
 ferry_instance_types_load (FerryAws *aws, const char *region, const char *cache_dir,
                            GCancellable *cancellable, GError **error)

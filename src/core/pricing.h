@@ -42,6 +42,10 @@ json_t *ferry_instance_types_to_json (GPtrArray *types);
 GPtrArray *ferry_instance_types_load (FerryAws *aws, const char *region, const char *cache_dir,
                                       GCancellable *cancellable, GError **error);
 
+/* The architecture an AMI for type `name` must have: "arm64" for a type that runs only arm64
+ * (Graviton), "x86_64" for one that runs x86_64; NULL when `types` does not list it. */
+const char *ferry_instance_type_arch (GPtrArray *types, const char *name);
+
 /* Hourly on-demand USD by instance type (char* -> double*) from a get-products answer: products
  * for Linux, shared tenancy, no pre-installed software, used capacity, billed as BoxUsage; other
  * items are skipped. A type listed twice keeps its lowest price. */
