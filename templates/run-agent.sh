@@ -8,6 +8,14 @@ export AWS_PAGER=
 
 note() { echo "$(date +%s) $*" >>on-end; }
 nap() { sleep "$1" 2>/dev/null || sleep 1; }
+# Until FILE is there and not empty, TRIES naps of STEP seconds at most.
+wait_file() { # FILE TRIES STEP
+    waited=0
+    while ! test -s "$1" && test $waited -lt "$2"; do
+        waited=$((waited + 1))
+        nap "$3"
+    done
+}
 
 # Whether PID is a live agent of this run. kill -0 alone is not enough: a killed agent stays a zombie
 # until whoever inherited it reaps it (a loaded init takes seconds), and its pid may be reused since.
@@ -105,10 +113,12 @@ tag_story() {
 notify() { # SUBJECT BODY
     test -n "$FERRY_NOTIFY_TOPIC" || return 0
     grep -qE '^[0-9]+ notified ' on-end 2>/dev/null && return 0
+    # SNS takes a subject of less than 100 characters.
+    subject=$(printf '%s' "$1" | cut -c 1-99)
     aws_call "notifying $FERRY_NOTIFY_EMAIL" "$FERRY_AWS_TRIES" sns publish --topic-arn "$FERRY_NOTIFY_TOPIC" \
-        --subject "$1" --message "$2" --message-attributes \
+        --subject "$subject" --message "$2" --message-attributes \
         "{\"$FERRY_NOTIFY_ATTRIBUTE\": {\"DataType\": \"String\", \"StringValue\": \"$FERRY_NOTIFY_EMAIL\"}}" &&
-        note notified "$FERRY_NOTIFY_EMAIL: $1"
+        note notified "$FERRY_NOTIFY_EMAIL: $subject"
 }
 
 # An epoch as a date for people.
@@ -127,11 +137,7 @@ spot_notice() {
 interrupted() {
     note interrupted "spot notice: $1"
     kill -s INT -- "-$wrapper" 2>/dev/null
-    i=0
-    while ! test -s exit && test $i -lt 60; do
-        i=$((i + 1))
-        nap 1
-    done
+    wait_file exit 60 1
     status=$(cat exit 2>/dev/null)
     n=$((FERRY_INTERRUPTIONS + 1))
     saved=
@@ -156,11 +162,7 @@ ferry attach $FERRY_RUN_ID recovers the run on a new instance; ferry status tell
 }
 
 # --- 1. snakemake's end ----------------------------------------------------------------------------
-i=0
-while ! test -s pid && test $i -lt 600; do
-    i=$((i + 1))
-    nap 0.1
-done
+wait_file pid 600 0.1
 wrapper=$(cat pid 2>/dev/null)
 tick=0
 while ! test -s exit; do
@@ -234,7 +236,7 @@ fi
 # The run's message, before the instance goes (with it, the agent).
 case "$status" in
 0) how=succeeded ;;
-'') how="ended without an exit status (its script was killed)" ;;
+'') how="ended without an exit status" ;;
 *) how="failed (exit $status)" ;;
 esac
 case "$then" in
