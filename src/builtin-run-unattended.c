@@ -28,9 +28,9 @@ notify_prepare (FerryInvocation *inv, const char *email, GCancellable *c, GError
   size_t subscribed_before = json_array_size (json_object_get (topic, "emails"));
   FerryResources res;
 
+  /* The state stays unlocked, as run keeps it (each change takes the lock for its own time): a
+   * ferry stop elsewhere must not wait for the run's end. */
   json_decref (g_steal_pointer (&topic));
-  if (!ferry_resources_open (inv, error))
-    return NULL;
   ferry_resources_init (inv, &res);
   if (ferry_state_has_resource (inv->state, FERRY_KIND_ROLE)
       && !ferry_kind_ensure (FERRY_KIND_ROLE, &res, &(FerrySpec){ .iam = TRUE, .bucket = bucket }, c, error))

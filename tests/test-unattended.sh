@@ -80,6 +80,22 @@ wait_state() { # STATE
 }
 wait_stopped() { wait_state stopped; }
 
+# run --notify's messages: the test reads what is published through an SQS queue subscribed to the
+# topic (moto delivers to it); the e-mail subscription is what a user gets.
+read_topic() { # TOPIC_ARN: sets queue
+    local a
+    awsb_calls a 'sqs create-queue {"QueueName": "notify-reader", "Attributes": {"VisibilityTimeout": "43200"}}'
+    queue=$(jget 'j["QueueUrl"]' <<<"${a[0]}")
+    awsb_calls a "sqs get-queue-attributes {\"QueueUrl\": \"$queue\", \"AttributeNames\": [\"QueueArn\"]}"
+    awsb call "sns subscribe {\"TopicArn\": \"$1\", \"Protocol\": \"sqs\", \"Endpoint\": \"$(jget 'j["Attributes"]["QueueArn"]' <<<"${a[0]}")\"}" >/dev/null
+}
+# The messages published since the last look (one read hides a message for 12 h), one a line:
+# "SUBJECT | address | the body's first line / its second".
+published() {
+    awsb call "sqs receive-message {\"QueueUrl\": \"$queue\", \"MaxNumberOfMessages\": 10, \"WaitTimeSeconds\": 1}" |
+        jget '"\n".join("%s | %s | %s" % (m["Subject"], m["MessageAttributes"]["email"]["Value"], m["Message"].splitlines()[0] + " / " + m["Message"].splitlines()[1]) for m in (json.loads(x["Body"]) for x in j.get("Messages", [])))'
+}
+
 # A detached --then stop run needs a running instance: start it when an earlier case left it stopped.
 running() { [ "$(instance_state "$F_INSTANCE")" = running ] || expect_exit 0 ferry start; }
 
@@ -369,13 +385,14 @@ rule second:
         "echo 'waiting for the gate'; while [ ! -e {params.gate:q} ]; do sleep 0.1; done; cat {input:q} > {output:q}"
 SMK
     G="$TEST_TMP/gate-spot"
-    # The laptop follows the run.
-    ferry run "${O[@]}" --cores 1 results/second.txt -- --config "gate=$G" >"$TEST_TMP/spot.out" 2>"$TEST_TMP/spot.err" &
+    # The laptop follows the run, which mails when it ends or is interrupted.
+    ferry run "${O[@]}" --notify you@example.org --cores 1 results/second.txt -- --config "gate=$G" >"$TEST_TMP/spot.out" 2>"$TEST_TMP/spot.err" &
     run_pid=$!
     on_exit "jobs -p | grep -qx $run_pid && kill $run_pid" # still this shell's job: not a reused pid
     wait_until 120 '[ -n "$(run_id "$TEST_TMP/spot.err")" ]'
     ids=$(run_id "$TEST_TMP/spot.err")
     ds=$(run_dir "$ids")
+    read_topic "$(jget 'j["resources"]["topic"]["arn"]' <.ferry/state.json)"
     assert_eq "$(jget 'j["on_end"]["imds"]' <"$ds/run.json")" "$FERRY_IMDS_URL" "the IMDS the agent watches"
     wait_until 120 'grep -q "waiting for the gate" "$ds/log"'
     assert_eq "$(cat "$R/results/first.txt")" first "the job finished before the notice"
@@ -394,7 +411,13 @@ SMK
     manifest=$(awsm s3 cp "s3://$F_BUCKET/$key" -)
     assert_eq "$(jget 'j["interrupted"]' <<<"$manifest")" True "the saved manifest says interrupted"
     assert_eq "$(jget '[e["path"] for e in j["entries"] if e["type"] == "file"]' <<<"$manifest")" '["results/first.txt"]' "what the interrupted run saved"
-    ok "spot notice mid-run: snakemake stops, the output finished so far goes to the store, the run is recorded as interrupted; the laptop following it says so in one line"
+    wait_until 60 'agent_said "$ids" notified || agent_said "$ids" failed'
+    msgs=$(published)
+    case "$msgs" in
+    "ferry solo: run $ids interrupted | you@example.org | Run $ids (results/second.txt) was interrupted at "*": AWS is taking back its spot instance $F_INSTANCE (interruption 1). / The outputs it finished are in the store: $key.") ;;
+    *) fatal "what was published at the notice: '$msgs'" ;;
+    esac
+    ok "spot notice mid-run: snakemake stops, the output finished so far goes to the store, the run is recorded as interrupted; the laptop following it says so in one line, and --notify's one message says so"
 
     # AWS takes the instance back, and its disk with it.
     rm "$TEST_TMP/imds-notice"
@@ -439,6 +462,7 @@ SMK
     assert_eq "$(cat results/second.txt)" first "the output of the recovered run, pulled"
     idr=$(ls "$R/.ferry/runs" | tail -1)
     assert_eq "$(jget 'j["recovers"]' <"$R/.ferry/runs/$idr/run.json")" "$ids" "the run the new one recovers"
+    assert_eq "$(jget 'j["on_end"]["notify"]["email"]' <"$R/.ferry/runs/$idr/run.json")" you@example.org "the address the recovered run mails"
     assert_eq "$(grep -c '^rule second:' "$R/.ferry/runs/$idr/log")" 1 "jobs of rule second in the recovered run"
     assert_eq "$(grep -c '^rule first:' "$R/.ferry/runs/$idr/log" || true)" 0 "jobs of rule first in the recovered run (restored)"
     snakemake -n --cores 1 results/second.txt >"$TEST_TMP/n" 2>&1
@@ -515,8 +539,6 @@ if in_part notify; then
     awsb call "sns delete-topic {\"TopicArn\": \"$foreign\"}" >/dev/null
     ok "a topic of the deployment's name without ferry's tag: refused in one line, not recorded (so teardown never deletes it)"
 
-    # The test reads what is published through an SQS queue subscribed to the topic (moto delivers to
-    # it); the e-mail subscription is what a user gets.
     G="$TEST_TMP/gate-notify"
     expect_exit 0 ferry run "${O[@]}" --detach --then stop --notify you@example.org --cores 1 results/slow.txt -- --config "gate=$G"
     idn=$(run_id "$TEST_TMP/out")
@@ -526,20 +548,12 @@ if in_part notify; then
     assert_eq "$(jget 'j["on_end"]["notify"]["topic"]' <"$(run_dir "$idn")/run.json")" "$topic" "the topic in the run's record"
     awsb_calls a "sns list-tags-for-resource {\"ResourceArn\": \"$topic\"}" \
         "sns list-subscriptions-by-topic {\"TopicArn\": \"$topic\"}" \
-        'iam get-role-policy {"RoleName": "solo-ec2", "PolicyName": "solo-s3"}' \
-        'sqs create-queue {"QueueName": "notify-reader", "Attributes": {"VisibilityTimeout": "43200"}}'
+        'iam get-role-policy {"RoleName": "solo-ec2", "PolicyName": "solo-s3"}'
     assert_eq "$(jget '{t["Key"]: t["Value"] for t in j["Tags"]}["ferry:name"]' <<<"${a[0]}")" solo "the topic's ferry:name tag"
     assert_eq "$(jget '[(s["Protocol"], s["Endpoint"]) for s in j["Subscriptions"]]' <<<"${a[1]}")" '[["email", "you@example.org"]]' "the topic's subscriptions"
     assert_eq "$(jget '[s["Resource"] for s in j["PolicyDocument"]["Statement"] if s["Action"] == ["sns:Publish"]]' <<<"${a[2]}")" \
         '["arn:aws:sns:eu-central-1:*:solo-notify"]' "what the role may publish to"
-    queue=$(jget 'j["QueueUrl"]' <<<"${a[3]}")
-    awsb_calls a "sqs get-queue-attributes {\"QueueUrl\": \"$queue\", \"AttributeNames\": [\"QueueArn\"]}"
-    awsb call "sns subscribe {\"TopicArn\": \"$topic\", \"Protocol\": \"sqs\", \"Endpoint\": \"$(jget 'j["Attributes"]["QueueArn"]' <<<"${a[0]}")\"}" >/dev/null
-    # The messages published since the last look (one read hides a message for 12 h), one a line: "SUBJECT | address | first line of the body".
-    published() {
-        awsb call "sqs receive-message {\"QueueUrl\": \"$queue\", \"MaxNumberOfMessages\": 10, \"WaitTimeSeconds\": 1}" |
-            jget '"\n".join("%s | %s | %s" % (m["Subject"], m["MessageAttributes"]["email"]["Value"], m["Message"].splitlines()[0] + " / " + m["Message"].splitlines()[1]) for m in (json.loads(x["Body"]) for x in j.get("Messages", [])))'
-    }
+    read_topic "$topic"
     touch "$G"
     wait_stopped
     agent_said "$idn" notified "you@example.org: ferry solo: run $idn succeeded" || fatal "no message in the agent's record: $(cat "$(run_dir "$idn")/on-end")"
