@@ -585,6 +585,12 @@ SMK
     assert_eq "$(instance_state "$F_INSTANCE")" running "the instance after a failed --then keep run"
     ok "a failed run with --then keep: one message saying it failed, with its exit status; the instance keeps running"
 
+    expect_exit 0 ferry ls
+    assert_file_has_content "$TEST_TMP/out" "^SNS topic +solo-notify +solo-notify +solo +[0-9]+ subscribed, [0-9]+ pending "
+    expect_exit 0 ferry status "${O[@]}"
+    assert_file_has_content "$TEST_TMP/out" "^  SNS topic +solo-notify \($topic, created by ferry\)$"
+    ok "ls and status list the topic"
+
     # teardown deletes the topic; one created but not yet recorded (a crash between the create call
     # and the record: the state holds only the intent) is found by its name.
     python3 - <<'PY'
