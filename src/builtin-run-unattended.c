@@ -578,6 +578,9 @@ ferry_run_recover_start (FerryInvocation *inv, const char *const *targets, int m
       || !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600, res.log,
                           res.log_data, c, error))
     return FALSE;
+  /* The rest is the run, which keeps the state unlocked as any run does: a ferry stop elsewhere
+   * must not wait for its end. */
+  ferry_state_unlock (inv->state);
   *out_interrupted = g_steal_pointer (&found);
   return TRUE;
 }

@@ -142,6 +142,14 @@ test_lock (void)
   g_assert_true (ferry_state_open (a, TRUE, TRUE, &error));
   g_assert_false (ferry_state_open (b, TRUE, TRUE, &error));
   g_assert_nonnull (strstr (error->message, "another ferry"));
+  g_clear_error (&error);
+
+  /* Once a lets go (a recovered run, after its launch), b gets the lock, and a's next change waits
+   * for it, then fails saying why, changing nothing. */
+  ferry_state_unlock (a);
+  g_assert_true (ferry_state_open (b, TRUE, TRUE, &error));
+  g_assert_false (ferry_state_update (a, FERRY_KIND_INSTANCE, "state", json_string ("stopped"), &error));
+  g_assert_nonnull (strstr (error->message, "another ferry"));
 }
 
 static void

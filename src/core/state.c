@@ -284,6 +284,18 @@ ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **er
   return ok;
 }
 
+void
+ferry_state_unlock (FerryState *state)
+{
+  g_mutex_lock (&state->lock);
+  if (state->lock_fd >= 0)
+    {
+      close (state->lock_fd);
+      state->lock_fd = -1;
+    }
+  g_mutex_unlock (&state->lock);
+}
+
 static void
 end_change (FerryState *state, gboolean took)
 {

@@ -28,6 +28,10 @@ void ferry_state_peek_settings (const char *dir, FerryConfig *layer);
  * a second ferry on the same dir fails at once with a clear message. */
 gboolean ferry_state_open (FerryState *state, gboolean create, gboolean lock, GError **error);
 
+/* Lets go of the lock ferry_state_open took: from now on each change takes it for its own time, as
+ * with a state opened without it (a long run must not keep ferry stop waiting elsewhere). */
+void ferry_state_unlock (FerryState *state);
+
 const char *ferry_state_get_dir (FerryState *state);
 const char *ferry_state_get_name (FerryState *state);
 /* A path under the state dir (the pem, logs, known_hosts, the ssh control socket...). */
