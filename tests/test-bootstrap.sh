@@ -88,12 +88,15 @@ if in_part create; then
         '[["tcp", 22, 22, ["203.0.113.7/32"], []]]' "ingress rules"
     ok "security group ferry-ssh has one rule: 22/tcp from 203.0.113.7/32"
 
-    # The bucket: tagged, public access blocked. The role: the one bucket only.
+    # The bucket: tagged, public access blocked. The role: the one bucket only (and the one topic).
     assert_eq "$(jget '{t["Key"]: t["Value"] for t in j["TagSet"]}["ferry:name"]' <<<"${a[2]}")" ferry "bucket tag"
     assert_eq "$(jget 'all(j["PublicAccessBlockConfiguration"].values())' <<<"${a[3]}")" True "public access block"
     policy=$(jget 'j["PolicyDocument"]' <<<"${a[4]}")
     assert_eq "$(echo "$policy" | jget 'sorted(set(r for s in j["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])))')" \
-        '["arn:aws:ec2:eu-central-1:*:instance/*", "arn:aws:s3:::ferry-boot-bucket", "arn:aws:s3:::ferry-boot-bucket/*"]' "policy resources"
+        '["arn:aws:ec2:eu-central-1:*:instance/*", "arn:aws:s3:::ferry-boot-bucket", "arn:aws:s3:::ferry-boot-bucket/*", "arn:aws:sns:eu-central-1:*:ferry-notify"]' "policy resources"
+    # SNS: publishing to the deployment's own topic (run --notify), nothing else.
+    assert_eq "$(echo "$policy" | jget 'sorted(set(a for s in j["Statement"] if "sns" in str(s["Resource"]) for a in s["Action"]))')" \
+        '["sns:Publish"]' "policy actions on the topic"
     # The instance may end (stop, terminate) and tag only instances tagged with its deployment's name.
     assert_eq "$(echo "$policy" | jget 'sorted(set(a for s in j["Statement"] if "ec2" in str(s["Resource"]) for a in s["Action"]))')" \
         '["ec2:CreateTags", "ec2:StopInstances", "ec2:TerminateInstances"]' "policy actions on instances"

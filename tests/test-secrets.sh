@@ -57,21 +57,26 @@ res() { # the resources of the statements whose actions start with $1
 }
 assert_eq "$(res s3:)" '["arn:aws:s3:::ferry-secrets-bucket", "arn:aws:s3:::ferry-secrets-bucket/*"]' "the S3 statements' resources"
 assert_eq "$(res ec2:)" '["arn:aws:ec2:eu-central-1:*:instance/*"]' "the EC2 statements' resources"
-# Every statement is S3 on that bucket, or EC2 on instances carrying the deployment's tag only.
+assert_eq "$(res sns:)" '["arn:aws:sns:eu-central-1:*:ferry-notify"]' "the SNS statements' resources"
+# Every statement is S3 on that bucket, publishing to the deployment's topic (run --notify), or EC2
+# on instances carrying the deployment's tag only.
 echo "$pol" | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["PolicyDocument"]["Statement"]:
     acts = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
     if all(a.startswith("s3:") for a in acts):
         continue
+    if any(a.startswith("sns:") for a in acts):
+        assert acts == ["sns:Publish"], s
+        continue
     assert set(acts) <= {"ec2:StopInstances", "ec2:TerminateInstances", "ec2:CreateTags"}, s
     conds = json.dumps(s.get("Condition", {}))
     assert "ferry:name" in conds and "\"ferry\"" in conds, s
-' || fatal "a statement of the role's policy reaches beyond the bucket and the deployment's tagged instances"
+' || fatal "a statement of the role's policy reaches beyond the bucket, the topic and the deployment's tagged instances"
 n=$(jget 'len(j["PolicyNames"])' <<<"${answers[2]}")
 m=$(jget 'len(j["AttachedPolicies"])' <<<"${answers[3]}")
 assert_eq "$n/$m" "1/0" "inline/attached policies of the role"
-ok "the role's only policy names the bucket and its objects, and the deployment's tagged instances"
+ok "the role's only policy names the bucket and its objects, the deployment's topic, and its tagged instances"
 
 expect_exit 0 ferry teardown --yes
 assert_not_exists "$pem"
