@@ -32,6 +32,7 @@ ferry_remote_free (FerryRemote *remote)
   if (remote->connected)
     ferry_remote_close (remote);
   early_finish (remote, NULL);
+  g_mutex_clear (&remote->warmup_lock);
   g_clear_pointer (&remote->s3_store, ferry_store_free);
   g_clear_pointer (&remote->early_probe, g_bytes_unref);
   g_free (remote->early_dir);
@@ -93,6 +94,7 @@ remote_new (const char *host, const char *user, const char *const *options, cons
 {
   g_autoptr(FerryRemote) remote = g_new0 (FerryRemote, 1);
 
+  g_mutex_init (&remote->warmup_lock);
   if (host == NULL || *host == '\0' || host[0] == '-' || strpbrk (host, " \t\n/") != NULL)
     return (ferry_throw (error, FERRY_ERROR_USAGE, "invalid host \"%s\"", host ? host : ""), NULL);
   if (user != NULL && (*user == '\0' || user[0] == '-' || strpbrk (user, " \t\n@") != NULL))
@@ -321,13 +323,11 @@ own_process_group (gpointer user_data)
 static void
 remote_settle (FerryRemote *remote)
 {
-  static GMutex lock; /* early steps settle from their threads */
-
-  g_mutex_lock (&lock);
+  g_mutex_lock (&remote->warmup_lock);
   if (remote->warmup != NULL)
     g_subprocess_wait (remote->warmup, NULL, NULL);
   g_clear_object (&remote->warmup);
-  g_mutex_unlock (&lock);
+  g_mutex_unlock (&remote->warmup_lock);
 }
 
 void

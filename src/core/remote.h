@@ -23,6 +23,7 @@ typedef struct
   char *s3_state_dir; /* where the store keeps its local index and records */
   char *s3_deployment; /* recorded in the store's manifests */
   GSubprocess *warmup; /* the connection started early (ferry_remote_connect_early) */
+  GMutex warmup_lock;   /* early steps wait for the warmup from their threads */
   struct _FerryPool *early;     /* ferry_remote_push_early's steps, under way */
   char *early_dir;              /* the remote dir they are for */
   GBytes *early_probe;          /* the probe's answer */

@@ -629,17 +629,10 @@ round_check (Round *r, GError **error)
   if (doomed->len == 0)
     return TRUE;
   delete_keys (r->batch->store, doomed, NULL, &del_error);
-  if (doomed->len > 1 || del_error != NULL)
-    {
-      g_autofree char *more = doomed->len > 1 ? g_strdup_printf (" (and %u other files)", doomed->len - 1)
-                                              : g_strdup ("");
-      char *msg = g_strdup_printf ("%s%s%s%s", first->message, more,
-                                   del_error ? "; deleting what went up failed: " : "",
-                                   del_error ? del_error->message : "");
-      g_free (first->message);
-      first->message = msg;
-    }
-  g_propagate_error (error, g_steal_pointer (&first));
+  g_autofree char *more = doomed->len > 1 ? g_strdup_printf (" (and %u other files)", doomed->len - 1)
+                                          : g_strdup ("");
+  g_set_error (error, first->domain, first->code, "%s%s%s%s", first->message, more,
+               del_error ? "; deleting what went up failed: " : "", del_error ? del_error->message : "");
   return FALSE;
 }
 
