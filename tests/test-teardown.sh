@@ -9,11 +9,17 @@ export FERRY_POLL_MS=20
 moto_start
 cd "$TEST_TMP" || exit 1
 
+# The SNS topics of the region, by name (run --notify's topic is NAME-notify).
+topics() { awsb call 'sns list-topics' | jget 'sorted(t["TopicArn"].split(":")[-1] for t in j["Topics"])'; }
+
 if in_part main; then
+    # A topic of the deployment's name without ferry's tag (somebody else's) is never touched.
+    awsb call 'sns create-topic {"Name": "empty-notify"}' >/dev/null
     expect_exit 0 ferry teardown --name empty
     assert_file_has_content out 'nothing to delete'
     assert_not_exists .ferry
-    ok "teardown of nothing succeeds and creates nothing"
+    assert_eq "$(topics)" '["empty-notify"]' "topics after teardown of nothing"
+    ok "teardown of nothing succeeds, creates nothing, and leaves an untagged topic of its name alone"
 
     fixture_deployment td .ferry
     default_vpc=$F_VPC
@@ -102,12 +108,16 @@ if in_part main; then
 
     # --- the state is lost: discovery by tag finds everything -------------------------------------------
     fixture_deployment lost lost-state
+    # run --notify's topic, as a run made it (tagged), then the state lost.
+    awsb call 'sns create-topic {"Name": "lost-notify", "Tags": [{"Key": "ferry:name", "Value": "lost"}]}' >/dev/null
     rm lost-state/state.json
     expect_exit 0 ferry teardown --name lost --state-dir lost-state
     assert_file_has_content out "terminated instance $F_INSTANCE"
+    assert_file_has_content out "deleted SNS topic lost-notify"
     assert_eq "$(tagged_leftovers lost)" "" "leftovers after teardown without state"
+    assert_eq "$(topics)" '["empty-notify"]' "topics after teardown without state"
     assert_not_exists lost-state/lost.pem
-    ok "teardown with state.json deleted still cleans up by tag"
+    ok "teardown with state.json deleted still cleans up by tag, run --notify's topic included"
 
     # --- partial and odd states ---------------------------------------------------------------------
     fixture_deployment part part-state

@@ -2,7 +2,8 @@
  * create call (a crash between the two still leaves teardown something to look for), adopted never
  * (a topic of that name without ferry's tag is refused), one e-mail subscription per address, each
  * with a filter policy so that a run's message reaches only the address it names. Found through the
- * state only, as budgets are: a deployment that never used --notify costs no SNS call. */
+ * state, as budgets are: a deployment that never used --notify costs no SNS call. Without a state
+ * file it is looked for by name, and taken only with the deployment's tag. */
 #include "kind-private.h"
 
 char *
@@ -161,9 +162,12 @@ ferry_topic_discover (FerryDiscovery *d, GCancellable *cancellable, GError **err
   if (kept == NULL || (d->name != NULL && !g_str_equal (d->name, kept)))
     return TRUE;
   rec = ferry_state_dup_resource (d->state, FERRY_KIND_TOPIC);
-  if (rec == NULL)
+  /* Without a state file (lost, or never here) the topic is looked for by its name, and is the
+   * deployment's only with its tag: teardown by tag alone leaves no topic behind. */
+  if (rec == NULL && ferry_state_exists_on_disk (d->state))
     return TRUE;
-  topic = g_strdup (json_string_value (json_object_get (rec, "id")));
+  topic = rec != NULL ? g_strdup (json_string_value (json_object_get (rec, "id")))
+                      : ferry_topic_name (kept);
   arn = g_strdup (json_string_value (json_object_get (rec, "arn")));
   if (arn != NULL)
     owner = g_strdup (kept);
@@ -179,6 +183,8 @@ ferry_topic_discover (FerryDiscovery *d, GCancellable *cancellable, GError **err
         return TRUE;
       if (!topic_owner (d->aws, arn, &owner, cancellable, error))
         return FALSE;
+      if (rec == NULL && g_strcmp0 (owner, kept) != 0)
+        return TRUE;
     }
   {
     const char *args[] = { "--topic-arn", arn, NULL };
