@@ -65,8 +65,10 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
           g_print ("  %s\n", line);
         }
     }
-  /* What the bucket's store holds goes with the bucket (and only with --force). */
-  for (guint i = 0; i < plan->len; i++)
+  /* What the bucket's store holds goes with the bucket (and only with --force). Said where it is
+   * news: with --force, before it goes, and in a dry run; a teardown without --force keeps a bucket
+   * that is not empty and says so, and is spared the listing (an aws process). */
+  for (guint i = 0; (opt_force || inv->dry_run) && i < plan->len; i++)
     {
       FerryFound *f = plan->pdata[i];
       if (g_str_equal (f->kind, FERRY_KIND_BUCKET) && ferry_state_has_resource (inv->state, FERRY_KIND_BUCKET))

@@ -7,10 +7,13 @@
 #   aws-batch.py counts NAME              sg, keypairs, buckets, roles, profiles, instances (test-faults.sh)
 #   aws-batch.py delete-default-vpc       an account without a default VPC: its subnets, gateways and itself go
 #   aws-batch.py call 'SERVICE OPERATION [JSON]'...   one JSON answer a line (an error: {"Error": {...}})
+#   aws-batch.py wait-instance ID STATE SECONDS   polls (every 0.5 s) until moto says instance ID is in
+#                                     STATE; exit 1, its last state on stderr, when SECONDS pass first
 import datetime
 import json
 import os
 import sys
+import time
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -192,6 +195,19 @@ def call(spec):
     print(json.dumps(answer, default=_json_default))
 
 
+def wait_instance(instance_id, want, seconds):
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client("ec2").describe_instances(InstanceIds=[instance_id])
+        now = r["Reservations"][0]["Instances"][0]["State"]["Name"]
+        if now == want:
+            return
+        if time.monotonic() > deadline:
+            sys.stderr.write("instance %s is %s, not %s, after %d s\n" % (instance_id, now, want, seconds))
+            raise SystemExit(1)
+        time.sleep(0.5)
+
+
 def _py_name(c, operation):
     """DescribeInstances or describe-instances -> describe_instances."""
     for py, api in c.meta.method_to_api_mapping.items():
@@ -219,11 +235,13 @@ def main(argv):
         counts(argv[1])
     elif argv == ["delete-default-vpc"]:
         delete_default_vpc()
+    elif len(argv) == 4 and argv[0] == "wait-instance":
+        wait_instance(argv[1], argv[2], int(argv[3]))
     elif argv and argv[0] == "call":
         for spec in argv[1:]:
             call(spec)
     else:
-        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | delete-default-vpc | call SPEC...")
+        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | delete-default-vpc | call SPEC... | wait-instance ID STATE SECONDS")
 
 
 if __name__ == "__main__":

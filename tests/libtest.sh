@@ -211,7 +211,7 @@ with_snakemake() {
 # --- ports -------------------------------------------------------------------------------------------
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 wait_for_port() { # PORT [SECONDS]
@@ -253,7 +253,7 @@ moto_start() {
 }
 
 moto_reset() {
-    python3 -c 'import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1]+"/moto-api/reset", method="POST"))' "$MOTO_URL"
+    python3 -S -c 'import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1]+"/moto-api/reset", method="POST"))' "$MOTO_URL"
 }
 
 # The real aws CLI against the test's moto.
@@ -295,7 +295,8 @@ awsm_create_bucket() {
 }
 
 # jq-free JSON queries: jget EXPR reads JSON on stdin and prints the Python expression's value ("j" is the document).
-jget() { python3 -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
+# Without site (-S): the tests make thousands of these, and site's .pth imports double a start-up.
+jget() { python3 -S -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
 
 # --- sshd: a real OpenSSH server on loopback, standing in for the instance or an HPC login node -------
 

@@ -70,13 +70,11 @@ detached_stop_run() {
 # Waits for moto to say the instance is stopped. The bound is liveness only (a loaded machine, and the
 # faults' backoff, stretch the time): how fast the agent stops it is measured by scripts/bench/unattended
 # (aim: 60 s), not asserted here.
+# One process polls (awsb): an aws CLI run a poll would cost a CPU-second each.
 wait_state() { # STATE
-    local deadline=$(($(date +%s) + 300))
-    until [ "$(instance_state "$F_INSTANCE")" = "$1" ]; do
-        [ "$(date +%s)" -le "$deadline" ] || fatal "the instance is not $1 5 minutes after the run's end;" \
+    awsb wait-instance "$F_INSTANCE" "$1" 300 ||
+        fatal "the instance is not $1 5 minutes after the run's end;" \
             "the agents' records: $(tail -n +1 "$R"/.ferry/runs/*/on-end "$R"/.ferry/runs/*/agent.log 2>&1)"
-        sleep 0.5
-    done
 }
 wait_stopped() { wait_state stopped; }
 
@@ -422,7 +420,7 @@ SMK
     # AWS takes the instance back, and its disk with it.
     rm "$TEST_TMP/imds-notice"
     awsm ec2 terminate-instances --instance-ids "$F_INSTANCE" >/dev/null
-    wait_until 60 '[ "$(instance_state "$F_INSTANCE")" = terminated ]'
+    awsb wait-instance "$F_INSTANCE" terminated 60 || fatal "the interrupted instance was not terminated"
     rm -rf "$R"
     expect_exit 0 ferry status "${O[@]}"
     assert_file_has_content "$TEST_TMP/out" "last run +run $ids ended at .*: AWS took the spot instance back \(interruption 1\)"
@@ -487,7 +485,7 @@ SMK
     agent_said "$ids2" saved "ferry-store/manifests/" || fatal "no save at the second notice: $(cat "$(run_dir "$ids2")/on-end")"
     rm "$TEST_TMP/imds-notice"
     awsm ec2 terminate-instances --instance-ids "$new" >/dev/null
-    wait_until 60 '[ "$(instance_state "$new")" = terminated ]'
+    awsb wait-instance "$new" terminated 60 || fatal "the second interrupted instance was not terminated"
     touch "$G3"
     fault_op_install run-instances:None:0
     expect_exit 0 ferry attach "${O[@]}" "$ids2"
