@@ -10,12 +10,7 @@ static char *opt_cidr;
 static gboolean opt_allow_any;
 static char *opt_bucket;
 static gboolean opt_iam;
-static char *opt_type;
-static gint64 opt_volume = G_MININT64;
-static gint64 opt_hours = G_MININT64;
-static gboolean opt_spot;
-static char *opt_ami;
-static gboolean opt_no_wait_ssh;
+static FerryLaunchArgs opt_launch = FERRY_LAUNCH_ARGS_INIT;
 static char **opt_for;
 static char *opt_budget;
 static char *opt_budget_email;
@@ -29,17 +24,7 @@ static const GOptionEntry options[] = {
     "NAME" },
   { "iam", 0, 0, G_OPTION_ARG_NONE, &opt_iam,
     "Give the instance a role that reaches that bucket only (needs --bucket)", NULL },
-  { "instance-type", 0, 0, G_OPTION_ARG_STRING, &opt_type,
-    "EC2 instance type (default " FERRY_DEFAULT_INSTANCE_TYPE ")", "TYPE" },
-  { "volume-size", 0, 0, G_OPTION_ARG_INT64, &opt_volume, "Root volume in GB, gp3 (default 30)",
-    "GB" },
-  { "max-hours", 0, 0, G_OPTION_ARG_INT64, &opt_hours,
-    "The instance terminates itself this many hours after launch (default 12)", "H" },
-  { "spot", 0, 0, G_OPTION_ARG_NONE, &opt_spot, "Launch a one-time spot instance", NULL },
-  { "ami", 0, 0, G_OPTION_ARG_STRING, &opt_ami,
-    "Image to launch (default: the latest Amazon Linux 2023)", "ID" },
-  { "no-wait-ssh", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait_ssh,
-    "Return once the instance runs, without waiting for SSH", NULL },
+  FERRY_LAUNCH_OPTION_ENTRIES (opt_launch),
   { "for", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_for,
     "Launch the cheapest type that fits TARGET's jobs, with a volume sized for them (see ferry "
     "plan; --instance-type and --volume-size still win; arguments after -- go to the plan's "
@@ -86,20 +71,20 @@ bootstrap_for (FerryInvocation *inv, const char *const *extra, char **out_type,
   FerryQuoteOptions qo = { 0 };
 
   qo.arch = "x86_64"; /* the AMI bootstrap looks up */
-  qo.spot = opt_spot || json_is_true (kept_spot);
-  qo.max_hours = ferry_plan_max_hours (inv, opt_hours);
-  qo.volume_gb = opt_volume != G_MININT64 ? opt_volume : 0;
-  qo.instance_type = opt_type;
+  qo.spot = opt_launch.spot || json_is_true (kept_spot);
+  qo.max_hours = ferry_plan_max_hours (inv, opt_launch.hours);
+  qo.volume_gb = opt_launch.volume != G_MININT64 ? opt_launch.volume : 0;
+  qo.instance_type = opt_launch.type;
   q = ferry_plan_quote (inv, (const char *const *) opt_for, extra, &qo, c, error);
   if (q == NULL)
     return NULL;
-  if (q->types_error != NULL && opt_type == NULL)
+  if (q->types_error != NULL && opt_launch.type == NULL)
     return (ferry_throw (error, FERRY_ERROR_FAILED, "listing the region's instance types: %s",
                          q->types_error),
             NULL);
-  if (q->chosen == NULL && opt_type == NULL)
+  if (q->chosen == NULL && opt_launch.type == NULL)
     return (ferry_quote_throw_none_fits (q, error), NULL);
-  *out_type = g_strdup (opt_type ? opt_type : q->chosen->type->name);
+  *out_type = g_strdup (opt_launch.type ? opt_launch.type : q->chosen->type->name);
   *out_volume = q->needs.volume_gb;
   return ferry_plan_launch_line (q);
 }
@@ -121,6 +106,7 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   FerryResources res;
   g_autofree char *budget_amount = NULL;
   GError *local_error = NULL;
+  gboolean bad_volume;
 
   g_option_context_set_summary (
       context,
@@ -140,12 +126,12 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   if (opt_iam && opt_bucket == NULL)
     return ferry_usage_error (context, error,
                               "--iam needs --bucket NAME: the role gives access to that bucket only");
-  if ((opt_volume != G_MININT64 && opt_volume < 1) || (opt_hours != G_MININT64 && opt_hours < 1))
+  bad_volume = opt_launch.volume != G_MININT64 && opt_launch.volume < 1;
+  if (bad_volume || (opt_launch.hours != G_MININT64 && opt_launch.hours < 1))
     return ferry_usage_error (context, error, "invalid --%s %" G_GINT64_FORMAT
                               ": give a whole number of at least 1",
-                              opt_volume != G_MININT64 && opt_volume < 1 ? "volume-size"
-                                                                         : "max-hours",
-                              opt_volume != G_MININT64 && opt_volume < 1 ? opt_volume : opt_hours);
+                              bad_volume ? "volume-size" : "max-hours",
+                              bad_volume ? opt_launch.volume : opt_launch.hours);
   if (opt_budget_email != NULL && opt_budget == NULL)
     return ferry_usage_error (context, error,
                               "--budget-email needs --budget USD: the alert belongs to the budget");
@@ -173,9 +159,10 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
   kept_iam = ferry_state_dup_setting (inv->state, "iam");
   opts.bucket = opt_bucket ? opt_bucket : kept_bucket;
   opts.iam = opt_iam || json_is_true (kept_iam);
-  if (!ferry_resources_launch_options (inv, &opts.launch, opt_type ? opt_type : planned_type,
-                                       opt_volume != G_MININT64 ? opt_volume : planned_volume,
-                                       opt_hours, opt_spot, opt_ami, error))
+  if (!ferry_resources_launch_options (
+          inv, &opts.launch, opt_launch.type ? opt_launch.type : planned_type,
+          opt_launch.volume != G_MININT64 ? opt_launch.volume : planned_volume, opt_launch.hours,
+          opt_launch.spot, opt_launch.ami, error))
     return FALSE;
   cidr = ferry_resources_cidr (inv, opt_cidr, opt_allow_any, c, error);
   if (cidr == NULL)
@@ -186,7 +173,7 @@ ferry_builtin_bootstrap (int argc, char **argv, FerryInvocation *inv, GCancellab
           || !ferry_state_set_setting (inv->state, "iam", json_boolean (opts.iam), error)))
     return FALSE;
   opts.cidr = cidr;
-  opts.wait_ssh = !opt_no_wait_ssh;
+  opts.wait_ssh = !opt_launch.no_wait_ssh;
   opts.ssh_timeout_s = 600;
   opts.ssh_options = (const char *const *) inv->ssh_options;
 

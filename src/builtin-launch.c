@@ -2,25 +2,10 @@
 #include "ferry-builtins.h"
 #include "core/bootstrap.h"
 
-static char *opt_type;
-static gint64 opt_volume = G_MININT64;
-static gint64 opt_hours = G_MININT64;
-static gboolean opt_spot;
-static char *opt_ami;
-static gboolean opt_no_wait_ssh;
+static FerryLaunchArgs opt_launch = FERRY_LAUNCH_ARGS_INIT;
 
 static const GOptionEntry options[] = {
-  { "instance-type", 0, 0, G_OPTION_ARG_STRING, &opt_type,
-    "EC2 instance type (default " FERRY_DEFAULT_INSTANCE_TYPE ")", "TYPE" },
-  { "volume-size", 0, 0, G_OPTION_ARG_INT64, &opt_volume, "Root volume in GB, gp3 (default 30)",
-    "GB" },
-  { "max-hours", 0, 0, G_OPTION_ARG_INT64, &opt_hours,
-    "The instance terminates itself this many hours after launch (default 12)", "H" },
-  { "spot", 0, 0, G_OPTION_ARG_NONE, &opt_spot, "Launch a one-time spot instance", NULL },
-  { "ami", 0, 0, G_OPTION_ARG_STRING, &opt_ami,
-    "Image to launch (default: the latest Amazon Linux 2023)", "ID" },
-  { "no-wait-ssh", 0, 0, G_OPTION_ARG_NONE, &opt_no_wait_ssh,
-    "Return once the instance runs, without waiting for SSH", NULL },
+  FERRY_LAUNCH_OPTION_ENTRIES (opt_launch),
   { NULL }
 };
 
@@ -47,8 +32,8 @@ ferry_builtin_launch (int argc, char **argv, FerryInvocation *inv, GCancellable 
                               "unexpected argument \"%s\" (see ferry launch --help)", argv[1]);
   if (!ferry_resources_open (inv, error))
     return FALSE;
-  if (!ferry_resources_launch_options (inv, &opts, opt_type, opt_volume, opt_hours, opt_spot,
-                                       opt_ami, error))
+  if (!ferry_resources_launch_options (inv, &opts, opt_launch.type, opt_launch.volume,
+                                       opt_launch.hours, opt_launch.spot, opt_launch.ami, error))
     return FALSE;
   ferry_resources_init (inv, &res);
   if (!ferry_kind_ensure (FERRY_KIND_INSTANCE, &res, &(FerrySpec){ .launch = &opts }, c, error))
@@ -56,7 +41,7 @@ ferry_builtin_launch (int argc, char **argv, FerryInvocation *inv, GCancellable 
   created = res.instance_launched;
   if (inv->dry_run)
     return TRUE;
-  if (!opt_no_wait_ssh
+  if (!opt_launch.no_wait_ssh
       && !ferry_wait_ssh (inv->state, opts.ssh_user, (const char *const *) inv->ssh_options, 600,
                           res.log, res.log_data, c, error))
     return FALSE;

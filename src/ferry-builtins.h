@@ -11,6 +11,33 @@
 
 G_BEGIN_DECLS
 
+/* What to launch: the options bootstrap and launch share (each command keeps one static). */
+typedef struct
+{
+  char *type;
+  gint64 volume; /* G_MININT64: not given */
+  gint64 hours;  /* G_MININT64: not given */
+  gboolean spot;
+  char *ami;
+  gboolean no_wait_ssh;
+} FerryLaunchArgs;
+
+#define FERRY_LAUNCH_ARGS_INIT { .volume = G_MININT64, .hours = G_MININT64 }
+
+/* Their entries, for a command's GOptionEntry array (`args` is its static FerryLaunchArgs). */
+#define FERRY_LAUNCH_OPTION_ENTRIES(args)                                                          \
+  { "instance-type", 0, 0, G_OPTION_ARG_STRING, &(args).type,                                      \
+    "EC2 instance type (default " FERRY_DEFAULT_INSTANCE_TYPE ")", "TYPE" },                       \
+  { "volume-size", 0, 0, G_OPTION_ARG_INT64, &(args).volume,                                      \
+    "Root volume in GB, gp3 (default 30)", "GB" },                                                 \
+  { "max-hours", 0, 0, G_OPTION_ARG_INT64, &(args).hours,                                          \
+    "The instance terminates itself this many hours after launch (default 12)", "H" },             \
+  { "spot", 0, 0, G_OPTION_ARG_NONE, &(args).spot, "Launch a one-time spot instance", NULL },      \
+  { "ami", 0, 0, G_OPTION_ARG_STRING, &(args).ami,                                                 \
+    "Image to launch (default: the latest Amazon Linux 2023)", "ID" },                             \
+  { "no-wait-ssh", 0, 0, G_OPTION_ARG_NONE, &(args).no_wait_ssh,                                   \
+    "Return once the instance runs, without waiting for SSH", NULL }
+
 typedef enum
 {
   FERRY_BUILTIN_FLAG_NONE = 0,
