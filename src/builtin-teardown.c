@@ -28,10 +28,11 @@ ferry_builtin_teardown (int argc, char **argv, FerryInvocation *inv, GCancellabl
       context,
       "Delete everything ferry created for this deployment, in reverse dependency order:\n"
       "the instance (waited for until terminated), its security group, the key pair and\n"
-      "its pem, the instance profile, role and policy, the bucket (only if empty, unless\n"
-      "--force), and the VPC only if ferry created it. Resources are found from the state\n"
-      "and by the ferry:name tag, so a lost state still cleans up; nothing without the tag\n"
-      "or a state record is touched.");
+      "its pem, the instance profile, role and policy, the SNS topic of run --notify, the\n"
+      "bucket (only if empty, unless --force; then the plan says what its store holds),\n"
+      "the VPC only if ferry created it, and last the budget. Resources are found from the\n"
+      "state and by the ferry:name tag, so a lost state still cleans up (but the budget,\n"
+      "which carries no tag); nothing without the tag or a state record is touched.");
   if (!ferry_option_context_parse (context, options, &argc, &argv, inv, FERRY_BUILTIN_FLAG_NONE, c,
                                    error))
     return FALSE;
