@@ -210,7 +210,7 @@ if in_part retry; then
             for kind in $(jget '" ".join(k for k, v in j["resources"].items() if v["created"])' <flaky-state/state.json); do
                 case $kind in
                 security_group) awsm ec2 describe-security-groups --group-ids "$F_SG" >/dev/null ;;
-                bucket) awsm s3api head-bucket --bucket flaky-bucket ;;
+                bucket) awsm s3api head-bucket --bucket flaky-bucket >/dev/null ;;
                 role) awsm iam get-role --role-name flaky-ec2 >/dev/null ;;
                 esac
             done
