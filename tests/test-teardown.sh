@@ -19,7 +19,13 @@ if in_part main; then
     assert_file_has_content out 'nothing to delete'
     assert_not_exists .ferry
     assert_eq "$(topics)" '["empty-notify"]' "topics after teardown of nothing"
-    ok "teardown of nothing succeeds, creates nothing, and leaves an untagged topic of its name alone"
+    # SNS closed to the credentials (looked for by name, without a state file): a line, not a failure.
+    fault_op_install list-topics:AuthorizationError:1
+    expect_exit 0 ferry teardown --name empty
+    fault_op_remove
+    assert_eq "$(fault_op_count list-topics)" 1 "list-topics calls"
+    assert_file_has_content out "^SNS topic empty-notify: not looked up \(.*AuthorizationError"
+    ok "teardown of nothing succeeds, creates nothing, and leaves an untagged topic of its name alone; SNS closed to it is a line"
 
     fixture_deployment td .ferry
     default_vpc=$F_VPC

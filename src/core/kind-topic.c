@@ -145,6 +145,28 @@ ferry_topic_ensure (FerryResources *res, const FerrySpec *spec, GCancellable *ca
   return TRUE;
 }
 
+/* A lookup that failed (takes `failure`). Looked for by name alone, without a state file, SNS closed
+ * to the credentials is a line, as for budgets, not a failed teardown; the state's topic is an error. */
+static gboolean
+topic_lookup_failed (FerryDiscovery *d, gboolean by_name, const char *topic, GError *failure,
+                     GError **error)
+{
+  g_autoptr(GError) local_error = failure;
+
+  if (!by_name || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (d->log != NULL)
+    {
+      g_autofree char *line = g_strdup_printf ("SNS topic %s: not looked up (%s)", topic,
+                                               local_error->message);
+      d->log (line, d->log_data);
+    }
+  return TRUE;
+}
+
 /* Only the topic the state records (or intends): its ARN was recorded after its tag was checked;
  * an intent without one is looked for by name, and counts as ferry's only with the tag. */
 gboolean
@@ -174,15 +196,12 @@ ferry_topic_discover (FerryDiscovery *d, GCancellable *cancellable, GError **err
   else
     {
       arn = topic_find (d->aws, topic, cancellable, &local_error);
+      if (arn != NULL && !topic_owner (d->aws, arn, &owner, cancellable, &local_error))
+        g_clear_pointer (&arn, g_free);
       if (arn == NULL && local_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
+        return topic_lookup_failed (d, rec == NULL, topic, g_steal_pointer (&local_error), error);
       if (arn == NULL)
         return TRUE;
-      if (!topic_owner (d->aws, arn, &owner, cancellable, error))
-        return FALSE;
       if (rec == NULL && g_strcmp0 (owner, kept) != 0)
         return TRUE;
     }
@@ -194,8 +213,7 @@ ferry_topic_discover (FerryDiscovery *d, GCancellable *cancellable, GError **err
     {
       if (g_error_matches (local_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
         return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+      return topic_lookup_failed (d, rec == NULL, topic, g_steal_pointer (&local_error), error);
     }
   found = ferry_found_new (FERRY_KIND_TOPIC, topic);
   found->owner = g_steal_pointer (&owner);
