@@ -70,13 +70,20 @@ detached_stop_run() {
 # Waits for moto to say the instance is stopped. The bound is liveness only (a loaded machine, and the
 # faults' backoff, stretch the time): how fast the agent stops it is measured by scripts/bench/unattended
 # (aim: 60 s), not asserted here.
-# One process polls (awsb): an aws CLI run a poll would cost a CPU-second each.
-wait_state() { # STATE
+# One process polls (awsb): an aws CLI run a poll would cost a CPU-second each. With RUN, also waits
+# for that run's agent to record the call (it writes "stopping"/"terminating" once AWS has accepted
+# it, which can be after moto already says so).
+wait_state() { # STATE [RUN]
     awsb wait-instance "$F_INSTANCE" "$1" 300 ||
         fatal "the instance is not $1 5 minutes after the run's end;" \
             "the agents' records: $(tail -n +1 "$R"/.ferry/runs/*/on-end "$R"/.ferry/runs/*/agent.log 2>&1)"
+    if [ $# -gt 1 ]; then
+        local word=stopping
+        [ "$1" = stopped ] || word=terminating
+        wait_until 60 "agent_said '$2' $word"
+    fi
 }
-wait_stopped() { wait_state stopped; }
+wait_stopped() { wait_state stopped "$@"; }
 
 # run --notify's messages: the test reads what is published through an SQS queue subscribed to the
 # topic (moto delivers to it); the e-mail subscription is what a user gets.
@@ -115,7 +122,7 @@ PY
     assert_eq "$(ps -o sid= -p "$(cat "$d/agent.pid")" | tr -d ' ')" "$(cat "$d/agent.pid")" "the agent's session"
     assert_eq "$(instance_state "$F_INSTANCE")" running "the instance while the run goes on"
     touch "$G1"
-    wait_stopped
+    wait_stopped "$id"
     stopped_at=$(date +%s)
     assert_eq "$(cat "$d/exit")" 0 "the run's exit status"
     took=$((stopped_at - $(cat "$d/ended")))
@@ -202,7 +209,7 @@ if in_part faults; then
         G="$TEST_TMP/gate-$fault"
         idf=$(detached_stop_run "$G")
         touch "$G"
-        wait_stopped
+        wait_stopped "$idf"
         op=${fault%%:*}
         times=${fault##*:}
         assert_eq "$(instance_op_count "$op")" "$((times + 1))" "calls of $op on the instance with $fault"
@@ -230,7 +237,7 @@ if in_part faults; then
     on_exit "kill $squatter"
     echo "$squatter" >"$dk/agent.pid"
     touch "$G"
-    wait_stopped
+    wait_stopped "$idk"
     kill "$squatter"
     assert_ne "$(cat "$dk/agent.pid")" "$squatter" "the agent after the first was killed"
     agent_said "$idk" stopping || fatal "no stop after the agent was killed"
@@ -248,7 +255,7 @@ if in_part faults; then
     wait_until 60 'grep -q "waiting for the gate" "$dr/log"'
     kill -KILL "$(cat "$dr/pid")"
     touch "$G"
-    wait_stopped
+    wait_stopped "$idr"
     agent_said "$idr" lost || fatal "the agent did not record the run as lost: $(cat "$dr/on-end")"
     agent_said "$idr" stopping || fatal "no stop after run.sh was killed"
     assert_eq "$(cat "$R/results/slow.txt")" "gated content" "the output on the instance's volume"
@@ -294,7 +301,7 @@ assert e["then"] == "terminate" and e["by"] == "instance" and e["bucket"] == sys
 assert r["outputs"] == ["results/slow.txt"], r["outputs"]
 PY
     touch "$G"
-    wait_state terminated
+    wait_state terminated "$idt"
     agent_said "$idt" saved "ferry-store/manifests/" || fatal "no save in the agent's record: $(cat "$dt/on-end")"
     agent_said "$idt" terminating "$F_INSTANCE" || fatal "no terminate in the agent's record: $(cat "$dt/on-end")"
     [ "$(grep -nE '^[0-9]+ saved' "$dt/on-end" | cut -d: -f1)" -lt "$(grep -nE '^[0-9]+ terminating' "$dt/on-end" | cut -d: -f1)" ] ||
@@ -553,7 +560,7 @@ if in_part notify; then
         '["arn:aws:sns:eu-central-1:*:solo-notify"]' "what the role may publish to"
     read_topic "$topic"
     touch "$G"
-    wait_stopped
+    wait_stopped "$idn"
     agent_said "$idn" notified "you@example.org: ferry solo: run $idn succeeded" || fatal "no message in the agent's record: $(cat "$(run_dir "$idn")/on-end")"
     msgs=$(published)
     assert_eq "$msgs" "ferry solo: run $idn succeeded | you@example.org | Run $idn (results/slow.txt) succeeded at $(date -u -d "@$(cat "$(run_dir "$idn")/ended")" '+%Y-%m-%d %H:%M:%S UTC'). / Instance $F_INSTANCE stops itself now; the outputs stay on its volume." "what was published at the run's end"
