@@ -5,6 +5,7 @@
 #   aws-batch.py deployment NAME DIR      a deployment as bootstrap makes it (lib-lifecycle.sh)
 #   aws-batch.py tagged-leftovers NAME    what AWS still holds tagged ferry:name=NAME, kind by kind
 #   aws-batch.py counts NAME              sg, keypairs, buckets, roles, profiles, instances (test-faults.sh)
+#   aws-batch.py lookalikes NAME VPC AMI PUB   what ferry must never touch beside deployment NAME (test-teardown.sh)
 #   aws-batch.py delete-default-vpc       an account without a default VPC: its subnets, gateways and itself go
 #   aws-batch.py call 'SERVICE OPERATION [JSON]'...   one JSON answer a line (an error: {"Error": {...}})
 #   aws-batch.py wait-instance ID STATE SECONDS   polls (every 0.5 s) until moto says instance ID is in
@@ -102,6 +103,34 @@ def deployment(name, d):
     os.chmod(path, 0o600)
     for k, v in (("F_INSTANCE", instance), ("F_SG", sg), ("F_KEY_ID", key_id), ("F_VPC", vpc),
                  ("F_SUBNET", subnet), ("F_BUCKET", bucket), ("F_AMI", ami)):
+        print("%s=%s" % (k, v))
+
+
+def lookalikes(name, default_vpc, ami, pub):
+    """Same names without the tag, or another name's tag: a VPC of its own with a group named NAME-ssh,
+    a group tagged other, buckets NAME-lookalike (untagged) and other-bucket (tagged other), a key pair
+    NAME-2 (the public key in file PUB) with an untagged instance, and an instance tagged other. Prints
+    their ids as shell assignments."""
+    ec2 = client("ec2")
+    other = [{"Key": "ferry:name", "Value": "other"}]
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    lookalike_sg = ec2.create_security_group(GroupName=name + "-ssh", Description="not ferry's",
+                                             VpcId=other_vpc)["GroupId"]
+    other_sg = ec2.create_security_group(
+        GroupName="other-ssh", Description="other", VpcId=default_vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": other}])["GroupId"]
+    create_bucket(name + "-lookalike")
+    create_bucket("other-bucket")
+    client("s3").put_bucket_tagging(Bucket="other-bucket", Tagging={"TagSet": other})
+    with open(pub, "rb") as f:
+        ec2.import_key_pair(KeyName=name + "-2", PublicKeyMaterial=f.read())
+    untagged = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", KeyName=name + "-2",
+                                 MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    tagged_other = ec2.run_instances(
+        ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": other}])["Instances"][0]["InstanceId"]
+    for k, v in (("other_vpc", other_vpc), ("lookalike_sg", lookalike_sg), ("other_sg", other_sg),
+                 ("untagged_instance", untagged), ("other_instance", tagged_other)):
         print("%s=%s" % (k, v))
 
 
@@ -233,6 +262,8 @@ def main(argv):
         tagged_leftovers(argv[1])
     elif len(argv) == 2 and argv[0] == "counts":
         counts(argv[1])
+    elif len(argv) == 5 and argv[0] == "lookalikes":
+        lookalikes(*argv[1:])
     elif argv == ["delete-default-vpc"]:
         delete_default_vpc()
     elif len(argv) == 4 and argv[0] == "wait-instance":
@@ -241,7 +272,7 @@ def main(argv):
         for spec in argv[1:]:
             call(spec)
     else:
-        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | delete-default-vpc | call SPEC... | wait-instance ID STATE SECONDS")
+        raise SystemExit("usage: aws-batch.py deployment NAME DIR | tagged-leftovers NAME | counts NAME | lookalikes NAME VPC AMI PUB | delete-default-vpc | call SPEC... | wait-instance ID STATE SECONDS")
 
 
 if __name__ == "__main__":

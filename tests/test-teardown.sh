@@ -30,21 +30,13 @@ if in_part main; then
     fixture_deployment td .ferry
     default_vpc=$F_VPC
 
-    # Look-alikes ferry must never touch: same names without the tag, or another name's tag.
-    other_vpc=$(awsm ec2 create-vpc --cidr-block 10.9.0.0/16 --query Vpc.VpcId --output text)
-    lookalike_sg=$(awsm ec2 create-security-group --group-name td-ssh --description "not ferry's" --vpc-id "$other_vpc" \
-        --query GroupId --output text)
-    other_sg=$(awsm ec2 create-security-group --group-name other-ssh --description other --vpc-id "$default_vpc" \
-        --tag-specifications 'ResourceType=security-group,Tags=[{Key=ferry:name,Value=other}]' --query GroupId --output text)
-    awsm_create_bucket td-lookalike
-    awsm_create_bucket other-bucket
-    awsm s3api put-bucket-tagging --bucket other-bucket --tagging 'TagSet=[{Key=ferry:name,Value=other}]'
+    # Look-alikes ferry must never touch: same names without the tag, or another name's tag (made in one
+    # process: aws-batch.py says what).
     ssh-keygen -q -t ed25519 -N '' -f lookalike >/dev/null
-    awsm ec2 import-key-pair --key-name td-2 --public-key-material fileb://lookalike.pub >/dev/null
-    untagged_instance=$(awsm ec2 run-instances --image-id "$F_AMI" --instance-type t3.micro --key-name td-2 \
-        --query 'Instances[0].InstanceId' --output text)
-    other_instance=$(awsm ec2 run-instances --image-id "$F_AMI" --instance-type t3.micro \
-        --tag-specifications 'ResourceType=instance,Tags=[{Key=ferry:name,Value=other}]' --query 'Instances[0].InstanceId' --output text)
+    made=$(awsb lookalikes td "$default_vpc" "$F_AMI" lookalike.pub) || fatal "making the look-alikes failed"
+    eval "$made"
+    [[ $other_vpc == vpc-* && $lookalike_sg == sg-* && $other_sg == sg-* && $untagged_instance == i-* &&
+        $other_instance == i-* ]] || fatal "look-alikes not made: $made"
 
     # What must still be there, in one process (awsb_calls).
     lookalikes_intact() {
@@ -213,13 +205,21 @@ if in_part retry; then
         # What the state still names as ferry's is still there (an instance may be terminated but not yet
         # seen so: the next run waits for it).
         if [ -e flaky-state/state.json ]; then
+            specs=()
             for kind in $(jget '" ".join(k for k, v in j["resources"].items() if v["created"])' <flaky-state/state.json); do
                 case $kind in
-                security_group) awsm ec2 describe-security-groups --group-ids "$F_SG" >/dev/null ;;
-                bucket) awsm s3api head-bucket --bucket flaky-bucket >/dev/null ;;
-                role) awsm iam get-role --role-name flaky-ec2 >/dev/null ;;
+                security_group) specs+=("ec2 describe-security-groups {\"GroupIds\": [\"$F_SG\"]}") ;;
+                bucket) specs+=('s3api head-bucket {"Bucket": "flaky-bucket"}') ;;
+                role) specs+=('iam get-role {"RoleName": "flaky-ec2"}') ;;
                 esac
             done
+            if ((${#specs[@]})); then
+                awsb_calls answers "${specs[@]}"
+                for i in "${!specs[@]}"; do
+                    [ "$(jget '"Error" in j' <<<"${answers[$i]}")" = False ] ||
+                        fatal "recorded in the state but gone after the failed teardown: ${specs[$i]}: ${answers[$i]}"
+                done
+            fi
         fi
     done
     [ "$failed" -ge 1 ] || fatal "no teardown failed from an injected fault"
