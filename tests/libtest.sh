@@ -285,15 +285,6 @@ awsb_calls() {
     [ "${#_answers[@]}" = $# ] || fatal "aws calls: $# asked, ${#_answers[@]} answered"
 }
 
-# A bucket made directly, in the test's region (outside us-east-1 S3 wants the location said).
-awsm_create_bucket() {
-    if [ "$TEST_REGION" = us-east-1 ]; then
-        awsm s3api create-bucket --bucket "$1" >/dev/null
-    else
-        awsm s3api create-bucket --bucket "$1" --create-bucket-configuration "LocationConstraint=$TEST_REGION" >/dev/null
-    fi
-}
-
 # jq-free JSON queries: jget EXPR reads JSON on stdin and prints the Python expression's value ("j" is the document).
 # Without site (-S): the tests make thousands of these, and site's .pth imports double a start-up.
 jget() { python3 -S -c 'import json,sys; j=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
