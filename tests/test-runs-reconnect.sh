@@ -51,16 +51,18 @@ ok "link drop mid-run: ferry reconnects, resumes the log at the exact byte, exit
 # The link stays down: ferry gives up after --reconnect-timeout with one line, the run goes on.
 rm -r results
 G2="$TEST_TMP/gate2"
+# Files of its own: the shell opens a background job's redirections only after it has gone on, so the
+# wait below could still read the first run's lines from reused ones.
 "$FERRY" run "${REMOTE_OPTS[@]}" --remote-dir "$R" --cores 1 --reconnect-timeout 2 results/slow.txt \
-    -- --config "gate=$G2" >"$TEST_TMP/run.out" 2>"$TEST_TMP/run.err" &
+    -- --config "gate=$G2" >"$TEST_TMP/run-2.out" 2>"$TEST_TMP/run-2.err" &
 pid=$!
-wait_until 60 'grep -q "waiting for the gate" "$TEST_TMP/run.out"'
-id2=$(sed -n 's/^started run \([^ ]*\) on .*/\1/p' "$TEST_TMP/run.err")
+wait_until 60 'grep -q "waiting for the gate" "$TEST_TMP/run-2.out"'
+id2=$(sed -n 's/^started run \([^ ]*\) on .*/\1/p' "$TEST_TMP/run-2.err")
 sshd_kill_all
 rc=0
 wait "$pid" || rc=$?
 assert_eq "$rc" 1 "exit status when the link does not come back"
-assert_file_has_content "$TEST_TMP/run.err" "^error: no connection to 127.0.0.1 for 2 s .*the run $id2 goes on there: ferry attach $id2"
+assert_file_has_content "$TEST_TMP/run-2.err" "^error: no connection to 127.0.0.1 for 2 s .*the run $id2 goes on there: ferry attach $id2"
 kill -s 0 -- "-$(cat "$R/.ferry/runs/$id2/pid")" || fatal "the run died"
 sshd_restart
 touch "$G2"

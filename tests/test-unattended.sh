@@ -481,10 +481,12 @@ SMK
     assert_eq "$(jget 'j["on_end"]["instance_type"]' <"$R/.ferry/runs/$idr/run.json")" "$tried" "the type the recovered run's agent records"
     rm -f results/second.txt "$R/results/second.txt"
     G3="$TEST_TMP/gate-spot-2"
-    ferry run "${O[@]}" --cores 1 results/second.txt -- --config "gate=$G3" >"$TEST_TMP/spot.out" 2>"$TEST_TMP/spot.err" &
+    # Files of its own: the shell opens a background job's redirections only after it has gone on, so
+    # the wait below could still read the first run's line from a reused file.
+    ferry run "${O[@]}" --cores 1 results/second.txt -- --config "gate=$G3" >"$TEST_TMP/spot-2.out" 2>"$TEST_TMP/spot-2.err" &
     run_pid=$!
-    wait_until 120 '[ -n "$(run_id "$TEST_TMP/spot.err")" ]'
-    ids2=$(run_id "$TEST_TMP/spot.err")
+    wait_until 120 '[ -n "$(run_id "$TEST_TMP/spot-2.err")" ]'
+    ids2=$(run_id "$TEST_TMP/spot-2.err")
     wait_until 120 'grep -q "waiting for the gate" "$(run_dir "$ids2")/log"'
     echo '{"action": "terminate", "time": "2026-12-03T19:00:00Z"}' >"$TEST_TMP/imds-notice"
     wait "$run_pid" || true
